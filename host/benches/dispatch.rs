@@ -1,0 +1,77 @@
+//! Per-call cost of the sandbox: a KV read through `Sandbox::call` (snapshot,
+//! warm instance, JSON in and out), without HTTP. Two designs are measured
+//! in the same run: warm instances reused across calls (what the host does)
+//! and a fresh instance per call (`max_reuse = 1`). Prints microseconds per
+//! call; `bench/run.sh` records them in BENCHMARKS.md.
+//!
+//! Run with `cargo bench -p coffer-host --bench dispatch`.
+
+use std::time::{Duration, Instant};
+
+use coffer_host::api::{Method, Reply};
+use coffer_host::config::default_limits;
+use coffer_host::engines;
+use coffer_host::sandbox::{CallRequest, Sandbox};
+use coffer_host::storage::{MountPrefix, Storage};
+
+fn request(method: Method, data: &str) -> CallRequest {
+    CallRequest {
+        method,
+        path: "app/db".into(),
+        data: data.into(),
+        query: Vec::new(),
+        mount_path: "secret/".into(),
+        mount_options: "{}".into(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let storage = Storage::open(&dir.path().join("bench.redb"))?;
+        let kv = engines::builtin("kv").ok_or_else(|| anyhow::anyhow!("no kv engine"))?;
+        for (label, reuse) in [
+            ("warm instance (reused)", 10_000u32),
+            ("fresh instance per call", 1),
+        ] {
+            let mut limits = default_limits();
+            limits.max_reuse = reuse;
+            let sandbox = Sandbox::new(storage.clone(), limits, None)?;
+            let code = sandbox.load(kv.wasm).map_err(anyhow::Error::msg)?;
+            let mount = sandbox.mount(code, MountPrefix::for_mount(label), "secret/");
+            let written = sandbox
+                .call(
+                    &mount,
+                    request(Method::Write, r#"{"password":"hunter2","user":"app"}"#),
+                )
+                .await;
+            anyhow::ensure!(
+                matches!(written, Ok(Reply::Empty { .. })),
+                "write failed: {written:?}"
+            );
+            let n = 20_000u32;
+            for _ in 0..1000 {
+                sandbox
+                    .call(&mount, request(Method::Read, "{}"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }
+            let start = Instant::now();
+            for _ in 0..n {
+                sandbox
+                    .call(&mount, request(Method::Read, "{}"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }
+            let per_call: Duration = start.elapsed() / n;
+            println!(
+                "dispatch: {label}: {:.2} us per KV read",
+                per_call.as_secs_f64() * 1e6
+            );
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,168 @@
+//! The domain types a request becomes once `http/` has parsed it, and what
+//! handlers answer. No JSON envelope and no hyper type appears here: `http/`
+//! converts at the edge.
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// What the HTTP verb asks, before create and update are told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET (without `?list=true`).
+    Read,
+    /// POST or PUT.
+    Write,
+    /// DELETE.
+    Delete,
+    /// LIST, or GET with `?list=true`.
+    List,
+    /// PATCH.
+    Patch,
+}
+
+/// A parsed API request: the path is relative to `/v1/`, already decoded.
+#[derive(Debug)]
+pub struct Request {
+    /// Fresh per request; echoed in the envelope and logs.
+    pub id: Uuid,
+    /// The verb.
+    pub method: Method,
+    /// Path after `/v1/`, with no leading slash.
+    pub path: String,
+    /// The JSON body (an object; empty when there was none).
+    pub data: Map<String, Value>,
+    /// Query parameters, decoded, `list` removed.
+    pub query: Vec<(String, String)>,
+    /// The client token, from `X-Vault-Token` or `Authorization: Bearer`.
+    pub token: Option<String>,
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// `data` in the envelope, with a status (200 unless an engine says).
+    Data {
+        /// HTTP status.
+        status: u16,
+        /// The envelope's `data`.
+        data: Value,
+        /// The envelope's `warnings`.
+        warnings: Vec<String>,
+        /// Extra top-level envelope fields (Vault repeats `sys/mounts` data
+        /// at the top level for old clients; `auth` blocks later).
+        top_level: Option<Map<String, Value>>,
+    },
+    /// Nothing to say: 204, or 200 with warnings only.
+    Empty {
+        /// Warnings, if any.
+        warnings: Vec<String>,
+    },
+    /// A body sent as it is.
+    Raw {
+        /// HTTP status.
+        status: u16,
+        /// Its content type.
+        content_type: String,
+        /// The bytes.
+        body: Vec<u8>,
+    },
+    /// A JSON document sent as it is, without the envelope (`sys/health`,
+    /// `sys/seal-status` answer this way in Vault).
+    Bare {
+        /// HTTP status.
+        status: u16,
+        /// The document.
+        body: Value,
+    },
+}
+
+impl Reply {
+    /// 200 with `data`.
+    pub fn data(data: Value) -> Self {
+        Reply::Data {
+            status: 200,
+            data,
+            warnings: Vec::new(),
+            top_level: None,
+        }
+    }
+
+    /// 204.
+    pub fn empty() -> Self {
+        Reply::Empty {
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Why a request failed; the variant decides the status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the request is malformed or impossible.
+    BadRequest(String),
+    /// 403.
+    PermissionDenied,
+    /// 404; `None` renders `{"errors": []}`.
+    NotFound(Option<String>),
+    /// 405.
+    UnsupportedOperation(String),
+    /// 413: the body is over the limit.
+    TooLarge(String),
+    /// 500: our fault; the message is logged and shown.
+    Internal(String),
+    /// 503: temporarily unable (sealed, overloaded).
+    Unavailable(String),
+}
+
+impl ApiError {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::PermissionDenied => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::UnsupportedOperation(_) => 405,
+            ApiError::TooLarge(_) => 413,
+            ApiError::Internal(_) => 500,
+            ApiError::Unavailable(_) => 503,
+        }
+    }
+
+    /// The `errors` list.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            ApiError::BadRequest(m)
+            | ApiError::UnsupportedOperation(m)
+            | ApiError::TooLarge(m)
+            | ApiError::Internal(m)
+            | ApiError::Unavailable(m) => vec![m.clone()],
+            ApiError::PermissionDenied => vec!["permission denied".to_string()],
+            ApiError::NotFound(Some(m)) => vec![m.clone()],
+            ApiError::NotFound(None) => Vec::new(),
+        }
+    }
+
+    /// 400 with a message.
+    pub fn bad(message: impl Into<String>) -> Self {
+        ApiError::BadRequest(message.into())
+    }
+
+    /// 500 with a message.
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        ApiError::Internal(message.to_string())
+    }
+
+    /// 405 for a host path that does not take this verb.
+    pub fn unsupported() -> Self {
+        ApiError::UnsupportedOperation("unsupported operation".to_string())
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// The result of handling a request.
+pub type ApiResult = Result<Reply, ApiError>;

@@ -1,0 +1,192 @@
+//! # Coffer's host
+//!
+//! A request's way through this crate, one folder each, in order:
+//!
+//! - [`http`]: the listener, hyper, parsing into [`api::Request`], and
+//!   rendering Vault's JSON envelope. Where a request enters.
+//! - [`auth`]: the token check that yields an [`auth::Authorized`]. Where it
+//!   is authorised.
+//! - [`router`]: the mount table; the longest mount prefix picks the mount.
+//!   Which engine runs it.
+//! - [`sandbox`]: wasmtime; runs the mount's engine component, bounded in
+//!   time and memory, and commits its writes whole or not at all.
+//! - [`storage`]: redb; every engine key prefixed by its mount's uuid. Where
+//!   its bytes are stored.
+//!
+//! Beside them: [`sys`] (the host's own endpoints), [`engines`] (built-in
+//! and catalog engine code), [`crypto`] (what the `crypto` import runs),
+//! [`config`] (flags and the HCL file) and [`server`] (shared state).
+//! `main.rs` only parses the command line and calls [`run`].
+
+#![deny(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod engines;
+pub mod http;
+pub mod router;
+pub mod sandbox;
+pub mod server;
+pub mod storage;
+pub mod sys;
+
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use config::{Config, StorageConfig};
+use server::Server;
+
+/// Runs the server until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    // Dev storage lives in a temporary directory removed when this returns.
+    let (storage_path, _temp) = match &config.storage {
+        StorageConfig::Redb(path) => (path.clone(), None),
+        StorageConfig::DevTemporary => {
+            let dir = tempfile::Builder::new().prefix("coffer-dev-").tempdir()?;
+            (dir.path().join("coffer.redb"), Some(dir))
+        }
+    };
+    let storage = storage::Storage::open(&storage_path)?;
+    let sandbox = sandbox::Sandbox::new(
+        storage.clone(),
+        config.limits.clone(),
+        cache_dir(&storage_path),
+    )?;
+    let dev_token = config.dev_root_token.as_ref().map(|t| {
+        t.clone()
+            .unwrap_or_else(|| format!("s.{}", hex::encode(rand::random::<[u8; 12]>())))
+    });
+    let (auth, shown_token) = auth::Auth::load(&storage, dev_token.as_deref())?;
+    let cluster_id = match storage.system_get("core/cluster-id")? {
+        Some(id) => String::from_utf8_lossy(&id).into_owned(),
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            storage.system_write(&[("core/cluster-id", Some(id.as_bytes()))])?;
+            id
+        }
+    };
+    let server = Arc::new(Server {
+        storage,
+        sandbox,
+        router: router::Router::default(),
+        auth,
+        plugin_dir: config.plugin_dir.clone(),
+        mounts_lock: tokio::sync::Mutex::new(()),
+        cluster_name: format!("coffer-cluster-{}", cluster_id.get(..8).unwrap_or_default()),
+        cluster_id,
+        migrations: Mutex::new(Vec::new()),
+        started: SystemTime::now(),
+    });
+    let restored = server.restore_mounts()?;
+    if config.dev_root_token.is_some() && restored.is_empty() {
+        let mut options = serde_json::Map::new();
+        options.insert("version".into(), "1".into());
+        let record = router::MountRecord {
+            path: "secret/".into(),
+            kind: "kv".into(),
+            description: "key/value secret storage".into(),
+            uuid: uuid::Uuid::new_v4().to_string(),
+            accessor: format!("kv_{}", hex::encode(rand::random::<[u8; 4]>())),
+            config: router::MountConfig::default(),
+            options,
+            local: false,
+            seal_wrap: false,
+            sha256: String::new(),
+        };
+        let mount = server
+            .start_mount(record)
+            .map_err(|e| anyhow::anyhow!("{:?}", e.messages()))?;
+        let table = router::MountTable::new(vec![mount]);
+        server
+            .persist_mounts(&table)
+            .map_err(|e| anyhow::anyhow!("{:?}", e.messages()))?;
+        server.router.replace(table);
+    }
+
+    let listener = tokio::net::TcpListener::bind(&config.listener.address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listener.address))?;
+    let tls = match &config.listener.tls {
+        Some(t) => Some(http::tls::acceptor(
+            &t.cert_file,
+            &t.key_file,
+            t.min_version,
+        )?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let address = listener.local_addr()?;
+
+    let mut out = std::io::stdout().lock();
+    if config.dev_root_token.is_some() {
+        writeln!(
+            out,
+            "WARNING! dev mode is enabled: storage is temporary and the root token is shown."
+        )?;
+    }
+    writeln!(out, "             Api Address: {scheme}://{address}")?;
+    writeln!(
+        out,
+        "                 Storage: redb ({})",
+        storage_path.display()
+    )?;
+    if let Some(token) = &shown_token {
+        writeln!(out, "              Root Token: {token}")?;
+    }
+    writeln!(
+        out,
+        "==> Coffer server started! Log data will stream in below:"
+    )?;
+    out.flush()?;
+    drop(out);
+
+    let ticker = tokio::spawn(periodic(server.clone(), config.periodic_interval));
+    http::serve(listener, tls, server, shutdown).await;
+    ticker.abort();
+    Ok(())
+}
+
+/// Calls every mount's periodic entry point at a fixed interval.
+async fn periodic(server: Arc<Server>, every: std::time::Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let table = server.router.table();
+        for mount in table.mounts() {
+            let options = serde_json::Value::Object(mount.record.options.clone()).to_string();
+            if let Err(e) = server
+                .sandbox
+                .periodic(&mount.runtime, &mount.record.path, &options)
+                .await
+            {
+                tracing::warn!(mount = %mount.record.path, "periodic call failed: {:?}", e.messages());
+            }
+        }
+    }
+}
+
+/// Where compiled engines are cached: beside the storage file, in a folder
+/// only this host writes (created 0700).
+fn cache_dir(storage_path: &std::path::Path) -> Option<PathBuf> {
+    let base = match std::env::var_os("HOME") {
+        // Dev storage is temporary: cache in the user's cache folder instead.
+        Some(home) if storage_path.starts_with(std::env::temp_dir()) => PathBuf::from(home)
+            .join(".cache")
+            .join("coffer")
+            .join("engines"),
+        _ => storage_path.parent()?.join("engine-cache"),
+    };
+    std::fs::create_dir_all(&base).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).ok()?;
+    }
+    Some(base)
+}

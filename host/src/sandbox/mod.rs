@@ -1,0 +1,603 @@
+//! The only user of wasmtime: loads engine components and runs calls into
+//! them, each bounded in time and memory, with storage writes committed
+//! whole or not at all.
+//!
+//! Lifetimes, as Spin's factors name them:
+//! - link time, once per process: [`Sandbox::new`] builds the one
+//!   `wasmtime::Engine` (epoch interruption on) and the `Linker` holding the
+//!   `coffer:engine` imports plus an empty WASI p2 (std needs it to link;
+//!   there are no files, sockets, environment or arguments behind it).
+//! - mount time: [`Sandbox::load`] compiles a component once (or reuses the
+//!   serialized artifact the host cached on disk) into an [`EngineCode`],
+//!   shared by every mount of that engine; [`MountRuntime`] holds one mount's
+//!   storage prefix, warm instances, commit lock and generation.
+//! - call time: [`CallState`] (snapshot, write buffer, generation) lives in
+//!   the instance's store for one call and is consumed by the commit or
+//!   dropped.
+//!
+//! What the bounds do not cover: the epoch deadline counts wall time spent
+//! in wasm, not time in host functions (each of which is bounded by its
+//! input caps); the memory cap counts linear memory and tables, not host
+//! memory held for the instance (key handles are capped separately, see
+//! `host/crypto.rs`).
+
+pub mod bindings;
+pub mod host;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::api::{ApiError, ApiResult, Method, Reply};
+use crate::storage::{MountPrefix, Snapshot, Storage, WriteSet};
+use bindings::{Body, EngineError, EngineRequest, EngineResponse, Operation};
+
+/// Limits applied to every engine call; defaults in `config.rs`.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Longest a call may run in wasm before it is trapped.
+    pub call_timeout: Duration,
+    /// Linear memory one instance may grow to.
+    pub memory_bytes: usize,
+    /// Calls running at once on one mount; more wait for a slot.
+    pub max_concurrent_calls: usize,
+    /// Calls one warm instance serves before it is replaced.
+    pub max_reuse: u32,
+}
+
+/// How often the epoch ticks: the granularity of call deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// A compiled engine, ready to instantiate; shared by its mounts.
+pub struct EngineCode {
+    pre: bindings::EnginePre<InstanceState>,
+    /// Hex sha256 of the component bytes.
+    pub sha256: String,
+}
+
+/// The data of one engine instance's store.
+pub struct InstanceState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    live_keys: usize,
+    /// The mount's path, for log lines.
+    mount_label: String,
+    call: Option<CallState>,
+}
+
+impl InstanceState {
+    fn call_mut(&mut self) -> wasmtime::Result<&mut CallState> {
+        self.call
+            .as_mut()
+            .ok_or_else(|| wasmtime::format_err!("storage used outside a request"))
+    }
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// One call's view of storage: reads from `snapshot` (after the call's own
+/// writes), writes into `writes`, committed only by [`Sandbox::call`] after
+/// the call returned `ok`.
+pub struct CallState {
+    snapshot: Snapshot,
+    writes: WriteSet,
+    write_bytes: usize,
+    generation: u64,
+}
+
+/// A warm instance.
+struct Warm {
+    store: Store<InstanceState>,
+    engine: bindings::Engine,
+    uses: u32,
+}
+
+/// One mount's runtime: what calls on it share.
+pub struct MountRuntime {
+    prefix: MountPrefix,
+    code: Arc<EngineCode>,
+    label: RwLock<String>,
+    /// Bumped after every commit to this mount (see [`Sandbox::call`]).
+    generation: AtomicU64,
+    /// Held while validating and committing a write set, and while re-running
+    /// a call that lost a race, so commits on one mount are serial.
+    commit_lock: tokio::sync::Mutex<()>,
+    /// Set on unmount, under `commit_lock`: nothing commits afterwards.
+    removed: AtomicBool,
+    idle: Mutex<Vec<Warm>>,
+    slots: Semaphore,
+}
+
+impl MountRuntime {
+    /// The storage prefix of this mount.
+    pub fn prefix(&self) -> &MountPrefix {
+        &self.prefix
+    }
+
+    /// The sha256 of the engine's component.
+    pub fn code_sha256(&self) -> &str {
+        &self.code.sha256
+    }
+
+    /// Renames the mount in log lines (after a remount).
+    pub fn set_label(&self, label: &str) {
+        if let Ok(mut l) = self.label.write() {
+            *l = label.to_string();
+        }
+    }
+
+    /// Marks the mount removed and drops its warm instances; waits for a
+    /// commit in progress to finish, so none lands after this returns.
+    pub async fn retire(&self) {
+        let _guard = self.commit_lock.lock().await;
+        self.removed.store(true, Ordering::SeqCst);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+/// An engine request before create and update are told apart.
+pub struct CallRequest {
+    /// The verb.
+    pub method: Method,
+    /// Path inside the mount.
+    pub path: String,
+    /// JSON object text.
+    pub data: String,
+    /// Query parameters.
+    pub query: Vec<(String, String)>,
+    /// The mount's path with a trailing slash.
+    pub mount_path: String,
+    /// The mount's options as JSON object text.
+    pub mount_options: String,
+}
+
+/// What one invocation produced, before the commit decision.
+enum Outcome {
+    /// `handle` answered.
+    Handled(Result<EngineResponse, EngineError>),
+    /// `periodic` answered.
+    Periodic(Result<(), EngineError>),
+}
+
+/// Which export to invoke.
+enum Entry<'a> {
+    Handle(&'a CallRequest),
+    Periodic {
+        mount_path: &'a str,
+        mount_options: &'a str,
+    },
+}
+
+/// The engine runtime.
+pub struct Sandbox {
+    engine: wasmtime::Engine,
+    linker: Linker<InstanceState>,
+    limits: Limits,
+    cache_dir: Option<PathBuf>,
+    storage: Storage,
+    loaded: Mutex<HashMap<String, Arc<EngineCode>>>,
+}
+
+impl Sandbox {
+    /// Builds the process's wasmtime engine and linker, and starts the epoch
+    /// ticker thread. `cache_dir`, if given, must be a directory only this
+    /// host writes: compiled artifacts read back from it are trusted.
+    pub fn new(
+        storage: Storage,
+        limits: Limits,
+        cache_dir: Option<PathBuf>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.max_wasm_stack(1 << 20);
+        let engine = wasmtime::Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut linker: Linker<InstanceState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        bindings::Engine::add_to_linker::<InstanceState, HasSelf<InstanceState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("coffer-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })?;
+        Ok(Arc::new(Sandbox {
+            engine,
+            linker,
+            limits,
+            cache_dir,
+            storage,
+            loaded: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Compiles (or fetches from the cache) a component and links it. The
+    /// error names what is wrong: not a component, or an import the host
+    /// does not offer.
+    pub fn load(&self, wasm: &[u8]) -> Result<Arc<EngineCode>, String> {
+        let sha256 = hex::encode(Sha256::digest(wasm));
+        if let Some(code) = self
+            .loaded
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&sha256).cloned())
+        {
+            return Ok(code);
+        }
+        let component = self.compile(wasm, &sha256)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("engine cannot be linked: {e}"))?;
+        let pre = bindings::EnginePre::new(pre)
+            .map_err(|e| format!("engine does not export the coffer:engine world: {e}"))?;
+        let code = Arc::new(EngineCode {
+            pre,
+            sha256: sha256.clone(),
+        });
+        if let Ok(mut l) = self.loaded.lock() {
+            l.insert(sha256, code.clone());
+        }
+        Ok(code)
+    }
+
+    fn compile(&self, wasm: &[u8], sha256: &str) -> Result<Component, String> {
+        let cached = self.cache_dir.as_ref().map(|dir| {
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut h);
+            let tag = std::hash::Hasher::finish(&h);
+            dir.join(format!("{sha256}-{tag:016x}.cwasm"))
+        });
+        if let Some(path) = &cached {
+            if let Ok(bytes) = std::fs::read(path) {
+                // SAFETY: `deserialize` trusts its input to be wasmtime's own
+                // output. The file was written by this host (below) into a
+                // directory only it writes (see `Sandbox::new`), and its name
+                // binds it to the source's sha256 and this engine's settings;
+                // wasmtime still checks the version and settings header.
+                #[allow(unsafe_code)]
+                let loaded = unsafe { Component::deserialize(&self.engine, &bytes) };
+                if let Ok(component) = loaded {
+                    return Ok(component);
+                }
+            }
+        }
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| format!("not a valid engine component: {e}"))?;
+        if let Some(path) = &cached {
+            if let Ok(bytes) = component.serialize() {
+                let tmp = path.with_extension("tmp");
+                if std::fs::write(&tmp, &bytes).is_ok() {
+                    let _ = std::fs::rename(&tmp, path);
+                }
+            }
+        }
+        Ok(component)
+    }
+
+    /// The runtime for a mount of `code` whose data lives under `prefix`.
+    pub fn mount(
+        &self,
+        code: Arc<EngineCode>,
+        prefix: MountPrefix,
+        label: &str,
+    ) -> Arc<MountRuntime> {
+        Arc::new(MountRuntime {
+            prefix,
+            code,
+            label: RwLock::new(label.to_string()),
+            generation: AtomicU64::new(0),
+            commit_lock: tokio::sync::Mutex::new(()),
+            removed: AtomicBool::new(false),
+            idle: Mutex::new(Vec::new()),
+            slots: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
+        })
+    }
+
+    async fn instantiate(&self, mount: &MountRuntime) -> Result<Warm, ApiError> {
+        let label = mount.label.read().map(|l| l.clone()).unwrap_or_default();
+        let state = InstanceState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .instances(16)
+                .build(),
+            live_keys: 0,
+            mount_label: label,
+            call: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks());
+        let engine = mount
+            .code
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| ApiError::Internal(format!("engine failed to start: {e}")))?;
+        Ok(Warm {
+            store,
+            engine,
+            uses: 0,
+        })
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        let ticks = self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis().max(1);
+        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Runs one request on a mount's engine.
+    pub async fn call(&self, mount: &Arc<MountRuntime>, request: CallRequest) -> ApiResult {
+        match self.run(mount, Entry::Handle(&request)).await? {
+            Outcome::Handled(Ok(response)) => Ok(reply(response)),
+            Outcome::Handled(Err(e)) => Err(engine_error(e)),
+            Outcome::Periodic(_) => Err(ApiError::internal("engine call mix-up")),
+        }
+    }
+
+    /// Runs a mount's periodic entry point.
+    pub async fn periodic(
+        &self,
+        mount: &Arc<MountRuntime>,
+        mount_path: &str,
+        mount_options: &str,
+    ) -> Result<(), ApiError> {
+        match self
+            .run(
+                mount,
+                Entry::Periodic {
+                    mount_path,
+                    mount_options,
+                },
+            )
+            .await?
+        {
+            Outcome::Periodic(Ok(())) => Ok(()),
+            Outcome::Periodic(Err(e)) => Err(engine_error(e)),
+            Outcome::Handled(_) => Err(ApiError::internal("engine call mix-up")),
+        }
+    }
+
+    /// The commit rule (invariant 3): a call runs on a snapshot without any
+    /// lock. If it wrote nothing, its answer stands. If it wrote, the mount's
+    /// commit lock is taken and its generation compared with the one the
+    /// snapshot was taken at: unchanged means no other commit landed in
+    /// between, so committing is as if the call ran alone; changed means it
+    /// may have read stale data, so its writes are dropped and it runs again
+    /// while holding the lock, which nothing can overtake. Nothing has been
+    /// answered before the commit, so the re-run is invisible.
+    async fn run(&self, mount: &Arc<MountRuntime>, entry: Entry<'_>) -> Result<Outcome, ApiError> {
+        let _slot = mount
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Unavailable("mount is shutting down".into()))?;
+        let mut warm = match mount.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            Some(w) => w,
+            None => self.instantiate(mount).await?,
+        };
+        let mut held = None;
+        loop {
+            if mount.removed.load(Ordering::SeqCst) {
+                return Err(ApiError::NotFound(None));
+            }
+            // Read the generation before the snapshot: the snapshot then holds
+            // at least every commit counted in it (see `commit_lock`).
+            let generation = mount.generation.load(Ordering::SeqCst);
+            let snapshot = self.storage.snapshot(mount.prefix.clone())?;
+            let (outcome, call) = match self.invoke(&mut warm, &entry, snapshot, generation).await {
+                Ok(done) => done,
+                Err(e) => {
+                    // Trapped (deadline, memory, panic, host trap): the
+                    // instance is dead and its writes are dropped with it.
+                    let label = mount.label.read().map(|l| l.clone()).unwrap_or_default();
+                    tracing::warn!(mount = %label, "engine call failed: {e:?}");
+                    return Err(ApiError::Internal(format!(
+                        "engine call failed: {}",
+                        trap_reason(&e)
+                    )));
+                }
+            };
+            let succeeded = match &outcome {
+                Outcome::Handled(r) => r.is_ok(),
+                Outcome::Periodic(r) => r.is_ok(),
+            };
+            if !succeeded || call.writes.is_empty() {
+                self.recycle(mount, warm);
+                return Ok(outcome);
+            }
+            let guard = match held.take() {
+                Some(g) => g,
+                None => mount.commit_lock.lock().await,
+            };
+            if mount.removed.load(Ordering::SeqCst) {
+                return Err(ApiError::NotFound(None));
+            }
+            if mount.generation.load(Ordering::SeqCst) != generation {
+                held = Some(guard);
+                continue;
+            }
+            let storage = self.storage.clone();
+            let prefix = mount.prefix.clone();
+            tokio::task::spawn_blocking(move || storage.commit(&prefix, &call.writes))
+                .await
+                .map_err(ApiError::internal)??;
+            mount.generation.fetch_add(1, Ordering::SeqCst);
+            drop(guard);
+            self.recycle(mount, warm);
+            return Ok(outcome);
+        }
+    }
+
+    async fn invoke(
+        &self,
+        warm: &mut Warm,
+        entry: &Entry<'_>,
+        snapshot: Snapshot,
+        generation: u64,
+    ) -> wasmtime::Result<(Outcome, CallState)> {
+        warm.uses = warm.uses.saturating_add(1);
+        warm.store.data_mut().call = Some(CallState {
+            snapshot,
+            writes: WriteSet::new(),
+            write_bytes: 0,
+            generation,
+        });
+        warm.store.set_epoch_deadline(self.deadline_ticks());
+        let outcome = match entry {
+            Entry::Handle(req) => {
+                let operation = match req.method {
+                    Method::Read => Operation::Read,
+                    Method::List => Operation::List,
+                    Method::Delete => Operation::Delete,
+                    Method::Patch => Operation::Patch,
+                    Method::Write => {
+                        let probe = to_wit(req, Operation::Update);
+                        match warm.engine.call_exists(&mut warm.store, &probe).await? {
+                            Ok(Some(false)) => Operation::Create,
+                            Ok(_) => Operation::Update,
+                            Err(e) => {
+                                let call =
+                                    warm.store.data_mut().call.take().ok_or_else(|| {
+                                        wasmtime::format_err!("call state vanished")
+                                    })?;
+                                return Ok((Outcome::Handled(Err(e)), call));
+                            }
+                        }
+                    }
+                };
+                let wit = to_wit(req, operation);
+                Outcome::Handled(warm.engine.call_handle(&mut warm.store, &wit).await?)
+            }
+            Entry::Periodic {
+                mount_path,
+                mount_options,
+            } => Outcome::Periodic(
+                warm.engine
+                    .call_periodic(&mut warm.store, mount_path, mount_options)
+                    .await?,
+            ),
+        };
+        let call = warm
+            .store
+            .data_mut()
+            .call
+            .take()
+            .ok_or_else(|| wasmtime::format_err!("call state vanished"))?;
+        Ok((outcome, call))
+    }
+
+    fn recycle(&self, mount: &MountRuntime, mut warm: Warm) {
+        if warm.uses >= self.limits.max_reuse || mount.removed.load(Ordering::SeqCst) {
+            return;
+        }
+        warm.store.data_mut().call = None;
+        if let Ok(mut idle) = mount.idle.lock() {
+            idle.push(warm);
+        }
+    }
+}
+
+fn to_wit(req: &CallRequest, operation: Operation) -> EngineRequest {
+    EngineRequest {
+        operation,
+        path: req.path.clone(),
+        data: req.data.clone(),
+        query: req.query.clone(),
+        mount_path: req.mount_path.clone(),
+        mount_options: req.mount_options.clone(),
+    }
+}
+
+/// Converts an engine's response into the host's reply, refusing what the
+/// WIT forbids (a status outside 200..=599, data that is not JSON).
+fn reply(response: EngineResponse) -> Reply {
+    let status = response.status;
+    let bad_status = !(200..=599).contains(&status);
+    match response.body {
+        _ if bad_status => Reply::Bare {
+            status: 500,
+            body: serde_json::json!({ "errors": [format!("engine answered with invalid status {status}")] }),
+        },
+        Body::None => Reply::Empty {
+            warnings: response.warnings,
+        },
+        Body::Data(text) => match serde_json::from_str(&text) {
+            Ok(data) => Reply::Data {
+                status,
+                data,
+                warnings: response.warnings,
+                top_level: None,
+            },
+            Err(e) => Reply::Bare {
+                status: 500,
+                body: serde_json::json!({ "errors": [format!("engine answered invalid JSON: {e}")] }),
+            },
+        },
+        Body::Raw(raw) => Reply::Raw {
+            status,
+            content_type: raw.content_type,
+            body: raw.bytes,
+        },
+    }
+}
+
+fn engine_error(e: EngineError) -> ApiError {
+    match e {
+        EngineError::InvalidRequest(m) => ApiError::BadRequest(m),
+        EngineError::PermissionDenied(_) => ApiError::PermissionDenied,
+        EngineError::NotFound(m) if m.is_empty() => ApiError::NotFound(None),
+        EngineError::NotFound(m) => ApiError::NotFound(Some(m)),
+        EngineError::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
+        EngineError::Internal(m) => ApiError::Internal(m),
+    }
+}
+
+/// A short, client-safe reason for a trap.
+fn trap_reason(e: &wasmtime::Error) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => "engine exceeded its time limit".to_string(),
+        Some(wasmtime::Trap::UnreachableCodeReached) => {
+            "engine trapped (a panic or abort)".to_string()
+        }
+        Some(trap) => format!("engine trapped: {trap}"),
+        None => {
+            let text = e.to_string();
+            if text.contains("memory") {
+                "engine exceeded its memory limit".to_string()
+            } else {
+                format!("engine failed: {}", text.lines().next().unwrap_or_default())
+            }
+        }
+    }
+}

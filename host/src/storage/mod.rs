@@ -1,0 +1,320 @@
+//! Where bytes live: one redb file, two tables.
+//!
+//! - `engine`: every engine's data, keyed `<mount uuid>/<engine key>`. An
+//!   engine never builds these keys: [`MountPrefix`] does, from the mount's
+//!   uuid, so one mount cannot name another's key.
+//! - `system`: the host's own records (mount table, plugin catalog, root
+//!   token hash), keyed by a short path such as `core/mounts`.
+//!
+//! Engines read through a [`Snapshot`] (one redb read transaction, so a call
+//! sees a consistent state) and write through a [`WriteSet`] that is applied
+//! in one redb write transaction by [`Storage::commit`], or dropped.
+//!
+//! This module does not decide *whether* a write set may commit (that is the
+//! sandbox's serializability check, see `sandbox::call`); it only applies it
+//! atomically.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
+
+const ENGINE: TableDefinition<&str, &[u8]> = TableDefinition::new("engine");
+const SYSTEM: TableDefinition<&str, &[u8]> = TableDefinition::new("system");
+
+/// A storage failure: the file is unreadable, full, or corrupt. Always a 500
+/// for the request that met it; never the client's fault.
+#[derive(Debug)]
+pub struct StorageError(String);
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage error: {}", self.0)
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+fn err(e: impl std::fmt::Display) -> StorageError {
+    StorageError(e.to_string())
+}
+
+/// The key prefix of one mount's data: `<uuid>/`. Only built from a mount's
+/// uuid, so a guest-supplied string can never become a prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountPrefix(String);
+
+impl MountPrefix {
+    /// The prefix for the mount with this uuid.
+    pub fn for_mount(uuid: &str) -> Self {
+        MountPrefix(format!("{uuid}/"))
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.0, key)
+    }
+}
+
+/// Buffered writes of one call: `Some` puts, `None` deletes.
+pub type WriteSet = BTreeMap<String, Option<Vec<u8>>>;
+
+/// The embedded database.
+#[derive(Clone)]
+pub struct Storage {
+    db: Arc<Database>,
+    durability: Durability,
+}
+
+impl Storage {
+    /// Opens (or creates) the redb file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let db = Database::create(path)
+            .map_err(|e| StorageError(format!("cannot open {}: {e}", path.display())))?;
+        let storage = Storage {
+            db: Arc::new(db),
+            durability: Durability::Immediate,
+        };
+        // Create both tables so read transactions can always open them.
+        let txn = storage.db.begin_write().map_err(err)?;
+        txn.open_table(ENGINE).map_err(err)?;
+        txn.open_table(SYSTEM).map_err(err)?;
+        txn.commit().map_err(err)?;
+        Ok(storage)
+    }
+
+    /// A consistent read view of one mount's data.
+    pub fn snapshot(&self, prefix: MountPrefix) -> Result<Snapshot, StorageError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(ENGINE).map_err(err)?;
+        Ok(Snapshot { table, prefix })
+    }
+
+    /// Applies `writes` to the mount's data in one transaction: all or none.
+    /// Blocking (it may wait for the file to sync): call it off the async
+    /// workers.
+    pub fn commit(&self, prefix: &MountPrefix, writes: &WriteSet) -> Result<(), StorageError> {
+        let mut txn = self.db.begin_write().map_err(err)?;
+        txn.set_durability(self.durability).map_err(err)?;
+        {
+            let mut table = txn.open_table(ENGINE).map_err(err)?;
+            for (key, value) in writes {
+                let full = prefix.key(key);
+                match value {
+                    Some(v) => {
+                        table.insert(full.as_str(), v.as_slice()).map_err(err)?;
+                    }
+                    None => {
+                        table.remove(full.as_str()).map_err(err)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// Removes every key of a mount (on unmount). Blocking.
+    pub fn delete_mount_data(&self, prefix: &MountPrefix) -> Result<(), StorageError> {
+        let mut txn = self.db.begin_write().map_err(err)?;
+        txn.set_durability(self.durability).map_err(err)?;
+        {
+            let mut table = txn.open_table(ENGINE).map_err(err)?;
+            let (start, end) = prefix_range(&prefix.0);
+            table
+                .retain_in(start.as_str()..end.as_str(), |_, _| false)
+                .map_err(err)?;
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// A host record.
+    pub fn system_get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(SYSTEM).map_err(err)?;
+        let value = table.get(key).map_err(err)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    /// Sets (`Some`) or removes (`None`) host records, all in one transaction.
+    pub fn system_write(&self, writes: &[(&str, Option<&[u8]>)]) -> Result<(), StorageError> {
+        let mut txn = self.db.begin_write().map_err(err)?;
+        txn.set_durability(self.durability).map_err(err)?;
+        {
+            let mut table = txn.open_table(SYSTEM).map_err(err)?;
+            for (key, value) in writes {
+                match value {
+                    Some(v) => {
+                        table.insert(*key, *v).map_err(err)?;
+                    }
+                    None => {
+                        table.remove(*key).map_err(err)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// Host record keys that start with `prefix`, with the prefix removed.
+    pub fn system_list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(SYSTEM).map_err(err)?;
+        let (start, end) = prefix_range(prefix);
+        let mut keys = Vec::new();
+        for entry in table.range(start.as_str()..end.as_str()).map_err(err)? {
+            let (k, _) = entry.map_err(err)?;
+            if let Some(rest) = k.value().strip_prefix(prefix) {
+                keys.push(rest.to_string());
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// One mount's data as of the moment the snapshot was taken.
+pub struct Snapshot {
+    table: ReadOnlyTable<&'static str, &'static [u8]>,
+    prefix: MountPrefix,
+}
+
+impl Snapshot {
+    /// The value at `key` (relative to the mount).
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let value = self.table.get(self.prefix.key(key).as_str()).map_err(err)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    /// Every key under `prefix` (relative to the mount), in order, complete
+    /// (not folded into folders), for merging with a call's own writes.
+    pub fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let full = self.prefix.key(prefix);
+        let (start, end) = prefix_range(&full);
+        let strip = self.prefix.0.len();
+        let mut keys = Vec::new();
+        for entry in self
+            .table
+            .range(start.as_str()..end.as_str())
+            .map_err(err)?
+        {
+            let (k, _) = entry.map_err(err)?;
+            if let Some(rest) = k.value().get(strip..) {
+                keys.push(rest.to_string());
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The keys directly under `prefix`, folded Vault's way: `a/b` listed
+    /// under `""` is `a/`. Skips over folders instead of reading them whole.
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let full = self.prefix.key(prefix);
+        let (mut start, end) = prefix_range(&full);
+        let mut out = Vec::new();
+        loop {
+            let next = {
+                let mut range = self
+                    .table
+                    .range(start.as_str()..end.as_str())
+                    .map_err(err)?;
+                match range.next() {
+                    None => None,
+                    Some(entry) => {
+                        let (k, _) = entry.map_err(err)?;
+                        Some(k.value().to_string())
+                    }
+                }
+            };
+            let Some(key) = next else { break };
+            let Some(rest) = key.strip_prefix(full.as_str()) else {
+                break;
+            };
+            match rest.find('/') {
+                Some(slash) => {
+                    let folder = &rest[..=slash];
+                    out.push(folder.to_string());
+                    // Jump past every key inside the folder: '0' follows '/'.
+                    start = format!("{full}{}0", &rest[..slash]);
+                }
+                None => {
+                    out.push(rest.to_string());
+                    start = format!("{key}\u{0}");
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The half-open key range of every string starting with `prefix`.
+fn prefix_range(prefix: &str) -> (String, String) {
+    (prefix.to_string(), format!("{prefix}\u{10FFFF}"))
+}
+
+/// Folds full keys (relative to the list prefix) into Vault's one-level
+/// listing: sorted, folders once with a trailing slash.
+pub fn fold_listing<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut set = std::collections::BTreeSet::new();
+    for key in keys {
+        match key.find('/') {
+            Some(slash) => set.insert(key[..=slash].to_string()),
+            None => set.insert(key.to_string()),
+        };
+    }
+    set.into_iter().collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn storage() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(&dir.path().join("c.redb")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn mounts_do_not_see_each_other() {
+        let (_d, s) = storage();
+        let a = MountPrefix::for_mount("aaaa");
+        let b = MountPrefix::for_mount("bbbb");
+        let mut w = WriteSet::new();
+        w.insert("k".into(), Some(b"1".to_vec()));
+        s.commit(&a, &w).unwrap();
+        assert_eq!(
+            s.snapshot(a.clone()).unwrap().get("k").unwrap(),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(s.snapshot(b.clone()).unwrap().get("k").unwrap(), None);
+        assert!(s.snapshot(b).unwrap().list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn list_folds_folders_and_skips_their_contents() {
+        let (_d, s) = storage();
+        let p = MountPrefix::for_mount("m");
+        let mut w = WriteSet::new();
+        for k in ["a", "b/c", "b/d/e", "b0", "c/x", "c/y"] {
+            w.insert(k.into(), Some(vec![1]));
+        }
+        s.commit(&p, &w).unwrap();
+        let snap = s.snapshot(p.clone()).unwrap();
+        assert_eq!(snap.list("").unwrap(), vec!["a", "b/", "b0", "c/"]);
+        assert_eq!(snap.list("b/").unwrap(), vec!["c", "d/"]);
+        assert!(snap.list("zz/").unwrap().is_empty());
+        s.delete_mount_data(&p).unwrap();
+        assert!(s.snapshot(p).unwrap().list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn snapshot_does_not_see_later_commits() {
+        let (_d, s) = storage();
+        let p = MountPrefix::for_mount("m");
+        let snap = s.snapshot(p.clone()).unwrap();
+        let mut w = WriteSet::new();
+        w.insert("k".into(), Some(vec![1]));
+        s.commit(&p, &w).unwrap();
+        assert_eq!(snap.get("k").unwrap(), None);
+    }
+}

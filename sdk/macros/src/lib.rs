@@ -1,0 +1,427 @@
+//! Procedural macros for `coffer-sdk`; use them through its re-exports
+//! (`coffer_sdk::Fields`, `coffer_sdk::FieldEnum`, `#[coffer_sdk::engine]`).
+//! Misuse is reported as a spanned compile error, never a panic.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{Attribute, Data, DeriveInput, Expr, Fields as SynFields, ItemFn, LitStr, Type};
+
+/// Derives `coffer_sdk::Fields` for a struct with named fields (or a unit
+/// struct). Field attributes: `#[field(required)]`, `#[field(default =
+/// <json literal>)]`, `#[field(rename = "wire_name")]`; doc comments become
+/// descriptions.
+#[proc_macro_derive(Fields, attributes(field))]
+pub fn derive_fields(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as DeriveInput);
+    fields_impl(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `coffer_sdk::FieldEnum` (with `FieldValue`, `Display`, `FromStr`
+/// and serde's `Serialize`/`Deserialize`, all as the wire string) for an
+/// enum of unit variants. A variant's wire string is its name in kebab case
+/// (`Aes256Gcm96` is `aes256-gcm96`) unless `#[field(rename = "...")]`.
+#[proc_macro_derive(FieldEnum, attributes(field))]
+pub fn derive_field_enum(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as DeriveInput);
+    enum_impl(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Exports an engine: put it on the function that builds the path table,
+/// `fn engine() -> coffer_sdk::Engine`. It expands to the component's
+/// `handle`, `exists` and `periodic` exports; the table is built once per
+/// instance.
+#[proc_macro_attribute]
+pub fn engine(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = TokenStream2::from(attr);
+    let item = syn::parse_macro_input!(item as ItemFn);
+    engine_impl(attr, &item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+#[derive(Default)]
+struct FieldAttrs {
+    required: bool,
+    default: Option<Expr>,
+    rename: Option<String>,
+}
+
+fn field_attrs(attrs: &[Attribute], allow: &[&str]) -> syn::Result<FieldAttrs> {
+    let mut out = FieldAttrs::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("field")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if !allow.contains(&key.as_str()) {
+                return Err(meta.error(format!(
+                    "unknown field attribute; expected one of: {}",
+                    allow.join(", ")
+                )));
+            }
+            match key.as_str() {
+                "required" => out.required = true,
+                "default" => out.default = Some(meta.value()?.parse()?),
+                "rename" => out.rename = Some(meta.value()?.parse::<LitStr>()?.value()),
+                _ => return Err(meta.error("unknown field attribute")),
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+fn doc_text(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("doc")) {
+        if let syn::Meta::NameValue(nv) = &attr.meta {
+            if let Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) = &nv.value
+            {
+                lines.push(s.value().trim().to_owned());
+            }
+        }
+    }
+    // Lines join into paragraphs; an empty line separates paragraphs.
+    let mut text = String::new();
+    for line in lines {
+        if line.is_empty() {
+            if !text.ends_with("\n\n") && !text.is_empty() {
+                text.push_str("\n\n");
+            }
+        } else {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push(' ');
+            }
+            text.push_str(&line);
+        }
+    }
+    text.trim().to_owned()
+}
+
+fn is_option(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+}
+
+fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let data = match &input.data {
+        Data::Struct(s) => s,
+        _ => {
+            return Err(syn::Error::new(
+                input.span(),
+                "#[derive(Fields)] needs a struct with named fields",
+            ))
+        }
+    };
+    let named: Vec<&syn::Field> = match &data.fields {
+        SynFields::Named(n) => n.named.iter().collect(),
+        SynFields::Unit => Vec::new(),
+        SynFields::Unnamed(u) => {
+            return Err(syn::Error::new(
+                u.span(),
+                "#[derive(Fields)] needs named fields",
+            ));
+        }
+    };
+
+    let mut schema = Vec::new();
+    let mut parse = Vec::new();
+    let mut checks = Vec::new();
+    for field in named {
+        let Some(ident) = &field.ident else {
+            return Err(syn::Error::new(field.span(), "field has no name"));
+        };
+        let ty = &field.ty;
+        let attrs = field_attrs(&field.attrs, &["required", "default", "rename"])?;
+        let wire = attrs.rename.clone().unwrap_or_else(|| {
+            let s = ident.to_string();
+            s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
+        });
+        let description = doc_text(&field.attrs);
+        if attrs.required && attrs.default.is_some() {
+            return Err(syn::Error::new(
+                ident.span(),
+                "a field cannot be both required and defaulted",
+            ));
+        }
+        if attrs.required && is_option(ty) {
+            return Err(syn::Error::new(
+                ty.span(),
+                "a required field cannot be an Option",
+            ));
+        }
+        if attrs.default.is_some() && is_option(ty) {
+            return Err(syn::Error::new(
+                ty.span(),
+                "a defaulted field cannot be an Option",
+            ));
+        }
+        let required = attrs.required;
+        let default_tokens = match &attrs.default {
+            Some(expr) => quote!(::core::option::Option::Some(
+                ::coffer_sdk::__private::serde_json::json!(#expr)
+            )),
+            None => quote!(::core::option::Option::None),
+        };
+        schema.push(quote! {
+            ::coffer_sdk::FieldSchema {
+                name: #wire,
+                kind: <#ty as ::coffer_sdk::FieldValue>::KIND,
+                description: #description,
+                default: #default_tokens,
+                required: #required,
+                allowed_values: <#ty as ::coffer_sdk::FieldValue>::ALLOWED,
+            }
+        });
+        let value = if let Some(expr) = &attrs.default {
+            checks.push(quote! {
+                if let ::core::option::Option::Some(p) = ::coffer_sdk::__private::check_default::<#ty>(
+                    #wire, &::coffer_sdk::__private::serde_json::json!(#expr),
+                ) {
+                    problems.push(p);
+                }
+            });
+            quote!(::coffer_sdk::__private::with_default::<#ty>(
+                fields, #wire, &::coffer_sdk::__private::serde_json::json!(#expr))?)
+        } else if required {
+            quote!(::coffer_sdk::__private::required::<#ty>(fields, #wire)?)
+        } else {
+            quote!(::coffer_sdk::__private::optional::<#ty>(fields, #wire)?)
+        };
+        parse.push(quote!(#ident: #value));
+    }
+
+    let construct = match &data.fields {
+        SynFields::Unit => quote!(Self),
+        _ => quote!(Self { #(#parse),* }),
+    };
+    Ok(quote! {
+        impl #impl_generics ::coffer_sdk::Fields for #name #ty_generics #where_clause {
+            fn schema() -> ::std::vec::Vec<::coffer_sdk::FieldSchema> {
+                ::std::vec![#(#schema),*]
+            }
+
+            #[allow(unused_variables)]
+            fn from_fields(
+                fields: &::coffer_sdk::__private::serde_json::Map<
+                    ::std::string::String,
+                    ::coffer_sdk::__private::serde_json::Value,
+                >,
+            ) -> ::core::result::Result<Self, ::coffer_sdk::Error> {
+                ::core::result::Result::Ok(#construct)
+            }
+
+            #[allow(unused_mut)]
+            fn declaration_problems() -> ::std::vec::Vec<::std::string::String> {
+                let mut problems = ::std::vec::Vec::new();
+                #(#checks)*
+                problems
+            }
+        }
+    })
+}
+
+fn kebab(ident: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower_or_digit = false;
+    for c in ident.chars() {
+        if c.is_ascii_uppercase() {
+            if prev_lower_or_digit {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower_or_digit = false;
+        } else if c == '_' {
+            out.push('-');
+            prev_lower_or_digit = false;
+        } else {
+            out.push(c);
+            prev_lower_or_digit = c.is_ascii_lowercase() || c.is_ascii_digit();
+        }
+    }
+    out
+}
+
+fn enum_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "#[derive(FieldEnum)] takes no generics",
+        ));
+    }
+    let data = match &input.data {
+        Data::Enum(e) => e,
+        _ => {
+            return Err(syn::Error::new(
+                input.span(),
+                "#[derive(FieldEnum)] needs an enum of unit variants",
+            ))
+        }
+    };
+    if data.variants.is_empty() {
+        return Err(syn::Error::new(
+            input.span(),
+            "#[derive(FieldEnum)] needs at least one variant",
+        ));
+    }
+    let mut idents = Vec::new();
+    let mut wires = Vec::new();
+    for variant in &data.variants {
+        if !matches!(variant.fields, SynFields::Unit) {
+            return Err(syn::Error::new(
+                variant.span(),
+                "FieldEnum variants must be unit variants",
+            ));
+        }
+        let attrs = field_attrs(&variant.attrs, &["rename"])?;
+        let wire = attrs
+            .rename
+            .unwrap_or_else(|| kebab(&variant.ident.to_string()));
+        if wires.contains(&wire) {
+            return Err(syn::Error::new(
+                variant.span(),
+                format!("two variants are named {wire:?}"),
+            ));
+        }
+        idents.push(&variant.ident);
+        wires.push(wire);
+    }
+    let sdk = quote!(::coffer_sdk);
+    let serde = quote!(::coffer_sdk::__private::serde);
+    Ok(quote! {
+        impl #sdk::FieldEnum for #name {
+            const VALUES: &'static [&'static str] = &[#(#wires),*];
+
+            fn as_str(&self) -> &'static str {
+                match self { #(Self::#idents => #wires),* }
+            }
+
+            fn from_name(s: &str) -> ::core::option::Option<Self> {
+                match s {
+                    #(#wires => ::core::option::Option::Some(Self::#idents),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+
+        impl #sdk::FieldValue for #name {
+            const KIND: #sdk::FieldType = #sdk::FieldType::Enum;
+            const ALLOWED: &'static [&'static str] = <Self as #sdk::FieldEnum>::VALUES;
+
+            fn from_value(
+                value: &::coffer_sdk::__private::serde_json::Value,
+            ) -> ::core::result::Result<Self, ::std::string::String> {
+                #sdk::__private::enum_from_value::<Self>(value)
+            }
+        }
+
+        impl ::core::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(<Self as #sdk::FieldEnum>::as_str(self))
+            }
+        }
+
+        impl ::core::str::FromStr for #name {
+            type Err = ::std::string::String;
+
+            fn from_str(s: &str) -> ::core::result::Result<Self, Self::Err> {
+                <Self as #sdk::FieldEnum>::from_name(s).ok_or_else(|| {
+                    #sdk::__private::unknown_variant(s, <Self as #sdk::FieldEnum>::VALUES)
+                })
+            }
+        }
+
+        impl #serde::Serialize for #name {
+            fn serialize<S: #serde::Serializer>(&self, s: S) -> ::core::result::Result<S::Ok, S::Error> {
+                s.serialize_str(<Self as #sdk::FieldEnum>::as_str(self))
+            }
+        }
+
+        impl<'de> #serde::Deserialize<'de> for #name {
+            fn deserialize<D: #serde::Deserializer<'de>>(d: D) -> ::core::result::Result<Self, D::Error> {
+                let s = <::std::string::String as #serde::Deserialize>::deserialize(d)?;
+                <Self as ::core::str::FromStr>::from_str(&s).map_err(<D::Error as #serde::de::Error>::custom)
+            }
+        }
+    })
+}
+
+fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
+    if !attr.is_empty() {
+        return Err(syn::Error::new(
+            attr.span(),
+            "#[coffer_sdk::engine] takes no arguments",
+        ));
+    }
+    let sig = &item.sig;
+    if !sig.inputs.is_empty() {
+        return Err(syn::Error::new(
+            sig.inputs.span(),
+            "the engine function takes no arguments",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.asyncness.is_some() {
+        return Err(syn::Error::new(
+            sig.span(),
+            "the engine function must be a plain `fn() -> Engine`",
+        ));
+    }
+    if matches!(sig.output, syn::ReturnType::Default) {
+        return Err(syn::Error::new(
+            sig.span(),
+            "the engine function must return coffer_sdk::Engine",
+        ));
+    }
+    let name = &sig.ident;
+    Ok(quote! {
+        #item
+
+        #[doc(hidden)]
+        #[allow(unsafe_code, missing_docs)]
+        mod __coffer_engine_export {
+            use ::coffer_sdk::__private::bindings::coffer::engine::types::{Error, Request, Response};
+
+            struct Exports;
+
+            fn engine() -> &'static ::coffer_sdk::Engine {
+                static ENGINE: ::std::sync::OnceLock<::coffer_sdk::Engine> = ::std::sync::OnceLock::new();
+                ENGINE.get_or_init(super::#name)
+            }
+
+            impl ::coffer_sdk::__private::bindings::Guest for Exports {
+                fn handle(request: Request) -> ::core::result::Result<Response, Error> {
+                    ::coffer_sdk::__private::handle(engine(), request)
+                }
+
+                fn exists(request: Request) -> ::core::result::Result<::core::option::Option<bool>, Error> {
+                    ::coffer_sdk::__private::exists(engine(), request)
+                }
+
+                fn periodic(
+                    mount_path: ::std::string::String,
+                    mount_options: ::std::string::String,
+                ) -> ::core::result::Result<(), Error> {
+                    ::coffer_sdk::__private::periodic(engine(), mount_path, mount_options)
+                }
+            }
+
+            ::coffer_sdk::__private::bindings::__export_engine!(Exports);
+        }
+    })
+}

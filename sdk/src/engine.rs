@@ -1,0 +1,410 @@
+//! The path table: patterns, handlers per operation, existence checks, and
+//! the dispatch that applies Vault's rules.
+
+use std::fmt;
+
+use crate::clock::Clock;
+use crate::ctx::{Ctx, CtxRequest};
+use crate::fields::{self, FieldSchema, Fields};
+use crate::pattern::{more_specific, Captures, Pattern};
+use crate::storage::Storage;
+use crate::{Error, Operation, Request, Response};
+
+type HandlerFn = dyn Fn(&mut Ctx<'_>) -> Result<Response, Error> + Send + Sync;
+type ExistsFn = dyn Fn(&mut Ctx<'_>) -> Result<bool, Error> + Send + Sync;
+type PeriodicFn = dyn Fn(&mut Ctx<'_>) -> Result<(), Error> + Send + Sync;
+
+struct Handler<F: ?Sized> {
+    schema: Vec<FieldSchema>,
+    problems: fn() -> Vec<String>,
+    run: Box<F>,
+}
+
+/// An engine: its table of paths and its periodic work.
+///
+/// ```
+/// use coffer_sdk::prelude::*;
+///
+/// #[derive(Fields)]
+/// struct Name {
+///     /// The counter's name.
+///     name: String,
+/// }
+///
+/// fn read(ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
+///     let n: u64 = ctx.storage().get_json(&f.name)?.unwrap_or(0);
+///     Ok(Response::data(serde_json::json!({ "value": n })))
+/// }
+///
+/// let engine = Engine::new().path(Path::new("counter/{name}").read(read));
+/// coffer_sdk::testing::assert_paths_valid(&engine);
+/// ```
+#[derive(Default)]
+pub struct Engine {
+    paths: Vec<Path>,
+    periodic: Option<Box<PeriodicFn>>,
+}
+
+/// One path: a pattern, a handler per operation, an optional existence
+/// check, and help text.
+pub struct Path {
+    pattern: Result<Pattern, String>,
+    handlers: [Option<Handler<HandlerFn>>; 6],
+    exists: Option<Handler<ExistsFn>>,
+    takes_arbitrary_input: bool,
+    synopsis: &'static str,
+    description: &'static str,
+}
+
+impl Engine {
+    /// An engine with no paths.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a path.
+    #[must_use]
+    pub fn path(mut self, path: Path) -> Self {
+        self.paths.push(path);
+        self
+    }
+
+    /// Sets the periodic work, called about once a minute per mount.
+    #[must_use]
+    pub fn periodic<H>(mut self, handler: H) -> Self
+    where
+        H: Fn(&mut Ctx<'_>) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        self.periodic = Some(Box::new(handler));
+        self
+    }
+
+    /// The paths, in declaration order.
+    pub fn paths(&self) -> &[Path] {
+        &self.paths
+    }
+
+    /// The most specific path matching `path`, with its captures.
+    fn route(&self, path: &str) -> Result<(&Path, Captures), Error> {
+        let mut best: Option<(&Path, Captures, Vec<u8>)> = None;
+        for p in &self.paths {
+            let Ok(pattern) = &p.pattern else { continue };
+            if let Some((captures, rank)) = pattern.matches(path) {
+                let better = match &best {
+                    Some((_, _, best_rank)) => more_specific(&rank, best_rank).is_lt(),
+                    None => true,
+                };
+                if better {
+                    best = Some((p, captures, rank));
+                }
+            }
+        }
+        best.map(|(p, c, _)| (p, c))
+            .ok_or_else(|| Error::NotFound("unsupported path".to_owned()))
+    }
+
+    /// Answers one request: routes it, applies Vault's field rules, runs the
+    /// operation's handler. An empty list answers a 404 error.
+    pub fn handle(
+        &self,
+        storage: &mut dyn Storage,
+        clock: &dyn Clock,
+        req: Request,
+    ) -> Result<Response, Error> {
+        let (path, captures) = self.route(&req.path)?;
+        let handler = path
+            .handler(req.operation)
+            .ok_or_else(|| Error::UnsupportedOperation("unsupported operation".to_owned()))?;
+        let collected = fields::collect(
+            req.operation,
+            &req.body,
+            &req.query,
+            &captures,
+            &handler.schema,
+            path.takes_arbitrary_input,
+        );
+        let mut ctx = Ctx::new(storage, clock, ctx_request(req, collected.fields));
+        let mut response = (handler.run)(&mut ctx)?;
+        let mut warnings = collected.warnings;
+        warnings.extend(ctx.take_warnings());
+        response.prepend_warnings(warnings);
+        response.finish()
+    }
+
+    /// Whether the target of a create-or-update request exists: `None` when
+    /// the path declares no existence check (the request is then an update).
+    pub fn exists(
+        &self,
+        storage: &mut dyn Storage,
+        clock: &dyn Clock,
+        req: Request,
+    ) -> Result<Option<bool>, Error> {
+        let (path, captures) = self.route(&req.path)?;
+        let Some(check) = &path.exists else {
+            return Ok(None);
+        };
+        let collected = fields::collect(
+            req.operation,
+            &req.body,
+            &req.query,
+            &captures,
+            &check.schema,
+            path.takes_arbitrary_input,
+        );
+        let mut ctx = Ctx::new(storage, clock, ctx_request(req, collected.fields));
+        (check.run)(&mut ctx).map(Some)
+    }
+
+    /// Runs the periodic work, if any, for the mount at `mount_path` with
+    /// these options.
+    pub fn run_periodic(
+        &self,
+        storage: &mut dyn Storage,
+        clock: &dyn Clock,
+        mount_path: &str,
+        mount_options: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), Error> {
+        match &self.periodic {
+            Some(periodic) => periodic(&mut Ctx::periodic(
+                storage,
+                clock,
+                mount_path.to_string(),
+                mount_options,
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn ctx_request(req: Request, fields: serde_json::Map<String, serde_json::Value>) -> CtxRequest {
+    CtxRequest {
+        operation: req.operation,
+        path: req.path,
+        mount_path: req.mount_path,
+        mount_options: req.mount_options,
+        body: req.body,
+        fields,
+    }
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("paths", &self.paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Path {
+    /// A path with `pattern`: `/`-separated literal segments and captures
+    /// `{name}` (one segment), `{name?}` (one segment or none, last only) and
+    /// `{name*}` (the rest, slashes included, possibly empty; last only).
+    /// Captures are fields: each handler's fields must declare them. An
+    /// invalid pattern never matches and fails [`crate::testing::check_paths`].
+    pub fn new(pattern: &str) -> Self {
+        Self {
+            pattern: Pattern::parse(pattern),
+            handlers: Default::default(),
+            exists: None,
+            takes_arbitrary_input: false,
+            synopsis: "",
+            description: "",
+        }
+    }
+
+    fn on<F, H>(mut self, op: Operation, handler: H) -> Self
+    where
+        F: Fields + 'static,
+        H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        let run = move |ctx: &mut Ctx<'_>| {
+            let fields = F::from_fields(ctx.fields())?;
+            handler(ctx, fields)
+        };
+        if let Some(slot) = self.handlers.get_mut(op.index()) {
+            *slot = Some(Handler {
+                schema: F::schema(),
+                problems: F::declaration_problems,
+                run: Box::new(run),
+            });
+        }
+        self
+    }
+
+    /// Handles `read` (GET).
+    #[must_use]
+    pub fn read<F, H>(self, handler: H) -> Self
+    where
+        F: Fields + 'static,
+        H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        self.on(Operation::Read, handler)
+    }
+
+    /// Handles `create` (POST/PUT when the existence check says the target
+    /// is absent). Without it, creates go to the `update` handler.
+    #[must_use]
+    pub fn create<F, H>(self, handler: H) -> Self
+    where
+        F: Fields + 'static,
+        H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        self.on(Operation::Create, handler)
+    }
+
+    /// Handles `update` (POST/PUT), and `create` unless declared separately.
+    #[must_use]
+    pub fn update<F, H>(self, handler: H) -> Self
+    where
+        F: Fields + 'static,
+        H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        self.on(Operation::Update, handler)
+    }
+
+    /// Handles `delete` (DELETE).
+    #[must_use]
+    pub fn delete<F, H>(self, handler: H) -> Self
+    where
+        F: Fields + 'static,
+        H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        self.on(Operation::Delete, handler)
+    }
+
+    /// Handles `list` (LIST, or GET with `?list=true`).
+    #[must_use]
+    pub fn list<F, H>(self, handler: H) -> Self
+    where
+        F: Fields + 'static,
+        H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        self.on(Operation::List, handler)
+    }
+
+    /// Handles `patch` (PATCH).
+    #[must_use]
+    pub fn patch<F, H>(self, handler: H) -> Self
+    where
+        F: Fields + 'static,
+        H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        self.on(Operation::Patch, handler)
+    }
+
+    /// Declares the existence check that tells `create` from `update`. It
+    /// must not write.
+    #[must_use]
+    pub fn exists<F, H>(mut self, check: H) -> Self
+    where
+        F: Fields + 'static,
+        H: Fn(&mut Ctx<'_>, F) -> Result<bool, Error> + Send + Sync + 'static,
+    {
+        let run = move |ctx: &mut Ctx<'_>| {
+            let fields = F::from_fields(ctx.fields())?;
+            check(ctx, fields)
+        };
+        self.exists = Some(Handler {
+            schema: F::schema(),
+            problems: F::declaration_problems,
+            run: Box::new(run),
+        });
+        self
+    }
+
+    /// The path accepts any body field (kv): no "ignored parameters" warning;
+    /// the handler reads the body with [`Ctx::body`].
+    #[must_use]
+    pub fn takes_arbitrary_input(mut self) -> Self {
+        self.takes_arbitrary_input = true;
+        self
+    }
+
+    /// One-line help.
+    #[must_use]
+    pub fn synopsis(mut self, text: &'static str) -> Self {
+        self.synopsis = text;
+        self
+    }
+
+    /// Longer help.
+    #[must_use]
+    pub fn description(mut self, text: &'static str) -> Self {
+        self.description = text;
+        self
+    }
+
+    /// The pattern, or why it is invalid.
+    pub fn pattern(&self) -> Result<&Pattern, &str> {
+        self.pattern.as_ref().map_err(String::as_str)
+    }
+
+    /// The handler for `op`, with `create` falling back to `update`.
+    fn handler(&self, op: Operation) -> Option<&Handler<HandlerFn>> {
+        let own = self.handlers.get(op.index()).and_then(Option::as_ref);
+        match (own, op) {
+            (None, Operation::Create) => self.handler(Operation::Update),
+            (own, _) => own,
+        }
+    }
+
+    /// The operations this path takes (`create` included when `update` is).
+    pub fn operations(&self) -> Vec<Operation> {
+        Operation::ALL
+            .into_iter()
+            .filter(|op| self.handler(*op).is_some())
+            .collect()
+    }
+
+    /// The fields of `op`'s handler.
+    pub fn fields(&self, op: Operation) -> Option<&[FieldSchema]> {
+        self.handler(op).map(|h| h.schema.as_slice())
+    }
+
+    /// The fields of the existence check, when there is one.
+    pub fn exists_fields(&self) -> Option<&[FieldSchema]> {
+        self.exists.as_ref().map(|h| h.schema.as_slice())
+    }
+
+    /// Problems with the declarations of the handlers' fields.
+    pub(crate) fn declaration_problems(&self) -> Vec<String> {
+        let handlers = self.handlers.iter().flatten().map(|h| h.problems);
+        handlers
+            .chain(self.exists.iter().map(|h| h.problems))
+            .flat_map(|f| f())
+            .collect()
+    }
+
+    /// Whether the path declares an existence check.
+    pub fn has_existence_check(&self) -> bool {
+        self.exists.is_some()
+    }
+
+    /// Whether any body field is accepted.
+    pub fn accepts_arbitrary_input(&self) -> bool {
+        self.takes_arbitrary_input
+    }
+
+    /// One-line help.
+    pub fn synopsis_text(&self) -> &'static str {
+        self.synopsis
+    }
+
+    /// Longer help.
+    pub fn description_text(&self) -> &'static str {
+        self.description
+    }
+}
+
+impl fmt::Debug for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pattern = match &self.pattern {
+            Ok(p) => p.as_str(),
+            Err(e) => e.as_str(),
+        };
+        f.debug_struct("Path")
+            .field("pattern", &pattern)
+            .field("operations", &self.operations())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,163 @@
+//! What a handler returns; the status comes from the constructor used.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::Error;
+
+/// A successful answer. Build it with [`Response::data`], [`Response::none`],
+/// [`Response::raw`] or [`Response::list`]; the constructor sets the status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    status: u16,
+    body: Body,
+    warnings: Vec<String>,
+}
+
+/// What a [`Response`] carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// Nothing: 204, or 200 with only warnings.
+    None,
+    /// A JSON value that becomes the envelope's `data`.
+    Data(Value),
+    /// A body sent as it is, with no envelope.
+    Raw {
+        /// The `Content-Type` header.
+        content_type: String,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+impl Response {
+    /// 200 with `data` as the envelope's `data`.
+    pub fn data(data: Value) -> Self {
+        Self {
+            status: 200,
+            body: Body::Data(data),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// 200 with `data` serialised to JSON; a serialisation failure is a 500.
+    pub fn json<T: Serialize + ?Sized>(data: &T) -> Result<Self, Error> {
+        Ok(Self::data(serde_json::to_value(data)?))
+    }
+
+    /// 200 with `data` when it is `Some`, else a 404 with empty errors
+    /// (Vault's answer for a missing entry).
+    pub fn data_or_not_found(data: Option<Value>) -> Result<Self, Error> {
+        data.map(Self::data).ok_or_else(Error::not_found)
+    }
+
+    /// 204, no body.
+    pub fn none() -> Self {
+        Self {
+            status: 204,
+            body: Body::None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// 200 with `bytes` sent as they are, for PEM, DER or plain text.
+    pub fn raw(content_type: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: 200,
+            body: Body::Raw {
+                content_type: content_type.into(),
+                bytes: bytes.into(),
+            },
+            warnings: Vec::new(),
+        }
+    }
+
+    /// 200 with data `{"keys": [...]}`; an empty list is a 404 with empty
+    /// errors instead, as Vault answers it.
+    pub fn list(keys: Vec<String>) -> Self {
+        if keys.is_empty() {
+            return Self {
+                status: 404,
+                body: Body::None,
+                warnings: Vec::new(),
+            };
+        }
+        Self::data(serde_json::json!({ "keys": keys }))
+    }
+
+    /// Adds a warning for the envelope's `warnings` list.
+    #[must_use]
+    pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
+        self.warnings.push(warning.into());
+        self
+    }
+
+    /// Sets the status: another 2xx, or 400 for a batch whose items failed
+    /// (Vault answers it with 400 and the whole result). The host answers
+    /// anything outside 200..=599 as a 500.
+    #[must_use]
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// The envelope's `data`, when the body is JSON.
+    pub fn data_value(&self) -> Option<&Value> {
+        match &self.body {
+            Body::Data(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub(crate) fn prepend_warnings(&mut self, mut warnings: Vec<String>) {
+        warnings.append(&mut self.warnings);
+        self.warnings = warnings;
+    }
+
+    /// Turns the internal 404 of an empty list into the error the host
+    /// expects.
+    pub(crate) fn finish(self) -> Result<Self, Error> {
+        if self.status == 404 && self.body == Body::None {
+            return Err(Error::not_found());
+        }
+        Ok(self)
+    }
+}
+
+impl From<Response> for crate::bindings::coffer::engine::types::Response {
+    fn from(r: Response) -> Self {
+        use crate::bindings::coffer::engine::types::{Body as WBody, RawBody};
+        let body = match r.body {
+            Body::None => WBody::None,
+            // Serialising a `Value` cannot fail: its map keys are strings.
+            Body::Data(v) => WBody::Data(v.to_string()),
+            Body::Raw {
+                content_type,
+                bytes,
+            } => WBody::Raw(RawBody {
+                content_type,
+                bytes,
+            }),
+        };
+        Self {
+            status: r.status,
+            body,
+            warnings: r.warnings,
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The SDK end to end, natively: declarations, Vault's rules, shapes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use coffer_sdk::prelude::*;
+use coffer_sdk::testing::{assert_paths_valid, check_paths, TestEngine};
+use coffer_sdk::{Batch, FieldType, Operation, Request};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FieldEnum)]
+enum KeyKind {
+    Aes256Gcm96,
+    #[field(rename = "ed25519")]
+    Ed25519,
+}
+
+#[derive(Fields)]
+struct KeyFields {
+    /// The key's name.
+    name: String,
+    /// The key's type.
+    #[field(default = "aes256-gcm96")]
+    r#type: KeyKind,
+    /// How long versions live.
+    #[field(default = "1h")]
+    ttl: DurationSeconds,
+    /// Whether the key can be exported.
+    exportable: bool,
+    /// Who may use it.
+    allowed: Option<CommaList>,
+    /// A number.
+    #[field(required)]
+    count: u32,
+    /// Some bytes.
+    blob: Option<Base64>,
+}
+
+#[derive(Fields)]
+struct Name {
+    /// The key's name.
+    name: String,
+}
+
+#[derive(Fields)]
+struct Export {
+    /// What to export.
+    r#type: String,
+    /// The key's name.
+    name: String,
+    /// Which version.
+    version: Option<u32>,
+}
+
+fn create(_: &mut Ctx<'_>, f: KeyFields) -> Result<Response, Error> {
+    Ok(Response::data(json!({
+        "op": "create",
+        "name": f.name,
+        "type": f.r#type,
+        "ttl": f.ttl.as_secs(),
+        "exportable": f.exportable,
+        "allowed": f.allowed.map(CommaList::into_inner),
+        "count": f.count,
+        "blob": f.blob.map(|b| b.len()),
+    })))
+}
+
+fn update(ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
+    ctx.storage().put_json(&format!("keys/{}", f.name), &1)?;
+    ctx.warn("updated");
+    Ok(Response::none())
+}
+
+fn key_exists(ctx: &mut Ctx<'_>, f: Name) -> Result<bool, Error> {
+    Ok(ctx.storage().get(&format!("keys/{}", f.name))?.is_some())
+}
+
+fn read_config(_: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+    Ok(Response::data(json!({"config": true})))
+}
+
+fn list_keys(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+    Ok(Response::list(ctx.storage().list("keys/")?))
+}
+
+fn export(_: &mut Ctx<'_>, f: Export) -> Result<Response, Error> {
+    Ok(Response::data(
+        json!({"type": f.r#type, "name": f.name, "version": f.version}),
+    ))
+}
+
+fn fail(ctx: &mut Ctx<'_>, _: Name) -> Result<Response, Error> {
+    ctx.storage().put("junk", b"x")?;
+    Err(Error::PermissionDenied("no".into()))
+}
+
+#[derive(Fields)]
+struct Item {
+    /// Input.
+    #[field(required)]
+    text: String,
+}
+
+#[derive(Fields)]
+#[allow(dead_code)] // `text` is declared for the schema; Batch parses it.
+struct Shout {
+    /// Input.
+    text: Option<String>,
+    /// Many inputs.
+    batch_input: Option<Vec<Map<String, Value>>>,
+}
+
+fn shout(ctx: &mut Ctx<'_>, f: Shout) -> Result<Response, Error> {
+    Batch::<Item>::from_request(ctx, f.batch_input)?.run(|item| {
+        if item.text == "bad" {
+            return Err(Error::invalid("bad input"));
+        }
+        Ok(json!({"text": item.text.to_uppercase()}))
+    })
+}
+
+fn engine() -> Engine {
+    Engine::new()
+        .path(
+            Path::new("keys/{name}")
+                .create(create)
+                .update(update)
+                .exists(key_exists),
+        )
+        .path(Path::new("keys/config").read(read_config))
+        .path(Path::new("keys").list(list_keys))
+        .path(Path::new("export/{type}/{name}/{version?}").read(export))
+        .path(Path::new("fail/{name}").update(fail))
+        .path(Path::new("shout").update(shout))
+}
+
+fn data(r: Result<Response, Error>) -> Value {
+    r.unwrap().data_value().cloned().unwrap()
+}
+
+#[test]
+fn table_is_valid() {
+    assert_paths_valid(&engine());
+}
+
+#[test]
+fn check_finds_problems() {
+    #[derive(Fields)]
+    #[allow(dead_code)]
+    struct Undocumented {
+        name: String,
+    }
+    #[derive(Fields)]
+    #[allow(dead_code)]
+    struct BadDefault {
+        /// A number.
+        #[field(default = "x")]
+        n: u32,
+    }
+    fn h(_: &mut Ctx<'_>, _: Undocumented) -> Result<Response, Error> {
+        Ok(Response::none())
+    }
+    fn b(_: &mut Ctx<'_>, _: BadDefault) -> Result<Response, Error> {
+        Ok(Response::none())
+    }
+    fn n(_: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+        Ok(Response::none())
+    }
+    let e = Engine::new()
+        .path(Path::new("a/{name}").read(h))
+        .path(Path::new("a/{other}").read(b))
+        .path(Path::new("b/{x?}/c").read(n))
+        .path(Path::new("d"));
+    let problems = check_paths(&e);
+    let text = problems.join("\n");
+    assert!(
+        text.contains("'a/{name}' and 'a/{other}' are ambiguous"),
+        "{text}"
+    );
+    assert!(
+        text.contains("field 'name' of the read handler has no description"),
+        "{text}"
+    );
+    assert!(text.contains("do not declare capture 'other'"), "{text}");
+    assert!(
+        text.contains("default of field 'n' does not parse"),
+        "{text}"
+    );
+    assert!(text.contains("must be the last segment"), "{text}");
+    assert!(text.contains("path 'd' declares no operation"), "{text}");
+}
+
+#[test]
+fn schema_is_kept() {
+    let e = engine();
+    let path = &e.paths()[0];
+    assert_eq!(path.operations(), [Operation::Create, Operation::Update]);
+    let schema = path.fields(Operation::Create).unwrap();
+    let ty = schema.iter().find(|f| f.name == "type").unwrap();
+    assert_eq!(ty.kind, FieldType::Enum);
+    assert_eq!(ty.allowed_values, ["aes256-gcm96", "ed25519"]);
+    assert_eq!(ty.default, Some(json!("aes256-gcm96")));
+    assert_eq!(ty.description, "The key's type.");
+    let count = schema.iter().find(|f| f.name == "count").unwrap();
+    assert!(count.required);
+    assert_eq!(count.kind, FieldType::Int);
+}
+
+#[test]
+fn routing_and_operations() {
+    let mut t = TestEngine::new(engine());
+    assert_eq!(
+        t.read("nope"),
+        Err(Error::NotFound("unsupported path".into()))
+    );
+    assert_eq!(
+        t.delete("keys/a"),
+        Err(Error::UnsupportedOperation("unsupported operation".into()))
+    );
+    // Literal beats capture.
+    assert_eq!(data(t.read("keys/config")), json!({"config": true}));
+    // Optional trailing capture.
+    assert_eq!(
+        data(t.read("export/k/app")),
+        json!({"type": "k", "name": "app", "version": null})
+    );
+    assert_eq!(
+        data(t.read("export/k/app/3")),
+        json!({"type": "k", "name": "app", "version": 3})
+    );
+    assert!(
+        matches!(t.read("export/k/app/x"), Err(Error::InvalidRequest(m)) if m.contains("'version'"))
+    );
+}
+
+#[test]
+fn create_update_and_fields() {
+    let mut t = TestEngine::new(engine());
+    // Absent: create, with defaults and lenient parsing.
+    let r = t
+        .write("keys/a", json!({"count": "3", "exportable": "1", "allowed": "x, y", "ttl": "1h30m", "blob": "aGk="}))
+        .unwrap();
+    assert_eq!(
+        r.data_value().unwrap(),
+        &json!({"op": "create", "name": "a", "type": "aes256-gcm96", "ttl": 5400, "exportable": true,
+                "allowed": ["x", "y"], "count": 3, "blob": 2})
+    );
+    assert!(r.warnings().is_empty());
+
+    // Errors name the field.
+    assert_eq!(
+        t.write("keys/a", json!({})),
+        Err(Error::InvalidRequest(
+            "missing required field 'count'".into()
+        ))
+    );
+    let err = t
+        .write("keys/a", json!({"count": 1, "type": "rsa"}))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::InvalidRequest(
+            "field 'type': unknown value \"rsa\"; allowed values: aes256-gcm96, ed25519".into()
+        )
+    );
+    let err = t.write("keys/a", json!({"count": "many"})).unwrap_err();
+    assert!(
+        err.message()
+            .starts_with("field 'count': expected an integer"),
+        "{err}"
+    );
+    let err = t
+        .write("keys/a", json!({"count": 1, "blob": "%%%"}))
+        .unwrap_err();
+    assert!(
+        err.message().starts_with("field 'blob': expected base64"),
+        "{err}"
+    );
+
+    // The update handler stores; then the key exists and writes are updates.
+    let r = t.request(
+        Request::new(Operation::Update, "keys/b").with_body(json!({"zz": 1, "aa": 2, "name": "x"})),
+    );
+    let r = r.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.warnings(),
+        [
+            "Endpoint ignored these unrecognized parameters: [aa zz]",
+            "Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [name]",
+            "updated",
+        ]
+    );
+    assert_eq!(t.write("keys/b", json!({})).unwrap().status(), 204);
+}
+
+#[test]
+fn create_falls_back_to_update() {
+    let mut t = TestEngine::new(engine());
+    let r = t.request(Request::new(Operation::Create, "fail/x"));
+    assert_eq!(r, Err(Error::PermissionDenied("no".into())));
+    assert!(t.storage.is_empty(), "failed call's writes are dropped");
+    assert_eq!(
+        t.exists(Request::new(Operation::Update, "fail/x")),
+        Ok(None)
+    );
+}
+
+#[test]
+fn list_shape() {
+    let mut t = TestEngine::new(engine());
+    assert_eq!(t.list("keys/"), Err(Error::not_found()));
+    t.request(Request::new(Operation::Update, "keys/b"))
+        .unwrap();
+    assert_eq!(data(t.list("keys")), json!({"keys": ["b"]}));
+    // Query parameters are fields for list: unknown ones are warned about.
+    let r = t.request(
+        Request::new(Operation::List, "keys")
+            .with_query("list", "true")
+            .with_query("x", "1"),
+    );
+    assert_eq!(
+        r.unwrap().warnings(),
+        ["Endpoint ignored these unrecognized parameters: [x]"]
+    );
+}
+
+#[test]
+fn batches() {
+    let mut t = TestEngine::new(engine());
+    assert_eq!(
+        data(t.write("shout", json!({"text": "hi"}))),
+        json!({"text": "HI"})
+    );
+    assert_eq!(
+        t.write("shout", json!({"text": "bad"})),
+        Err(Error::invalid("bad input"))
+    );
+    assert_eq!(
+        t.write("shout", json!({})),
+        Err(Error::invalid("missing required field 'text'"))
+    );
+    let r = t
+        .write(
+            "shout",
+            json!({"batch_input": [{"text": "a", "reference": "r1"}, {"text": "bad"}, {"reference": 7}]}),
+        )
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.data_value().unwrap(),
+        &json!({"batch_results": [
+            {"text": "A", "reference": "r1"},
+            {"error": "bad input"},
+            {"error": "missing required field 'text'", "reference": 7},
+        ]})
+    );
+    let r = t
+        .write("shout", json!({"batch_input": [{"text": "a"}]}))
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        t.write("shout", json!({"batch_input": []})),
+        Err(Error::invalid("missing batch input to process"))
+    );
+}
+
+#[test]
+fn enums_roundtrip() {
+    assert_eq!(KeyKind::Aes256Gcm96.to_string(), "aes256-gcm96");
+    assert_eq!("ed25519".parse::<KeyKind>(), Ok(KeyKind::Ed25519));
+    assert_eq!(
+        serde_json::to_value(KeyKind::Ed25519).unwrap(),
+        json!("ed25519")
+    );
+    assert_eq!(
+        serde_json::from_value::<KeyKind>(json!("aes256-gcm96")).unwrap(),
+        KeyKind::Aes256Gcm96
+    );
+    assert!(serde_json::from_value::<KeyKind>(json!("x")).is_err());
+}
