@@ -14,7 +14,7 @@
 //!   its bytes are stored.
 //!
 //! Beside them: [`sys`] (the host's own endpoints), [`engines`] (built-in
-//! and catalog engine code), [`crypto`] (what the `crypto` import runs),
+//! and catalog engine code), [`crypto`] (the `coffer-crypto` crate: what the `crypto` import runs),
 //! [`config`] (flags and the HCL file) and [`server`] (shared state).
 //! `main.rs` only parses the command line and calls [`run`].
 
@@ -23,7 +23,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
-pub mod crypto;
+pub use coffer_crypto as crypto;
 pub mod engines;
 pub mod http;
 pub mod router;

@@ -66,7 +66,7 @@ macro_rules! curve {
             };
             use ::$krate::{PublicKey, SecretKey};
 
-            use $crate::crypto::{CryptoError, KeyType, SignOptions, SignatureEncoding};
+            use $crate::{CryptoError, KeyType, SignOptions, SignatureEncoding};
 
             /// The key type this module handles.
             const KEY_TYPE: KeyType = $key_type;

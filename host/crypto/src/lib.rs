@@ -1,12 +1,12 @@
 //! Native cryptography offered to engines through the WIT `crypto` interface
 //! (`wit/coffer-engine@0.1.0/types.wit`).
 //!
-//! This module is plain Rust over the RustCrypto crates. It mirrors the WIT
+//! This crate is plain Rust over the RustCrypto crates. It mirrors the WIT
 //! contract one to one — the same enums, the same record, the same functions
 //! and the same two key resources — so that the sandbox adapter only has to
 //! convert between the generated bindings and these types.
 //!
-//! What it is not:
+//! What it is not (the host and the SDK, natively, both use it):
 //! - It knows nothing of wasmtime, resources tables or engines: handles,
 //!   lifetimes and the mapping to WIT errors belong to the adapter.
 //! - It stores nothing: keys live in memory for as long as the caller keeps
@@ -331,43 +331,43 @@ impl PublicKeyFormat {
 macro_rules! with_digest {
     ($alg:expr, $d:ident => $body:expr) => {
         match $alg {
-            $crate::crypto::HashAlgorithm::Sha1 => {
+            $crate::HashAlgorithm::Sha1 => {
                 type $d = ::sha1::Sha1;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha224 => {
+            $crate::HashAlgorithm::Sha224 => {
                 type $d = ::sha2::Sha224;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha256 => {
+            $crate::HashAlgorithm::Sha256 => {
                 type $d = ::sha2::Sha256;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha384 => {
+            $crate::HashAlgorithm::Sha384 => {
                 type $d = ::sha2::Sha384;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha512 => {
+            $crate::HashAlgorithm::Sha512 => {
                 type $d = ::sha2::Sha512;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha512_256 => {
+            $crate::HashAlgorithm::Sha512_256 => {
                 type $d = ::sha2::Sha512_256;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha3_224 => {
+            $crate::HashAlgorithm::Sha3_224 => {
                 type $d = ::sha3::Sha3_224;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha3_256 => {
+            $crate::HashAlgorithm::Sha3_256 => {
                 type $d = ::sha3::Sha3_256;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha3_384 => {
+            $crate::HashAlgorithm::Sha3_384 => {
                 type $d = ::sha3::Sha3_384;
                 $body
             }
-            $crate::crypto::HashAlgorithm::Sha3_512 => {
+            $crate::HashAlgorithm::Sha3_512 => {
                 type $d = ::sha3::Sha3_512;
                 $body
             }
