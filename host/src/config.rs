@@ -120,6 +120,7 @@ pub fn default_limits() -> Limits {
         memory_bytes: 64 << 20,
         max_concurrent_calls: 64,
         max_reuse: 10_000,
+        clock_offset: Duration::ZERO,
     }
 }
 
@@ -140,8 +141,9 @@ impl Config {
             };
             if let Some(file) = &args.config {
                 // Vault allows -dev with -config: the file tunes limits.
-                let parsed = parse_file(file)?;
+                let parsed = parse_file_for_dev(file)?;
                 config.limits = parsed.limits;
+                config.periodic_interval = parsed.periodic_interval;
                 if parsed.plugin_dir.is_some() {
                     config.plugin_dir = parsed.plugin_dir;
                 }
@@ -161,8 +163,20 @@ fn parse_file(file: &Path) -> anyhow::Result<Config> {
     parse(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", file.display()))
 }
 
+/// A file given with `--dev`: storage and listener blocks are optional (dev
+/// mode supplies its own); engine settings and the plugin directory apply.
+fn parse_file_for_dev(file: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", file.display()))?;
+    parse_with(&text, true).map_err(|e| anyhow::anyhow!("config file {}: {e}", file.display()))
+}
+
 /// Parses a configuration text.
 pub fn parse(text: &str) -> anyhow::Result<Config> {
+    parse_with(text, false)
+}
+
+fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
     let body = hcl::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut storage = None;
     let mut listener = None;
@@ -175,6 +189,13 @@ pub fn parse(text: &str) -> anyhow::Result<Config> {
             "plugin_directory" => plugin_dir = Some(PathBuf::from(string(&attr.expr, key)?)),
             "engine_call_timeout" => limits.call_timeout = duration(&attr.expr, key)?,
             "engine_periodic_interval" => periodic_interval = duration(&attr.expr, key)?,
+            "dev_insecure_clock_offset" => {
+                limits.clock_offset = duration(&attr.expr, key)?;
+                tracing::warn!(
+                    "dev_insecure_clock_offset is set: engines see a clock {:?} ahead",
+                    limits.clock_offset
+                );
+            }
             "engine_memory_limit" => limits.memory_bytes = size(&attr.expr, key)?,
             "engine_max_concurrent_calls" => {
                 limits.max_concurrent_calls = usize::try_from(integer(&attr.expr, key)?)
@@ -213,6 +234,13 @@ pub fn parse(text: &str) -> anyhow::Result<Config> {
             }
             (other, _) => anyhow::bail!("unknown block {other:?}"),
         }
+    }
+    if dev {
+        storage = storage.or(Some(StorageConfig::DevTemporary));
+        listener = listener.or(Some(Listener {
+            address: String::new(),
+            tls: None,
+        }));
     }
     Ok(Config {
         storage: storage.ok_or_else(|| anyhow::anyhow!("a storage \"redb\" block is required"))?,

@@ -51,6 +51,10 @@ pub struct Limits {
     pub max_concurrent_calls: usize,
     /// Calls one warm instance serves before it is replaced.
     pub max_reuse: u32,
+    /// How far ahead of the wall clock the engines' `clock` runs. Zero
+    /// except under the loudly named dev setting `dev_insecure_clock_offset`,
+    /// which tests use to make time-driven work (auto-rotation) happen now.
+    pub clock_offset: Duration,
 }
 
 /// How often the epoch ticks: the granularity of call deadlines.
@@ -69,6 +73,7 @@ pub struct InstanceState {
     table: ResourceTable,
     limits: StoreLimits,
     live_keys: usize,
+    clock_offset: Duration,
     /// The mount's path, for log lines.
     mount_label: String,
     call: Option<CallState>,
@@ -331,6 +336,7 @@ impl Sandbox {
                 .instances(16)
                 .build(),
             live_keys: 0,
+            clock_offset: self.limits.clock_offset,
             mount_label: label,
             call: None,
         };
