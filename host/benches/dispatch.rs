@@ -33,10 +33,14 @@ fn main() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let storage = Storage::open(&dir.path().join("bench.redb"))?;
         let kv = engines::builtin("kv").ok_or_else(|| anyhow::anyhow!("no kv engine"))?;
+        let only = std::env::var("DISPATCH_ONLY").ok();
         for (label, reuse) in [
             ("warm instance (reused)", 10_000u32),
             ("fresh instance per call", 1),
         ] {
+            if only.as_deref().is_some_and(|o| !label.starts_with(o)) {
+                continue;
+            }
             let mut limits = default_limits();
             limits.max_reuse = reuse;
             let sandbox = Sandbox::new(storage.clone(), limits, None)?;

@@ -13,7 +13,7 @@
 //!   tls_min_version = "tls12"
 //! }
 //! plugin_directory    = "/var/lib/coffer/plugins"
-//! engine_call_timeout = "10s"    # Coffer: CPU deadline of one engine call
+//! engine_call_timeout = "30s"    # Coffer: deadline of one engine call
 //! engine_memory_limit = "64MiB"  # Coffer: memory cap of one engine instance
 //! ```
 
@@ -116,7 +116,9 @@ pub struct Config {
 /// Default engine limits.
 pub fn default_limits() -> Limits {
     Limits {
-        call_timeout: Duration::from_secs(10),
+        // Wall time, host functions included: generating an RSA-4096 key
+        // alone can take several seconds on a loaded machine.
+        call_timeout: Duration::from_secs(30),
         memory_bytes: 64 << 20,
         max_concurrent_calls: 64,
         max_reuse: 10_000,

@@ -12,10 +12,19 @@ pub struct Builtin {
 }
 
 /// The engines compiled into this binary (by `build.rs`).
-pub const BUILTINS: &[Builtin] = &[Builtin {
-    name: "kv",
-    wasm: include_bytes!(concat!(env!("COFFER_WASM_DIR"), "/coffer_engine_kv.wasm")),
-}];
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "kv",
+        wasm: include_bytes!(concat!(env!("COFFER_WASM_DIR"), "/coffer_engine_kv.wasm")),
+    },
+    Builtin {
+        name: "transit",
+        wasm: include_bytes!(concat!(
+            env!("COFFER_WASM_DIR"),
+            "/coffer_engine_transit.wasm"
+        )),
+    },
+];
 
 /// The built-in engine of that name.
 pub fn builtin(name: &str) -> Option<&'static Builtin> {

@@ -1,32 +1,179 @@
 //! Cryptography done by the host, natively and in constant time where it
-//! matters: thin wrappers over the WIT `crypto` import whose errors are
-//! [`Error`]s. The key resources and enums are the generated ones.
+//! matters: thin wrappers whose errors are [`Error`]s.
 //!
-//! These call the host, so they work only inside wasm; native unit tests of
-//! engine logic should keep crypto calls out of the code under test (or
-//! test them end to end through the server).
+//! In wasm every function calls the WIT `crypto` import; natively (unit
+//! tests of engine logic) the same calls go to `coffer-crypto`, the crate
+//! the host itself runs behind that import. Either way an engine sees one
+//! API: the enums and [`SignOptions`] below, and the key types
+//! [`PrivateKey`] and [`PublicKey`] (the WIT resources in wasm, the native
+//! keys otherwise). A failure is an [`Error::InvalidRequest`] naming the
+//! problem, as the host answers it.
 
-use crate::bindings::coffer::engine::crypto as raw;
 use crate::Error;
 
-pub use raw::{
-    AeadAlgorithm, HashAlgorithm, KeyType, PrivateKey, PrivateKeyFormat, PublicKey,
-    PublicKeyFormat, RsaPadding, SignOptions, SignatureEncoding,
-};
+#[cfg(target_arch = "wasm32")]
+use crate::bindings::coffer::engine::crypto as backend;
+#[cfg(not(target_arch = "wasm32"))]
+use coffer_crypto as backend;
+
+/// Hash functions. SHA-512/256 is `Sha512x256` and SHA3-256 is `Sha3x256`
+/// (WIT names cannot have a segment that starts with a digit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlgorithm {
+    /// SHA-1; only for compatibility.
+    Sha1,
+    /// SHA-224.
+    Sha224,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+    /// SHA-512/256.
+    Sha512x256,
+    /// SHA3-224.
+    Sha3x224,
+    /// SHA3-256.
+    Sha3x256,
+    /// SHA3-384.
+    Sha3x384,
+    /// SHA3-512.
+    Sha3x512,
+}
+
+impl HashAlgorithm {
+    /// The digest's length in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha224 | Self::Sha3x224 => 28,
+            Self::Sha256 | Self::Sha512x256 | Self::Sha3x256 => 32,
+            Self::Sha384 | Self::Sha3x384 => 48,
+            Self::Sha512 | Self::Sha3x512 => 64,
+        }
+    }
+}
+
+/// Authenticated encryption algorithms; all use 12-byte nonces and 16-byte
+/// tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AeadAlgorithm {
+    /// AES-128 in GCM mode: 16-byte key.
+    Aes128Gcm,
+    /// AES-256 in GCM mode: 32-byte key.
+    Aes256Gcm,
+    /// ChaCha20-Poly1305: 32-byte key.
+    Chacha20Poly1305,
+}
+
+/// Asymmetric key types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// RSA, 2048-bit modulus.
+    Rsa2048,
+    /// RSA, 3072-bit modulus.
+    Rsa3072,
+    /// RSA, 4096-bit modulus.
+    Rsa4096,
+    /// ECDSA over P-256.
+    EcdsaP256,
+    /// ECDSA over P-384.
+    EcdsaP384,
+    /// ECDSA over P-521.
+    EcdsaP521,
+    /// Ed25519.
+    Ed25519,
+}
+
+/// RSA signature paddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RsaPadding {
+    /// RSASSA-PSS.
+    #[default]
+    Pss,
+    /// RSASSA-PKCS1-v1_5.
+    Pkcs1v15,
+}
+
+/// How an ECDSA signature is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SignatureEncoding {
+    /// ASN.1 DER `SEQUENCE { r, s }`.
+    #[default]
+    Asn1,
+    /// Fixed-width `r || s`, as JWS and PKCS#11 use.
+    Fixed,
+}
+
+/// How [`PrivateKey::sign`] and [`PublicKey::verify`] treat the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SignOptions {
+    /// The hash to apply (none: SHA-256 for RSA and ECDSA, except that RSA
+    /// PKCS#1 v1.5 with `prehashed` then signs the input as it is). Ignored
+    /// for Ed25519.
+    pub hash: Option<HashAlgorithm>,
+    /// The input is already a digest of `hash`; do not hash again.
+    pub prehashed: bool,
+    /// RSA only.
+    pub padding: RsaPadding,
+    /// RSA-PSS salt length in bytes; none means the longest possible when
+    /// signing and any length when verifying.
+    pub salt_length: Option<u32>,
+    /// ECDSA only.
+    pub encoding: SignatureEncoding,
+}
+
+/// Encodings of a private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrivateKeyFormat {
+    /// PKCS#8 DER, for any type.
+    Pkcs8Der,
+    /// PKCS#8 PEM (`PRIVATE KEY`), for any type.
+    Pkcs8Pem,
+    /// PKCS#1 PEM (`RSA PRIVATE KEY`), RSA only.
+    Pkcs1Pem,
+    /// SEC1 PEM (`EC PRIVATE KEY`), ECDSA only.
+    Sec1Pem,
+    /// The raw 32-byte seed, Ed25519 only.
+    Raw,
+}
+
+/// Encodings of a public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PublicKeyFormat {
+    /// SubjectPublicKeyInfo DER, for any type.
+    SpkiDer,
+    /// SubjectPublicKeyInfo PEM (`PUBLIC KEY`), for any type.
+    SpkiPem,
+    /// PKCS#1 PEM (`RSA PUBLIC KEY`), RSA only.
+    Pkcs1Pem,
+    /// Raw: the 32-byte Ed25519 key, or the uncompressed SEC1 point.
+    Raw,
+}
+
+/// A private key held by the host (in wasm, a handle to the host's parsed
+/// key): keep it to sign or decrypt repeatedly without parsing again.
+#[derive(Debug)]
+pub struct PrivateKey(backend::PrivateKey);
+
+/// A public key held by the host.
+#[derive(Debug)]
+pub struct PublicKey(backend::PublicKey);
 
 /// `len` bytes from the host's CSPRNG (at most 1 MiB).
 pub fn random_bytes(len: u32) -> Result<Vec<u8>, Error> {
-    Ok(raw::random_bytes(len)?)
+    Ok(backend::random_bytes(len)?)
 }
 
 /// The digest of `data`.
 pub fn hash(algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8> {
-    raw::hash(algorithm, data)
+    backend::hash(algorithm.into(), data)
 }
 
 /// HMAC of `data` under `key`.
 pub fn hmac(algorithm: HashAlgorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
-    Ok(raw::hmac(algorithm, key, data)?)
+    Ok(backend::hmac(algorithm.into(), key, data)?)
 }
 
 /// Whether `tag` is the HMAC of `data` under `key`, compared in constant time.
@@ -36,7 +183,7 @@ pub fn hmac_verify(
     data: &[u8],
     tag: &[u8],
 ) -> Result<bool, Error> {
-    Ok(raw::hmac_verify(algorithm, key, data, tag)?)
+    Ok(backend::hmac_verify(algorithm.into(), key, data, tag)?)
 }
 
 /// HKDF (RFC 5869): `len` bytes from `ikm`, `salt` and `info`.
@@ -47,7 +194,7 @@ pub fn hkdf(
     info: &[u8],
     len: u32,
 ) -> Result<Vec<u8>, Error> {
-    Ok(raw::hkdf(algorithm, ikm, salt, info, len)?)
+    Ok(backend::hkdf(algorithm.into(), ikm, salt, info, len)?)
 }
 
 /// Encrypts `plaintext`; returns the ciphertext followed by the 16-byte tag.
@@ -58,11 +205,17 @@ pub fn aead_seal(
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    Ok(raw::aead_seal(algorithm, key, nonce, plaintext, aad)?)
+    Ok(backend::aead_seal(
+        algorithm.into(),
+        key,
+        nonce,
+        plaintext,
+        aad,
+    )?)
 }
 
 /// Decrypts ciphertext-and-tag; a failed authentication is an
-/// [`Error::InvalidRequest`].
+/// [`Error::InvalidRequest`] and returns no plaintext.
 pub fn aead_open(
     algorithm: AeadAlgorithm,
     key: &[u8],
@@ -70,15 +223,233 @@ pub fn aead_open(
     ciphertext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    Ok(raw::aead_open(algorithm, key, nonce, ciphertext, aad)?)
+    Ok(backend::aead_open(
+        algorithm.into(),
+        key,
+        nonce,
+        ciphertext,
+        aad,
+    )?)
 }
 
 /// AES key wrap with padding (RFC 5649) of `key` under `kek`.
 pub fn aes_key_wrap_pad(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, Error> {
-    Ok(raw::aes_key_wrap_pad(kek, key)?)
+    Ok(backend::aes_key_wrap_pad(kek, key)?)
 }
 
-/// Reverses [`aes_key_wrap_pad`].
+/// Reverses [`aes_key_wrap_pad`]; fails if the integrity check fails.
 pub fn aes_key_unwrap_pad(kek: &[u8], wrapped: &[u8]) -> Result<Vec<u8>, Error> {
-    Ok(raw::aes_key_unwrap_pad(kek, wrapped)?)
+    Ok(backend::aes_key_unwrap_pad(kek, wrapped)?)
+}
+
+impl PrivateKey {
+    /// A new random key (RSA generation takes a while).
+    pub fn generate(key_type: KeyType) -> Result<Self, Error> {
+        Ok(Self(backend::PrivateKey::generate(key_type.into())?))
+    }
+
+    /// Parses PKCS#8 DER, PKCS#1 DER (RSA) or SEC1 DER (ECDSA), or any of
+    /// them in PEM. The key must be of `key_type`.
+    pub fn import(key_type: KeyType, encoded: &[u8]) -> Result<Self, Error> {
+        Ok(Self(backend::PrivateKey::import(key_type.into(), encoded)?))
+    }
+
+    /// An Ed25519 key from its 32-byte seed (for keys derived with HKDF).
+    pub fn from_ed25519_seed(seed: &[u8]) -> Result<Self, Error> {
+        Ok(Self(backend::PrivateKey::from_ed25519_seed(seed)?))
+    }
+
+    /// Its type.
+    pub fn key_type(&self) -> KeyType {
+        self.0.key_type().into()
+    }
+
+    /// The private key, encoded.
+    pub fn export(&self, format: PrivateKeyFormat) -> Result<Vec<u8>, Error> {
+        Ok(self.0.export(format.into())?)
+    }
+
+    /// The public half.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.public_key())
+    }
+
+    /// Signs `message` as `options` say.
+    pub fn sign(&self, message: &[u8], options: SignOptions) -> Result<Vec<u8>, Error> {
+        #[cfg(target_arch = "wasm32")]
+        let signed = self.0.sign(message, options.into());
+        #[cfg(not(target_arch = "wasm32"))]
+        let signed = self.0.sign(message, &options.into());
+        Ok(signed?)
+    }
+
+    /// RSA-OAEP decryption with `hash` for both OAEP and MGF1, and an
+    /// optional label.
+    pub fn decrypt_oaep(
+        &self,
+        ciphertext: &[u8],
+        hash: HashAlgorithm,
+        label: Option<&[u8]>,
+    ) -> Result<Vec<u8>, Error> {
+        Ok(self.0.decrypt_oaep(ciphertext, hash.into(), label)?)
+    }
+}
+
+impl PublicKey {
+    /// Parses SubjectPublicKeyInfo DER, PKCS#1 DER (RSA), or either in PEM.
+    pub fn import(key_type: KeyType, encoded: &[u8]) -> Result<Self, Error> {
+        Ok(Self(backend::PublicKey::import(key_type.into(), encoded)?))
+    }
+
+    /// Its type.
+    pub fn key_type(&self) -> KeyType {
+        self.0.key_type().into()
+    }
+
+    /// The public key, encoded.
+    pub fn export(&self, format: PublicKeyFormat) -> Result<Vec<u8>, Error> {
+        Ok(self.0.export(format.into())?)
+    }
+
+    /// Whether `signature` is valid for `message`; a malformed signature is
+    /// `false`, not an error.
+    pub fn verify(
+        &self,
+        message: &[u8],
+        signature: &[u8],
+        options: SignOptions,
+    ) -> Result<bool, Error> {
+        #[cfg(target_arch = "wasm32")]
+        let valid = self.0.verify(message, signature, options.into());
+        #[cfg(not(target_arch = "wasm32"))]
+        let valid = self.0.verify(message, signature, &options.into());
+        Ok(valid?)
+    }
+
+    /// RSA-OAEP encryption with `hash` for both OAEP and MGF1.
+    pub fn encrypt_oaep(
+        &self,
+        plaintext: &[u8],
+        hash: HashAlgorithm,
+        label: Option<&[u8]>,
+    ) -> Result<Vec<u8>, Error> {
+        Ok(self.0.encrypt_oaep(plaintext, hash.into(), label)?)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl From<coffer_crypto::CryptoError> for Error {
+    /// As the host answers it: the caller's mistake, a 400.
+    fn from(e: coffer_crypto::CryptoError) -> Self {
+        Error::InvalidRequest(e.message().to_owned())
+    }
+}
+
+/// Conversions between the SDK's enums and the backend's (the generated WIT
+/// types in wasm, `coffer-crypto`'s natively), which have the same variants.
+macro_rules! convert_enum {
+    ($ours:ident => $theirs:path { $($a:ident = $b:ident),* $(,)? }) => {
+        impl From<$ours> for $theirs {
+            fn from(v: $ours) -> Self {
+                use $theirs as T;
+                match v { $($ours::$a => T::$b),* }
+            }
+        }
+        impl From<$theirs> for $ours {
+            fn from(v: $theirs) -> Self {
+                use $theirs as T;
+                match v { $(T::$b => $ours::$a),* }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "wasm32")]
+mod conv {
+    use super::*;
+    convert_enum!(HashAlgorithm => backend::HashAlgorithm {
+        Sha1 = Sha1, Sha224 = Sha224, Sha256 = Sha256, Sha384 = Sha384, Sha512 = Sha512,
+        Sha512x256 = Sha512x256, Sha3x224 = Sha3x224, Sha3x256 = Sha3x256,
+        Sha3x384 = Sha3x384, Sha3x512 = Sha3x512,
+    });
+    convert_enum!(AeadAlgorithm => backend::AeadAlgorithm {
+        Aes128Gcm = Aes128Gcm, Aes256Gcm = Aes256Gcm, Chacha20Poly1305 = Chacha20Poly1305,
+    });
+    convert_enum!(KeyType => backend::KeyType {
+        Rsa2048 = Rsa2048, Rsa3072 = Rsa3072, Rsa4096 = Rsa4096, EcdsaP256 = EcdsaP256,
+        EcdsaP384 = EcdsaP384, EcdsaP521 = EcdsaP521, Ed25519 = Ed25519,
+    });
+    convert_enum!(RsaPadding => backend::RsaPadding { Pss = Pss, Pkcs1v15 = Pkcs1v15 });
+    convert_enum!(SignatureEncoding => backend::SignatureEncoding { Asn1 = Asn1, Fixed = Fixed });
+    convert_enum!(PrivateKeyFormat => backend::PrivateKeyFormat {
+        Pkcs8Der = Pkcs8Der, Pkcs8Pem = Pkcs8Pem, Pkcs1Pem = Pkcs1Pem, Sec1Pem = Sec1Pem, Raw = Raw,
+    });
+    convert_enum!(PublicKeyFormat => backend::PublicKeyFormat {
+        SpkiDer = SpkiDer, SpkiPem = SpkiPem, Pkcs1Pem = Pkcs1Pem, Raw = Raw,
+    });
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod conv {
+    use super::*;
+    convert_enum!(HashAlgorithm => backend::HashAlgorithm {
+        Sha1 = Sha1, Sha224 = Sha224, Sha256 = Sha256, Sha384 = Sha384, Sha512 = Sha512,
+        Sha512x256 = Sha512_256, Sha3x224 = Sha3_224, Sha3x256 = Sha3_256,
+        Sha3x384 = Sha3_384, Sha3x512 = Sha3_512,
+    });
+    convert_enum!(AeadAlgorithm => backend::AeadAlgorithm {
+        Aes128Gcm = Aes128Gcm, Aes256Gcm = Aes256Gcm, Chacha20Poly1305 = ChaCha20Poly1305,
+    });
+    convert_enum!(KeyType => backend::KeyType {
+        Rsa2048 = Rsa2048, Rsa3072 = Rsa3072, Rsa4096 = Rsa4096, EcdsaP256 = EcdsaP256,
+        EcdsaP384 = EcdsaP384, EcdsaP521 = EcdsaP521, Ed25519 = Ed25519,
+    });
+    convert_enum!(RsaPadding => backend::RsaPadding { Pss = Pss, Pkcs1v15 = Pkcs1v15 });
+    convert_enum!(SignatureEncoding => backend::SignatureEncoding { Asn1 = Asn1, Fixed = Fixed });
+    convert_enum!(PrivateKeyFormat => backend::PrivateKeyFormat {
+        Pkcs8Der = Pkcs8Der, Pkcs8Pem = Pkcs8Pem, Pkcs1Pem = Pkcs1Pem, Sec1Pem = Sec1Pem, Raw = Raw,
+    });
+    convert_enum!(PublicKeyFormat => backend::PublicKeyFormat {
+        SpkiDer = SpkiDer, SpkiPem = SpkiPem, Pkcs1Pem = Pkcs1Pem, Raw = Raw,
+    });
+}
+
+impl From<SignOptions> for backend::SignOptions {
+    fn from(o: SignOptions) -> Self {
+        Self {
+            hash: o.hash.map(Into::into),
+            prehashed: o.prehashed,
+            padding: o.padding.into(),
+            salt_length: o.salt_length,
+            encoding: o.encoding.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_crypto_round_trips() {
+        let key = [7u8; 32];
+        let nonce = [1u8; 12];
+        let sealed = aead_seal(AeadAlgorithm::Aes256Gcm, &key, &nonce, b"hi", b"ad").unwrap();
+        assert_eq!(
+            aead_open(AeadAlgorithm::Aes256Gcm, &key, &nonce, &sealed, b"ad").unwrap(),
+            b"hi"
+        );
+        let err = aead_open(AeadAlgorithm::Aes256Gcm, &key, &nonce, &sealed, b"xx").unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert_eq!(hash(HashAlgorithm::Sha256, b"").len(), 32);
+        assert_eq!(random_bytes(5).unwrap().len(), 5);
+
+        let k = PrivateKey::generate(KeyType::Ed25519).unwrap();
+        let sig = k.sign(b"m", SignOptions::default()).unwrap();
+        assert!(k
+            .public_key()
+            .verify(b"m", &sig, SignOptions::default())
+            .unwrap());
+        assert_eq!(k.key_type(), KeyType::Ed25519);
+    }
 }

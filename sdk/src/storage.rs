@@ -78,6 +78,15 @@ impl MemoryStorage {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Puts back the entries of `before` (a failed call's rollback) while
+    /// keeping the generation moving forward, as the host's never goes
+    /// back: a cache validated by generation never sees a number twice.
+    pub(crate) fn roll_back_to(&mut self, before: MemoryStorage) {
+        let generation = self.generation.max(before.generation) + 1;
+        *self = before;
+        self.generation = generation;
+    }
 }
 
 impl Storage for MemoryStorage {

@@ -111,7 +111,7 @@ impl TestEngine {
         let before = self.storage.clone();
         let result = self.engine.handle(&mut self.storage, &self.clock, req);
         if result.is_err() {
-            self.storage = before;
+            self.storage.roll_back_to(before);
         }
         result
     }
@@ -154,7 +154,9 @@ impl TestEngine {
         let before = self.storage.clone();
         let result = self.engine.exists(&mut self.storage, &self.clock, req);
         // The existence check must not write; the host drops its writes.
-        self.storage = before;
+        if self.storage != before {
+            self.storage.roll_back_to(before);
+        }
         result
     }
 
@@ -168,7 +170,7 @@ impl TestEngine {
             serde_json::Map::new(),
         );
         if result.is_err() {
-            self.storage = before;
+            self.storage.roll_back_to(before);
         }
         result
     }

@@ -106,15 +106,19 @@ struct Shout {
     text: Option<String>,
     /// Many inputs.
     batch_input: Option<Vec<Map<String, Value>>>,
+    /// Status when some items fail.
+    partial_failure_response_code: Option<u16>,
 }
 
 fn shout(ctx: &mut Ctx<'_>, f: Shout) -> Result<Response, Error> {
-    Batch::<Item>::from_request(ctx, f.batch_input)?.run(|item| {
-        if item.text == "bad" {
-            return Err(Error::invalid("bad input"));
-        }
-        Ok(json!({"text": item.text.to_uppercase()}))
-    })
+    Batch::<Item>::from_request(ctx, f.batch_input)?
+        .partial_failure_status(f.partial_failure_response_code)
+        .run(|item| {
+            if item.text == "bad" {
+                return Err(Error::invalid("bad input"));
+            }
+            Ok(json!({"text": item.text.to_uppercase()}))
+        })
 }
 
 fn engine() -> Engine {
@@ -349,10 +353,33 @@ fn batches() {
         r.data_value().unwrap(),
         &json!({"batch_results": [
             {"text": "A", "reference": "r1"},
-            {"error": "bad input"},
+            {"error": "bad input", "reference": ""},
             {"error": "missing required field 'text'", "reference": 7},
         ]})
     );
+    // partial_failure_response_code: some succeeded, or none did.
+    let r = t
+        .write(
+            "shout",
+            json!({"batch_input": [{"text": "a"}, {"text": "bad"}], "partial_failure_response_code": 207}),
+        )
+        .unwrap();
+    assert_eq!(r.status(), 207);
+    let r = t
+        .write(
+            "shout",
+            json!({"batch_input": [{"text": "bad"}], "partial_failure_response_code": 207}),
+        )
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = t
+        .write(
+            "shout",
+            json!({"batch_input": [{"text": "a"}, {"text": "bad"}], "partial_failure_response_code": 999}),
+        )
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.warnings().len(), 1);
     let r = t
         .write("shout", json!({"batch_input": [{"text": "a"}]}))
         .unwrap();

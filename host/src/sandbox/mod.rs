@@ -33,7 +33,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::{ApiError, ApiResult, Method, Reply};
@@ -59,6 +61,10 @@ pub struct Limits {
 
 /// How often the epoch ticks: the granularity of call deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Instances the pooling allocator holds at once, across all mounts (warm
+/// idle instances included; idle ones are evicted when the pool is full).
+const POOL_INSTANCES: u32 = 512;
 
 /// A compiled engine, ready to instantiate; shared by its mounts.
 pub struct EngineCode {
@@ -199,6 +205,9 @@ pub struct Sandbox {
     cache_dir: Option<PathBuf>,
     storage: Storage,
     loaded: Mutex<HashMap<String, Arc<EngineCode>>>,
+    /// Every mount runtime made, so idle instances can be evicted when the
+    /// instance pool is full.
+    mounts: Mutex<Vec<std::sync::Weak<MountRuntime>>>,
 }
 
 impl Sandbox {
@@ -213,6 +222,20 @@ impl Sandbox {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.max_wasm_stack(1 << 20);
+        // The pooling allocator keeps instance slots and async fiber stacks
+        // for reuse; the on-demand one maps and unmaps a fiber stack on
+        // every call, which dominated a warm call's cost when measured.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 8)
+            .total_memories(POOL_INSTANCES)
+            .total_tables(POOL_INSTANCES * 8)
+            .total_stacks(POOL_INSTANCES)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(2)
+            .max_tables_per_component(16)
+            .max_memory_size(limits.memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = wasmtime::Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let mut linker: Linker<InstanceState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -239,6 +262,7 @@ impl Sandbox {
             cache_dir,
             storage,
             loaded: Mutex::new(HashMap::new()),
+            mounts: Mutex::new(Vec::new()),
         }))
     }
 
@@ -313,7 +337,7 @@ impl Sandbox {
         prefix: MountPrefix,
         label: &str,
     ) -> Arc<MountRuntime> {
-        Arc::new(MountRuntime {
+        let runtime = Arc::new(MountRuntime {
             prefix,
             code,
             label: RwLock::new(label.to_string()),
@@ -322,10 +346,15 @@ impl Sandbox {
             removed: AtomicBool::new(false),
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
-        })
+        });
+        if let Ok(mut mounts) = self.mounts.lock() {
+            mounts.retain(|m| m.strong_count() > 0);
+            mounts.push(Arc::downgrade(&runtime));
+        }
+        runtime
     }
 
-    async fn instantiate(&self, mount: &MountRuntime) -> Result<Warm, ApiError> {
+    fn new_store(&self, mount: &MountRuntime) -> Store<InstanceState> {
         let label = mount.label.read().map(|l| l.clone()).unwrap_or_default();
         let state = InstanceState {
             wasi: WasiCtx::builder().build(),
@@ -344,17 +373,47 @@ impl Sandbox {
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
-        let engine = mount
-            .code
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| ApiError::Internal(format!("engine failed to start: {e}")))?;
+        store
+    }
+
+    /// A new instance of the mount's engine. When the instance pool is full
+    /// (of other mounts' idle instances, since calls in flight are bounded
+    /// per mount), every idle instance is dropped and it is tried once more.
+    async fn instantiate(&self, mount: &MountRuntime) -> Result<Warm, ApiError> {
+        let mut store = self.new_store(mount);
+        let engine = match mount.code.pre.instantiate_async(&mut store).await {
+            Ok(engine) => engine,
+            Err(e) if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+                drop(store);
+                self.evict_idle();
+                store = self.new_store(mount);
+                mount
+                    .code
+                    .pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(|e| ApiError::Unavailable(format!("no engine instance available: {e}")))?
+            }
+            Err(e) => return Err(ApiError::Internal(format!("engine failed to start: {e}"))),
+        };
         Ok(Warm {
             store,
             engine,
             uses: 0,
         })
+    }
+
+    /// Drops every idle instance of every mount.
+    fn evict_idle(&self) {
+        let mounts: Vec<Arc<MountRuntime>> = match self.mounts.lock() {
+            Ok(m) => m.iter().filter_map(std::sync::Weak::upgrade).collect(),
+            Err(_) => return,
+        };
+        for mount in mounts {
+            if let Ok(mut idle) = mount.idle.lock() {
+                idle.clear();
+            }
+        }
     }
 
     fn deadline_ticks(&self) -> u64 {

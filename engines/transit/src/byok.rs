@@ -1,0 +1,605 @@
+//! Bring your own key: `wrapping_key` (the mount's RSA-4096 import key),
+//! `keys/:name/import`, `keys/:name/import_version`, and
+//! `byok-export/:destination/:source(/:version)` whose output the import
+//! of another mount accepts.
+//!
+//! The wrapped form (Vault's): `base64(RSA-OAEP(wrapping key, hash,
+//! ephemeral AES-256 key) || AES-KWP(ephemeral key, material))`, the
+//! material being the raw key of symmetric types and PKCS#8 DER of
+//! asymmetric ones.
+
+use coffer_sdk::clock::Timestamp;
+use coffer_sdk::crypto::{self, HashAlgorithm, KeyType, PrivateKey, PublicKey};
+use coffer_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::policy::crypto::Asym;
+use crate::policy::model::{fill_from_private, public_pem, KeyVersion, NewKey};
+use crate::policy::{cache, store, KeyKind, Mount, Policy};
+use crate::util::{b64, decode_b64, parse_url_version};
+
+/// Where the wrapping key is stored.
+const WRAPPING_KEY: &str = "wrapping_key";
+
+/// Length of the RSA-4096-wrapped ephemeral key at the start of a ciphertext.
+const WRAPPED_KEY_LEN: usize = 512;
+
+/// `wrapping_key`.
+pub fn wrapping_key_path() -> Path {
+    Path::new("wrapping_key")
+        .read(read_wrapping_key)
+        .synopsis("Returns the public key to wrap keys imported into this mount.")
+}
+
+/// `keys/:name/import`.
+pub fn import_path(m: Mount) -> Path {
+    Path::new("keys/{name}/import")
+        .update(move |ctx: &mut Ctx<'_>, f: Import| import(m, ctx, f))
+        .synopsis("Imports an externally generated key as a new key.")
+}
+
+/// `keys/:name/import_version`.
+pub fn import_version_path(m: Mount) -> Path {
+    Path::new("keys/{name}/import_version")
+        .update(move |ctx: &mut Ctx<'_>, f: ImportVersion| import_version(m, ctx, f))
+        .synopsis("Imports new key material into an existing imported key.")
+}
+
+/// `byok-export/:destination/:source(/:version)`.
+pub fn byok_export_path(m: Mount) -> Path {
+    Path::new("byok-export/{destination}/{source}/{version?}")
+        .read(move |ctx: &mut Ctx<'_>, f: ByokExport| byok_export(m, ctx, f))
+        .synopsis("Exports a key wrapped for import into another mount.")
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredWrappingKey {
+    #[serde(with = "b64")]
+    key: Vec<u8>,
+}
+
+#[derive(Fields)]
+struct Import {
+    /// Name of the key.
+    name: String,
+    /// Type of the imported key.
+    #[field(default = "aes256-gcm96")]
+    r#type: KeyKind,
+    /// Base64: the ephemeral AES key wrapped with the wrapping key (512 bytes), then the key wrapped with AES-KWP.
+    ciphertext: Option<String>,
+    /// Hash of the RSA-OAEP step: SHA1, SHA224, SHA256 (default), SHA384 or SHA512.
+    #[field(default = "SHA256")]
+    hash_function: String,
+    /// PEM public key, to import a public key only (verify and encrypt).
+    public_key: Option<String>,
+    /// Whether the key may be rotated here.
+    allow_rotation: bool,
+    /// Whether every use derives the key from a `context`.
+    derived: bool,
+    /// Base64 context for derivation (accepted for compatibility).
+    context: Option<Base64>,
+    /// Whether the key may be exported (cannot be undone).
+    exportable: bool,
+    /// Whether a plaintext backup may be taken (cannot be undone).
+    allow_plaintext_backup: bool,
+    /// Period of automatic rotation (needs `allow_rotation`); 0 disables it.
+    auto_rotate_period: DurationSeconds,
+    /// Refused: imported keys cannot be convergent.
+    convergent_encryption: Option<bool>,
+}
+
+#[derive(Fields)]
+struct ImportVersion {
+    /// Name of the key.
+    name: String,
+    /// Base64 wrapped key material (see `import`).
+    ciphertext: Option<String>,
+    /// Hash of the RSA-OAEP step: SHA1, SHA224, SHA256 (default), SHA384 or SHA512.
+    #[field(default = "SHA256")]
+    hash_function: String,
+    /// PEM public key, to import a public key only.
+    public_key: Option<String>,
+    /// Version to complete with its private key; absent adds a version.
+    version: Option<u32>,
+}
+
+#[derive(Fields)]
+struct ByokExport {
+    /// Name of the (RSA) key to wrap for: usually another mount's wrapping key, imported here.
+    destination: String,
+    /// Name of the key to export.
+    source: String,
+    /// Version to export: a number, `latest`, or all when absent.
+    version: Option<String>,
+    /// Hash of the RSA-OAEP step: SHA1, SHA224, SHA256 (default), SHA384 or SHA512.
+    #[field(default = "SHA256")]
+    hash: String,
+}
+
+/// The mount's wrapping key, made on first use.
+fn wrapping_key(ctx: &mut Ctx<'_>) -> Result<PrivateKey, Error> {
+    if let Some(stored) = ctx.storage().get_json::<StoredWrappingKey>(WRAPPING_KEY)? {
+        return PrivateKey::import(KeyType::Rsa4096, &stored.key);
+    }
+    let key = PrivateKey::generate(KeyType::Rsa4096)?;
+    let der = key.export(crypto::PrivateKeyFormat::Pkcs8Der)?;
+    ctx.storage()
+        .put_json(WRAPPING_KEY, &StoredWrappingKey { key: der })?;
+    Ok(key)
+}
+
+fn read_wrapping_key(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+    let key = wrapping_key(ctx)?;
+    Ok(Response::data(
+        json!({"public_key": public_pem(&key.public_key())?}),
+    ))
+}
+
+fn hash_function(name: &str) -> Result<HashAlgorithm, Error> {
+    Ok(match name.to_ascii_uppercase().as_str() {
+        "SHA1" => HashAlgorithm::Sha1,
+        "SHA224" => HashAlgorithm::Sha224,
+        "SHA256" => HashAlgorithm::Sha256,
+        "SHA384" => HashAlgorithm::Sha384,
+        "SHA512" => HashAlgorithm::Sha512,
+        _ => return Err(Error::invalid(format!("unknown hash function: {name}"))),
+    })
+}
+
+/// Unwraps an import ciphertext with the mount's wrapping key.
+fn unwrap_material(ctx: &mut Ctx<'_>, ciphertext: &str, hash: &str) -> Result<Vec<u8>, Error> {
+    let hash = hash_function(hash)?;
+    let bytes = decode_b64(ciphertext)
+        .map_err(|e| Error::invalid(format!("'ciphertext' is not base64: {e}")))?;
+    if bytes.len() <= WRAPPED_KEY_LEN {
+        return Err(Error::invalid("provided ciphertext is too short"));
+    }
+    let (wrapped_key, wrapped_material) = bytes.split_at(WRAPPED_KEY_LEN);
+    let ephemeral = wrapping_key(ctx)?
+        .decrypt_oaep(wrapped_key, hash, None)
+        .map_err(|e| Error::invalid(format!("cannot unwrap the ephemeral key: {}", e.message())))?;
+    if ephemeral.len() != 32 {
+        return Err(Error::invalid("expected ephemeral AES key to be 256-bit"));
+    }
+    crypto::aes_key_unwrap_pad(&ephemeral, wrapped_material)
+        .map_err(|e| Error::invalid(format!("cannot unwrap the key material: {}", e.message())))
+}
+
+/// A version holding imported private or symmetric `material`.
+fn private_version(p: &Policy, material: &[u8], now: Timestamp) -> Result<KeyVersion, Error> {
+    let kind = p.kind;
+    let mut version = KeyVersion {
+        creation_time: now.into(),
+        ..KeyVersion::default()
+    };
+    if kind == KeyKind::Hmac {
+        let len = material.len();
+        if !(32..=512).contains(&len) {
+            return Err(Error::invalid(format!(
+                "invalid key size {len} bytes for key type hmac"
+            )));
+        }
+        version.key = material.to_vec();
+        version.hmac_key = material.to_vec();
+        return Ok(version);
+    }
+    version.hmac_key = crypto::random_bytes(32)?;
+    if kind.aead().is_some() {
+        if material.len() != kind.aead_key_len() {
+            return Err(Error::invalid(format!(
+                "invalid key size {} bytes for key type {kind}",
+                material.len()
+            )));
+        }
+        version.key = material.to_vec();
+        return Ok(version);
+    }
+    let kt = kind
+        .asymmetric()
+        .ok_or_else(|| Error::invalid(format!("key type {kind} cannot be imported")))?;
+    let key = PrivateKey::import(kt, material)
+        .map_err(|e| Error::invalid(format!("error parsing asymmetric key: {}", e.message())))?;
+    fill_from_private(&mut version, kind, &key)?;
+    Ok(version)
+}
+
+/// A version holding only an imported public key.
+fn public_version(p: &Policy, pem: &str, now: Timestamp) -> Result<KeyVersion, Error> {
+    let kind = p.kind;
+    if !kind.supports_public_import() {
+        return Err(Error::invalid(
+            "provided type does not support public_key import",
+        ));
+    }
+    if kind == KeyKind::Ed25519 && p.derived {
+        return Err(Error::invalid(
+            "unable to import only public key for derived Ed25519 key",
+        ));
+    }
+    let kt = kind
+        .asymmetric()
+        .ok_or_else(|| Error::internal("not an asymmetric type"))?;
+    let public = PublicKey::import(kt, pem.as_bytes())
+        .map_err(|e| Error::invalid(format!("error parsing public key: {}", e.message())))?;
+    let public_key = if kind == KeyKind::Ed25519 {
+        b64::encode(&public.export(crypto::PublicKeyFormat::Raw)?)
+    } else {
+        public_pem(&public)?
+    };
+    Ok(KeyVersion {
+        creation_time: now.into(),
+        hmac_key: crypto::random_bytes(32)?,
+        public_key,
+        ..KeyVersion::default()
+    })
+}
+
+/// Which of `ciphertext` and `public_key` was given.
+enum Material {
+    Private(String),
+    Public(String),
+}
+
+fn material(ciphertext: Option<String>, public_key: Option<String>) -> Result<Material, Error> {
+    let ciphertext = ciphertext.filter(|c| !c.is_empty());
+    let public_key = public_key.filter(|c| !c.is_empty());
+    match (ciphertext, public_key) {
+        (Some(_), Some(_)) => Err(Error::invalid(
+            "only one of the following fields, ciphertext and public_key, can be set",
+        )),
+        (Some(c), None) => Ok(Material::Private(c)),
+        (None, Some(p)) => Ok(Material::Public(p)),
+        (None, None) => Err(Error::invalid(
+            "one of 'ciphertext' (wrapped key material) or 'public_key' is required",
+        )),
+    }
+}
+
+fn import(m: Mount, ctx: &mut Ctx<'_>, f: Import) -> Result<Response, Error> {
+    store::check_name(&f.name)?;
+    if f.convergent_encryption.is_some() {
+        return Err(Error::invalid(
+            "import cannot be used on keys with convergent encryption enabled",
+        ));
+    }
+    if f.auto_rotate_period.as_secs() > 0 && !f.allow_rotation {
+        return Err(Error::invalid(
+            "allow_rotation must be set to true if auto-rotation is enabled",
+        ));
+    }
+    let given = material(f.ciphertext, f.public_key)?;
+    let _ = f.context;
+    if cache::load(m, ctx, &f.name)?.is_some() {
+        return Err(Error::invalid(
+            "the import path cannot be used with an existing key; use import-version to rotate an existing imported key",
+        ));
+    }
+    let mut p = Policy::new(
+        &f.name,
+        f.r#type,
+        &NewKey {
+            derived: f.derived,
+            exportable: f.exportable,
+            allow_plaintext_backup: f.allow_plaintext_backup,
+            auto_rotate_period: f.auto_rotate_period.as_secs(),
+            ..NewKey::default()
+        },
+    )?;
+    let now = ctx.now();
+    let version = match given {
+        Material::Private(c) => {
+            let bytes = unwrap_material(ctx, &c, &f.hash_function)?;
+            private_version(&p, &bytes, now)?
+        }
+        Material::Public(pem) => public_version(&p, &pem, now)?,
+    };
+    if p.kind == KeyKind::Hmac {
+        p.key_size = u32::try_from(version.key.len()).unwrap_or(0);
+    }
+    p.push_version(version);
+    p.imported = true;
+    p.allow_imported_key_rotation = f.allow_rotation;
+    store::save(m, ctx, &p)?;
+    Ok(Response::none())
+}
+
+fn import_version(m: Mount, ctx: &mut Ctx<'_>, f: ImportVersion) -> Result<Response, Error> {
+    let given = material(f.ciphertext, f.public_key)?;
+    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+        return Err(Error::invalid(format!(
+            "no key found with name {}; to import a new key, use the import/ endpoint",
+            f.name
+        )));
+    };
+    let mut p = loaded.policy.clone();
+    if !p.imported {
+        return Err(Error::invalid(
+            "the import_version endpoint can only be used with an imported key",
+        ));
+    }
+    if p.convergent_encryption {
+        return Err(Error::invalid(
+            "import_version cannot be used on keys with convergent encryption enabled",
+        ));
+    }
+    let now = ctx.now();
+    let new = match given {
+        Material::Private(c) => {
+            let bytes = unwrap_material(ctx, &c, &f.hash_function)?;
+            private_version(&p, &bytes, now)?
+        }
+        Material::Public(pem) => public_version(&p, &pem, now)?,
+    };
+    let is_private = !new.is_private_missing();
+    // A private key completes a public-only version with the same public key.
+    let target = match f.version {
+        Some(v) => {
+            let existing = p.version(v)?;
+            if !p.kind.supports_public_import() {
+                return Err(Error::invalid(
+                    "provided type does not support importing key versions",
+                ));
+            }
+            if !existing.is_private_missing() {
+                return Err(Error::invalid(
+                    "private key imported, key version cannot be updated",
+                ));
+            }
+            if !is_private {
+                return Err(Error::invalid(
+                    "cannot add a public key to a key version that already has a public key set",
+                ));
+            }
+            Some(v)
+        }
+        None => {
+            let latest = p.versions.get(&p.latest_version);
+            match latest {
+                Some(l)
+                    if is_private && l.is_private_missing() && l.public_key == new.public_key =>
+                {
+                    Some(p.latest_version)
+                }
+                _ => None,
+            }
+        }
+    };
+    match target {
+        Some(v) => {
+            let existing = p
+                .versions
+                .get_mut(&v)
+                .ok_or_else(|| Error::invalid("no such key version"))?;
+            if existing.public_key != new.public_key {
+                return Err(Error::invalid("cannot import key, key pair does not match"));
+            }
+            existing.key = new.key;
+        }
+        None => p.push_version(new),
+    }
+    store::save(m, ctx, &p)?;
+    Ok(Response::none())
+}
+
+fn byok_export(m: Mount, ctx: &mut Ctx<'_>, f: ByokExport) -> Result<Response, Error> {
+    let hash = hash_function(&f.hash)?;
+    let Some(dst) = cache::load(m, ctx, &f.destination)? else {
+        return Err(Error::invalid("no such destination key to export to"));
+    };
+    let Some(src) = cache::load(m, ctx, &f.source)? else {
+        return Err(Error::invalid("no such source key for export"));
+    };
+    if !src.policy.exportable {
+        return Err(Error::invalid("key is not exportable"));
+    }
+    if !dst.policy.kind.is_rsa() {
+        return Err(Error::invalid(
+            "key wrapping is only supported with an RSA destination key",
+        ));
+    }
+    let dv = dst.policy.encryption_version(0, "key wrapping")?;
+    let wrapping = dst.asym(dv)?.public()?;
+    let s = &src.policy;
+    let mut keys = Map::new();
+    let versions: Vec<u32> = match parse_url_version(f.version.as_deref(), s.latest_version)? {
+        None => s
+            .versions
+            .keys()
+            .copied()
+            .filter(|v| *v >= s.min_decryption_version)
+            .collect(),
+        Some(v) => {
+            if v < s.min_decryption_version {
+                return Err(Error::invalid(
+                    "version for export is below minimum decryption version",
+                ));
+            }
+            if !s.versions.contains_key(&v) {
+                return Err(Error::invalid("version does not exist or cannot be found"));
+            }
+            vec![v]
+        }
+    };
+    for v in versions {
+        let version = s.version(v)?;
+        let material = match s.kind {
+            k if k.aead().is_some() || k == KeyKind::Hmac => version.key.clone(),
+            _ => match &*src.asym(v)? {
+                Asym::Private(key) => key.export(crypto::PrivateKeyFormat::Pkcs8Der)?,
+                Asym::Public(_) => {
+                    return Err(Error::invalid(format!(
+                        "version {v} of the source key has no private key to export"
+                    )))
+                }
+            },
+        };
+        let ephemeral = crypto::random_bytes(32)?;
+        let mut wrapped = wrapping.encrypt_oaep(&ephemeral, hash, None)?;
+        wrapped.extend(crypto::aes_key_wrap_pad(&ephemeral, &material)?);
+        keys.insert(v.to_string(), Value::String(b64::encode(&wrapped)));
+    }
+    Ok(Response::data(json!({
+        "name": s.name,
+        "type": s.kind.as_str(),
+        "keys": keys,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::tests::{data, transit};
+
+    #[test]
+    fn byok_between_two_mounts() {
+        let mut a = transit();
+        let mut b = transit();
+        // The destination mount's wrapping key, imported into the source
+        // mount as a public key.
+        let wk = data(b.read("wrapping_key"))["public_key"].clone();
+        assert_eq!(data(b.read("wrapping_key"))["public_key"], wk, "stable");
+        assert_eq!(
+            a.write(
+                "keys/b-wrap/import",
+                json!({"type": "rsa-4096", "public_key": wk})
+            )
+            .unwrap()
+            .status(),
+            204
+        );
+        for kind in ["aes256-gcm96", "ecdsa-p256", "ed25519", "hmac"] {
+            let name = format!("src-{kind}");
+            data(a.write(
+                &format!("keys/{name}"),
+                json!({"type": kind, "exportable": true}),
+            ));
+            let out = data(a.read(&format!("byok-export/b-wrap/{name}/1")));
+            let ct = out["keys"]["1"].clone();
+            assert_eq!(
+                b.write(
+                    &format!("keys/{name}/import"),
+                    json!({"type": kind, "ciphertext": ct})
+                )
+                .unwrap()
+                .status(),
+                204,
+                "{kind}"
+            );
+            let read = data(b.read(&format!("keys/{name}")));
+            assert_eq!(read["imported_key"], true);
+            assert_eq!(read["imported_key_allow_rotation"], false);
+        }
+        // The imported AES key decrypts what the source encrypted.
+        let ct = data(a.write("encrypt/src-aes256-gcm96", json!({"plaintext": "aGk="})))
+            ["ciphertext"]
+            .clone();
+        assert_eq!(
+            data(b.write("decrypt/src-aes256-gcm96", json!({"ciphertext": ct})))["plaintext"],
+            "aGk="
+        );
+        // The imported ECDSA key verifies the source's signatures.
+        let sig =
+            data(a.write("sign/src-ecdsa-p256", json!({"input": "aGk="})))["signature"].clone();
+        assert_eq!(
+            data(b.write(
+                "verify/src-ecdsa-p256",
+                json!({"input": "aGk=", "signature": sig})
+            ))["valid"],
+            true
+        );
+        // Imported keys rotate only when allowed.
+        assert!(b
+            .write("keys/src-ecdsa-p256/rotate", json!({}))
+            .unwrap_err()
+            .message()
+            .contains("does not allow rotation"));
+        // A public-only key verifies and encrypts, but neither signs nor decrypts.
+        let sig_b = a
+            .write("sign/b-wrap", json!({"input": "aGk="}))
+            .unwrap_err();
+        assert!(sig_b.message().contains("private part"), "{sig_b}");
+        let ct =
+            data(a.write("encrypt/b-wrap", json!({"plaintext": "aGk="})))["ciphertext"].clone();
+        assert!(a
+            .write("decrypt/b-wrap", json!({"ciphertext": ct}))
+            .is_err());
+        // Errors.
+        assert!(a.read("byok-export/nope/src-hmac").is_err());
+        data(a.write("keys/noexp", json!({})));
+        assert_eq!(
+            a.read("byok-export/b-wrap/noexp").unwrap_err().message(),
+            "key is not exportable"
+        );
+        for body in [
+            json!({"type": "aes256-gcm96"}),
+            json!({"type": "aes256-gcm96", "ciphertext": "AAAA"}),
+            json!({"type": "aes256-gcm96", "ciphertext": "AAAA", "public_key": "x"}),
+            json!({"type": "aes256-gcm96", "ciphertext": "AAAA", "hash_function": "MD5"}),
+            json!({"type": "managed_key", "ciphertext": "AAAA"}),
+            json!({"auto_rotate_period": "2h", "ciphertext": "AAAA"}),
+        ] {
+            assert_eq!(
+                b.write("keys/x/import", body.clone()).unwrap_err().status(),
+                400,
+                "{body}"
+            );
+        }
+        assert!(b
+            .write("keys/src-hmac/import", json!({"ciphertext": "AAAA"}))
+            .unwrap_err()
+            .message()
+            .contains("existing key"));
+    }
+
+    #[test]
+    fn import_version_completes_a_public_key() {
+        let mut a = transit();
+        let mut b = transit();
+        let wk = data(b.read("wrapping_key"))["public_key"].clone();
+        a.write(
+            "keys/wrap/import",
+            json!({"type": "rsa-4096", "public_key": wk}),
+        )
+        .unwrap();
+        data(a.write("keys/ec", json!({"type": "ecdsa-p256", "exportable": true})));
+        let public = data(a.read("export/public-key/ec"))["keys"]["1"].clone();
+        b.write(
+            "keys/ec/import",
+            json!({"type": "ecdsa-p256", "public_key": public}),
+        )
+        .unwrap();
+        let sig = data(a.write("sign/ec", json!({"input": "aGk="})))["signature"].clone();
+        assert_eq!(
+            data(b.write("verify/ec", json!({"input": "aGk=", "signature": sig})))["valid"],
+            true
+        );
+        assert!(b.write("sign/ec", json!({"input": "aGk="})).is_err());
+        let ct = data(a.read("byok-export/wrap/ec/1"))["keys"]["1"].clone();
+        b.write(
+            "keys/ec/import_version",
+            json!({"ciphertext": ct, "version": 1}),
+        )
+        .unwrap();
+        assert_eq!(data(b.read("keys/ec"))["latest_version"], 1);
+        let sig = data(b.write("sign/ec", json!({"input": "aGk="})))["signature"].clone();
+        assert_eq!(
+            data(a.write("verify/ec", json!({"input": "aGk=", "signature": sig})))["valid"],
+            true
+        );
+        let err = b
+            .write(
+                "keys/ec/import_version",
+                json!({"ciphertext": ct, "version": 1}),
+            )
+            .unwrap_err();
+        assert!(err.message().contains("cannot be updated"));
+        data(b.write("keys/native", json!({})));
+        assert!(b
+            .write("keys/native/import_version", json!({"ciphertext": ct}))
+            .unwrap_err()
+            .message()
+            .contains("imported key"));
+    }
+}

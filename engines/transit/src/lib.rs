@@ -1,0 +1,88 @@
+//! Vault's transit secrets engine: cryptography as a service with named
+//! keys that never leave the engine unless they are made exportable.
+//!
+//! This file is the path table; each path group has its own file
+//! (declaration, handlers, tests), and the key policy model lives in
+//! `policy/`.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use coffer_sdk::Engine;
+
+mod backup;
+mod byok;
+mod cache;
+mod config;
+mod datakey;
+mod decrypt;
+mod encrypt;
+mod export;
+mod hash;
+mod hmac;
+mod keys;
+mod policy;
+mod random;
+mod rewrap;
+mod sign;
+mod trim;
+mod util;
+
+/// The path table. Every path shares one policy cache per built table
+/// (`policy::Mount`): one per instance in wasm.
+#[coffer_sdk::engine]
+pub fn engine() -> Engine {
+    let m = policy::Mount::new();
+    Engine::new()
+        .path(keys::list_path())
+        .path(keys::path(m))
+        .path(keys::rotate_path(m))
+        .path(config::key_path(m))
+        .path(config::keys_path())
+        .path(encrypt::path(m))
+        .path(decrypt::path(m))
+        .path(rewrap::path(m))
+        .path(datakey::path(m))
+        .path(random::path())
+        .path(random::source_path())
+        .path(hash::path())
+        .path(hmac::path(m))
+        .path(sign::sign_path(m))
+        .path(sign::verify_path(m))
+        .path(export::path(m))
+        .path(backup::backup_path(m))
+        .path(backup::restore_path(m))
+        .path(trim::path(m))
+        .path(cache::path(m))
+        .path(byok::wrapping_key_path())
+        .path(byok::import_path(m))
+        .path(byok::import_version_path(m))
+        .path(byok::byok_export_path(m))
+        .periodic(move |ctx| keys::auto_rotate(m, ctx))
+}
+
+#[cfg(test)]
+mod tests {
+    use coffer_sdk::testing::TestEngine;
+    use coffer_sdk::{Error, Response};
+    use serde_json::Value;
+
+    /// A transit engine over in-memory storage.
+    pub fn transit() -> TestEngine {
+        TestEngine::new(super::engine())
+    }
+
+    /// The data of a successful answer.
+    #[track_caller]
+    pub fn data(r: Result<Response, Error>) -> Value {
+        match r {
+            Ok(r) => r.data_value().cloned().unwrap_or(Value::Null),
+            Err(e) => panic!("request failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn path_table_is_valid() {
+        coffer_sdk::testing::assert_paths_valid(&super::engine());
+    }
+}

@@ -1,0 +1,95 @@
+//! `rewrap/:name`: decrypts and re-encrypts with the latest (or a given)
+//! version, without ever returning the plaintext.
+
+use coffer_sdk::prelude::*;
+use coffer_sdk::Batch;
+use serde_json::{json, Map, Value};
+
+use crate::policy::crypto::Nonces;
+use crate::policy::{cache, Mount};
+
+/// `rewrap/:name`.
+pub fn path(m: Mount) -> Path {
+    Path::new("rewrap/{name}")
+        .update(move |ctx: &mut Ctx<'_>, f: Rewrap| rewrap(m, ctx, f))
+        .synopsis("Rewraps a ciphertext with the latest version of a named key.")
+}
+
+#[derive(Fields)]
+#[allow(dead_code)] // Declared for the schema; `Batch` parses the lone input.
+struct Rewrap {
+    /// Name of the key.
+    name: String,
+    /// The ciphertext (`vault:vN:...`).
+    ciphertext: Option<String>,
+    /// Base64 context for key derivation (derived keys).
+    context: Option<String>,
+    /// Version to re-encrypt with; 0 is the latest.
+    key_version: Option<u32>,
+    /// Ignored: nonces are carried in the ciphertext.
+    nonce: Option<String>,
+    /// Items to rewrap, each with the fields above and a `reference`.
+    batch_input: Option<Vec<Map<String, Value>>>,
+}
+
+/// One input.
+#[derive(Fields)]
+struct Item {
+    /// The ciphertext.
+    #[field(required)]
+    ciphertext: String,
+    /// Base64 context for key derivation.
+    context: Option<Base64>,
+    /// Version to re-encrypt with; 0 is the latest.
+    key_version: u32,
+}
+
+fn rewrap(m: Mount, ctx: &mut Ctx<'_>, f: Rewrap) -> Result<Response, Error> {
+    // Vault answers a rewrap batch with 200 and per-item errors.
+    let batch = Batch::<Item>::from_request(ctx, f.batch_input)?.item_errors_succeed();
+    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+        return Err(Error::invalid("encryption key not found"));
+    };
+    let p = &loaded.policy;
+    let random = p.kind.aead().is_some() && !p.convergent_encryption;
+    let mut nonces = Nonces::new(if random { batch.len() } else { 0 });
+    batch.run(|item| {
+        let context = item.context.as_deref().unwrap_or_default();
+        let (plain, _) = loaded.decrypt(&item.ciphertext, context, &[])?;
+        let v = p.encryption_version(item.key_version, "encryption")?;
+        let nonce = if random { nonces.next()? } else { [0u8; 12] };
+        let ciphertext = loaded.encrypt(v, context, &plain, &[], &nonce)?;
+        Ok(json!({"ciphertext": ciphertext, "key_version": v}))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::tests::{data, transit};
+
+    #[test]
+    fn rewrap_moves_to_the_latest_version() {
+        let mut t = transit();
+        data(t.write("keys/k", json!({})));
+        let ct = data(t.write("encrypt/k", json!({"plaintext": "aGk="})))["ciphertext"].clone();
+        data(t.write("keys/k/rotate", json!({})));
+        let r = data(t.write("rewrap/k", json!({"ciphertext": ct})));
+        assert_eq!(r["key_version"], 2);
+        assert!(r["ciphertext"].as_str().unwrap().starts_with("vault:v2:"));
+        assert!(r.get("plaintext").is_none());
+        assert_eq!(
+            data(t.write("decrypt/k", json!({"ciphertext": r["ciphertext"]})))["plaintext"],
+            "aGk="
+        );
+        let r = t
+            .write("rewrap/k", json!({"batch_input": [{"ciphertext": ct, "reference": "a"}, {"ciphertext": "bad"}]}))
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let items = &r.data_value().unwrap()["batch_results"];
+        assert_eq!(items[0]["key_version"], 2);
+        assert_eq!(items[1]["error"], "invalid ciphertext: no prefix");
+        assert!(t.write("rewrap/nope", json!({"ciphertext": ct})).is_err());
+    }
+}
