@@ -34,7 +34,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
-    Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+    Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -383,7 +384,10 @@ impl Sandbox {
         let mut store = self.new_store(mount);
         let engine = match mount.code.pre.instantiate_async(&mut store).await {
             Ok(engine) => engine,
-            Err(e) if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+            Err(e)
+                if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                    .is_some() =>
+            {
                 drop(store);
                 self.evict_idle();
                 store = self.new_store(mount);
@@ -392,7 +396,9 @@ impl Sandbox {
                     .pre
                     .instantiate_async(&mut store)
                     .await
-                    .map_err(|e| ApiError::Unavailable(format!("no engine instance available: {e}")))?
+                    .map_err(|e| {
+                        ApiError::Unavailable(format!("no engine instance available: {e}"))
+                    })?
             }
             Err(e) => return Err(ApiError::Internal(format!("engine failed to start: {e}"))),
         };

@@ -1,10 +1,12 @@
 //! `storage`: the calling mount's data, through the call's [`CallState`].
 //!
 //! Answered as a WIT error: a storage failure of the database itself (the
-//! engine may report it). Traps: a storage call outside a request (no call
-//! state, e.g. from a component's start function), a key over 4 KiB, or a
-//! call whose buffered writes pass [`MAX_WRITE_BYTES`]: the buffer is
-//! bounded so an engine cannot hold the host's memory hostage.
+//! engine may report it), and a key over [`MAX_KEY_LEN`] (an
+//! `invalid-request`, since keys usually come from client input). Traps: a
+//! storage call outside a request (no call state, e.g. from a component's
+//! start function), or a call whose buffered writes pass
+//! [`MAX_WRITE_BYTES`]: the buffer is bounded so an engine cannot hold the
+//! host's memory hostage.
 //!
 //! [`CallState`]: crate::sandbox::CallState
 
@@ -18,16 +20,22 @@ pub const MAX_WRITE_BYTES: usize = 64 << 20;
 /// The longest key an engine may use.
 pub const MAX_KEY_LEN: usize = 4096;
 
-fn check_key(key: &str) -> wasmtime::Result<()> {
+/// A key over the limit is answered as a WIT error, not a trap: engines
+/// usually build keys from client input, so it is the client's mistake.
+fn check_key(key: &str) -> Result<(), Error> {
     if key.len() > MAX_KEY_LEN {
-        wasmtime::bail!("storage key longer than {MAX_KEY_LEN} bytes");
+        return Err(Error::InvalidRequest(format!(
+            "path too long: storage keys are limited to {MAX_KEY_LEN} bytes"
+        )));
     }
     Ok(())
 }
 
 impl Host for InstanceState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        check_key(&key)?;
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
         let call = self.call_mut()?;
         if let Some(pending) = call.writes.get(&key) {
             return Ok(Ok(pending.clone()));
@@ -39,7 +47,9 @@ impl Host for InstanceState {
     }
 
     fn put(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
-        check_key(&key)?;
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
         let call = self.call_mut()?;
         call.write_bytes = call.write_bytes.saturating_add(key.len() + value.len());
         if call.write_bytes > MAX_WRITE_BYTES {
@@ -52,7 +62,9 @@ impl Host for InstanceState {
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), Error>> {
-        check_key(&key)?;
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
         let call = self.call_mut()?;
         call.write_bytes = call.write_bytes.saturating_add(key.len());
         if call.write_bytes > MAX_WRITE_BYTES {
@@ -65,7 +77,9 @@ impl Host for InstanceState {
     }
 
     fn list(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        check_key(&prefix)?;
+        if let Err(e) = check_key(&prefix) {
+            return Ok(Err(e));
+        }
         let call = self.call_mut()?;
         let pending = call
             .writes

@@ -1,0 +1,28 @@
+//! End-to-end tests: the real `coffer` binary, started on `127.0.0.1:0`
+//! with temporary storage, spoken to over plain HTTP exactly as a Vault
+//! client would.
+//!
+//! Every test starts its own server (see [`harness`]), so tests are
+//! independent and run in parallel. One file per area:
+//!
+//! - `mounts`: mounting (nested paths), isolation, unmount, remount, tune,
+//!   the `sys/mounts` shape.
+//! - `catalog`: the plugin catalog and mounting catalog engines.
+//! - `api`: Vault's HTTP conventions: verbs, tokens, status codes, bodies.
+//! - `sandbox`: engines that loop, allocate without bound or trap.
+//! - `persistence`: data and tokens across restarts on one redb file.
+//! - `concurrency`: concurrent writes through one engine.
+//! - `startup`: start-up output and refusing bad configurations.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod api;
+mod catalog;
+mod concurrency;
+mod mounts;
+mod persistence;
+mod sandbox;
+mod startup;
