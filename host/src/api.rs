@@ -29,12 +29,28 @@ pub struct Request {
     pub method: Method,
     /// Path after `/v1/`, with no leading slash.
     pub path: String,
-    /// The JSON body (an object; empty when there was none).
-    pub data: Map<String, Value>,
+    /// The JSON body: the client's text, checked to be one JSON object
+    /// (`{}` when there was none). Engines get it as it is; the host's own
+    /// handlers parse it with [`Request::data`].
+    pub body: String,
     /// Query parameters, decoded, `list` removed.
     pub query: Vec<(String, String)>,
     /// The client token, from `X-Vault-Token` or `Authorization: Bearer`.
     pub token: Option<String>,
+}
+
+impl Request {
+    /// The body as a JSON object.
+    pub fn data(&self) -> Result<Map<String, Value>, ApiError> {
+        match serde_json::from_str::<Value>(&self.body) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(Value::Null) => Ok(Map::new()),
+            Ok(_) => Err(ApiError::bad(
+                "failed to parse JSON input: the body must be a JSON object",
+            )),
+            Err(e) => Err(ApiError::bad(format!("failed to parse JSON input: {e}"))),
+        }
+    }
 }
 
 /// A successful answer.
@@ -51,6 +67,16 @@ pub enum Reply {
         /// Extra top-level envelope fields (Vault repeats `sys/mounts` data
         /// at the top level for old clients; `auth` blocks later).
         top_level: Option<Map<String, Value>>,
+    },
+    /// An engine's `data`, as the JSON text it produced (checked to be JSON),
+    /// placed in the envelope without being parsed and written again.
+    EngineData {
+        /// HTTP status.
+        status: u16,
+        /// The envelope's `data`.
+        data: Box<serde_json::value::RawValue>,
+        /// The envelope's `warnings`.
+        warnings: Vec<String>,
     },
     /// Nothing to say: 204, or 200 with warnings only.
     Empty {

@@ -87,7 +87,7 @@ impl Server {
         let call = CallRequest {
             method: request.method,
             path: inner,
-            data: serde_json::Value::Object(request.data).to_string(),
+            data: request.body,
             // Vault's rule: query parameters are fields only for these verbs.
             query: match request.method {
                 Method::Read | Method::List | Method::Delete => request.query,

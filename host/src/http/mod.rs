@@ -102,7 +102,7 @@ async fn handle(
         Err(e) => return response::error(&e),
     };
     let data = if matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD) {
-        serde_json::Map::new()
+        "{}".to_string()
     } else {
         match request::body(body).await {
             Ok(d) => d,

@@ -6,7 +6,6 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, AUTHORIZATION};
 use percent_encoding::percent_decode_str;
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, Method};
@@ -55,9 +54,9 @@ pub fn head(parts: &hyper::http::request::Parts) -> Result<Head, ApiError> {
     })
 }
 
-/// Reads and parses the body: at most [`MAX_BODY`] bytes of a JSON object
-/// (empty means `{}`).
-pub async fn body(body: Incoming) -> Result<Map<String, Value>, ApiError> {
+/// Reads and checks the body: at most [`MAX_BODY`] bytes of one JSON object
+/// (empty or `null` means `{}`). Returns its text.
+pub async fn body(body: Incoming) -> Result<String, ApiError> {
     let bytes: Bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
@@ -71,31 +70,34 @@ pub async fn body(body: Incoming) -> Result<Map<String, Value>, ApiError> {
             return Err(ApiError::bad(format!("cannot read request body: {e}")));
         }
     };
-    parse_json_body(&bytes)
+    check_json_body(&bytes)
 }
 
-/// The JSON object in a body.
-pub fn parse_json_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
+/// Checks that a body is one JSON object (or empty, or `null`) without
+/// building it, and returns its text; engines parse it themselves.
+pub fn check_json_body(bytes: &[u8]) -> Result<String, ApiError> {
+    let not_object = || ApiError::bad("failed to parse JSON input: the body must be a JSON object");
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Ok("{}".to_string()),
+        Some(b'{') | Some(b'n') => {}
+        Some(_) => return Err(not_object()),
     }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err(ApiError::bad(
-            "failed to parse JSON input: the body must be a JSON object",
-        )),
-        Err(e) => Err(ApiError::bad(format!("failed to parse JSON input: {e}"))),
+    let raw: &serde_json::value::RawValue = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad(format!("failed to parse JSON input: {e}")))?;
+    match raw.get() {
+        "null" => Ok("{}".to_string()),
+        text if text.starts_with('{') => Ok(text.to_string()),
+        _ => Err(not_object()),
     }
 }
 
 /// Assembles the domain request.
-pub fn assemble(head: Head, data: Map<String, Value>) -> api::Request {
+pub fn assemble(head: Head, body: String) -> api::Request {
     api::Request {
         id: Uuid::new_v4(),
         method: head.method,
         path: head.path,
-        data,
+        body,
         query: head.query,
         token: head.token,
     }
@@ -165,11 +167,15 @@ mod tests {
 
     #[test]
     fn bodies_must_be_json_objects() {
-        assert!(parse_json_body(b"").unwrap().is_empty());
-        assert!(parse_json_body(b"  \n").unwrap().is_empty());
-        assert_eq!(parse_json_body(b"{\"a\":1}").unwrap().len(), 1);
-        assert_eq!(parse_json_body(b"{bad").unwrap_err().status(), 400);
-        assert_eq!(parse_json_body(b"[1]").unwrap_err().status(), 400);
+        assert_eq!(check_json_body(b"").unwrap(), "{}");
+        assert_eq!(check_json_body(b"  \n").unwrap(), "{}");
+        assert_eq!(check_json_body(b"null").unwrap(), "{}");
+        assert_eq!(check_json_body(b" {\"a\":1} ").unwrap(), "{\"a\":1}");
+        assert_eq!(check_json_body(b"{bad").unwrap_err().status(), 400);
+        assert_eq!(check_json_body(b"{\"a\":1} x").unwrap_err().status(), 400);
+        assert_eq!(check_json_body(b"[1]").unwrap_err().status(), 400);
+        assert_eq!(check_json_body(b"nul").unwrap_err().status(), 400);
+        assert_eq!(check_json_body(b"\xff").unwrap_err().status(), 400);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -18,6 +19,11 @@ pub fn render(request_id: Uuid, result: ApiResult, mount_type: &str) -> Response
             warnings,
             top_level,
         }) => envelope(request_id, status, data, warnings, top_level, mount_type),
+        Ok(Reply::EngineData {
+            status,
+            data,
+            warnings,
+        }) => envelope(request_id, status, data, warnings, None, mount_type),
         Ok(Reply::Empty { warnings }) if warnings.is_empty() => bytes(204, None, Bytes::new()),
         Ok(Reply::Empty { warnings }) => {
             envelope(request_id, 200, Value::Null, warnings, None, mount_type)
@@ -37,32 +43,50 @@ pub fn error(e: &ApiError) -> Response<Full<Bytes>> {
     json_response(e.status(), &json!({ "errors": e.messages() }))
 }
 
-fn envelope(
+/// Vault's response envelope; `top_level` fields come first (Vault repeats
+/// `sys/mounts` data there for old clients).
+#[derive(Serialize)]
+struct Envelope<'a, D: Serialize> {
+    #[serde(flatten)]
+    top_level: Option<Map<String, Value>>,
+    request_id: String,
+    lease_id: &'static str,
+    renewable: bool,
+    lease_duration: u64,
+    data: D,
+    wrap_info: Option<()>,
+    warnings: Option<Vec<String>>,
+    auth: Option<()>,
+    mount_type: &'a str,
+}
+
+fn envelope<D: Serialize>(
     request_id: Uuid,
     status: u16,
-    data: Value,
+    data: D,
     warnings: Vec<String>,
     top_level: Option<Map<String, Value>>,
     mount_type: &str,
 ) -> Response<Full<Bytes>> {
-    let mut body = top_level.unwrap_or_default();
-    body.insert("request_id".into(), Value::String(request_id.to_string()));
-    body.insert("lease_id".into(), Value::String(String::new()));
-    body.insert("renewable".into(), Value::Bool(false));
-    body.insert("lease_duration".into(), json!(0));
-    body.insert("data".into(), data);
-    body.insert("wrap_info".into(), Value::Null);
-    body.insert(
-        "warnings".into(),
-        if warnings.is_empty() {
-            Value::Null
+    let body = Envelope {
+        top_level,
+        request_id: request_id.to_string(),
+        lease_id: "",
+        renewable: false,
+        lease_duration: 0,
+        data,
+        wrap_info: None,
+        warnings: if warnings.is_empty() {
+            None
         } else {
-            json!(warnings)
+            Some(warnings)
         },
-    );
-    body.insert("auth".into(), Value::Null);
-    body.insert("mount_type".into(), Value::String(mount_type.to_string()));
-    json_response(status, &Value::Object(body))
+        auth: None,
+        mount_type,
+    };
+    let text =
+        serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"errors\":[\"internal error\"]}".to_vec());
+    bytes(status, Some("application/json"), Bytes::from(text))
 }
 
 fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {

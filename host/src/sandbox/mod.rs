@@ -15,11 +15,13 @@
 //!   the instance's store for one call and is consumed by the commit or
 //!   dropped.
 //!
-//! What the bounds do not cover: the epoch deadline counts wall time spent
-//! in wasm, not time in host functions (each of which is bounded by its
-//! input caps); the memory cap counts linear memory and tables, not host
-//! memory held for the instance (key handles are capped separately, see
-//! `host/crypto.rs`).
+//! What the bounds do not cover: the deadline is wall time checked at each
+//! epoch tick while wasm runs, so a single long host function (an RSA-4096
+//! key generation) is not interrupted, only followed by the trap; the memory
+//! cap counts linear memory and tables, not host memory held for the
+//! instance (key handles are capped separately, see `host/crypto.rs`).
+//! Every tick a running call yields to tokio, so a call that runs long never
+//! monopolises a worker thread.
 
 pub mod bindings;
 pub mod host;
@@ -81,6 +83,8 @@ pub struct InstanceState {
     limits: StoreLimits,
     live_keys: usize,
     clock_offset: Duration,
+    /// When the current call must end (checked at every epoch tick).
+    deadline: std::time::Instant,
     /// The mount's path, for log lines.
     mount_label: String,
     call: Option<CallState>,
@@ -367,13 +371,24 @@ impl Sandbox {
                 .build(),
             live_keys: 0,
             clock_offset: self.limits.clock_offset,
+            deadline: std::time::Instant::now(),
             mount_label: label,
             call: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.deadline_ticks());
+        // At every epoch tick a running call either yields to tokio (so a
+        // long call never holds a worker thread, and tasks queued behind it
+        // run) or, past its deadline, traps.
+        store.epoch_deadline_callback(|ctx| {
+            if std::time::Instant::now() >= ctx.data().deadline {
+                Ok(wasmtime::UpdateDeadline::Interrupt)
+            } else {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
+            }
+        });
+        store.data_mut().deadline = std::time::Instant::now() + self.limits.call_timeout;
+        store.set_epoch_deadline(1);
         store
     }
 
@@ -420,11 +435,6 @@ impl Sandbox {
                 idle.clear();
             }
         }
-    }
-
-    fn deadline_ticks(&self) -> u64 {
-        let ticks = self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis().max(1);
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
     }
 
     /// Runs one request on a mount's engine.
@@ -544,7 +554,8 @@ impl Sandbox {
             write_bytes: 0,
             generation,
         });
-        warm.store.set_epoch_deadline(self.deadline_ticks());
+        warm.store.data_mut().deadline = std::time::Instant::now() + self.limits.call_timeout;
+        warm.store.set_epoch_deadline(1);
         let outcome = match entry {
             Entry::Handle(req) => {
                 let operation = match req.method {
@@ -623,12 +634,11 @@ fn reply(response: EngineResponse) -> Reply {
         Body::None => Reply::Empty {
             warnings: response.warnings,
         },
-        Body::Data(text) => match serde_json::from_str(&text) {
-            Ok(data) => Reply::Data {
+        Body::Data(text) => match serde_json::value::RawValue::from_string(text) {
+            Ok(data) => Reply::EngineData {
                 status,
                 data,
                 warnings: response.warnings,
-                top_level: None,
             },
             Err(e) => Reply::Bare {
                 status: 500,

@@ -19,27 +19,33 @@ pub async fn handle(server: &Server, authorized: Authorized, request: Request) -
     let path = authorized.path().to_string();
     let rest = path.strip_prefix("sys/").unwrap_or_default();
     let method = request.method;
+    let body = if matches!(method, Method::Write | Method::Patch) {
+        request.data()?
+    } else {
+        Map::new()
+    };
+    let data = &body;
     match rest {
         "health" => health::health(server, method),
         "seal-status" => health::seal_status(server, method),
         "leader" => health::leader(method),
         "mounts" => mounts::list(server, method),
-        "remount" => remount::remount(server, method, &request.data).await,
+        "remount" => remount::remount(server, method, data).await,
         "plugins/catalog" => plugins::catalog(server, method),
         "plugins/catalog/secret" | "plugins/catalog/secret/" => plugins::list(server, method),
         "internal/ui/mounts" => internal_ui::all(server, method),
         _ => {
             if let Some(p) = rest.strip_prefix("mounts/") {
                 if let Some(mount) = p.strip_suffix("/tune") {
-                    return mounts::tune(server, method, mount, &request.data).await;
+                    return mounts::tune(server, method, mount, data).await;
                 }
-                return mounts::one(server, method, p, &request.data).await;
+                return mounts::one(server, method, p, data).await;
             }
             if let Some(id) = rest.strip_prefix("remount/status/") {
                 return remount::status(server, method, id);
             }
             if let Some(name) = rest.strip_prefix("plugins/catalog/secret/") {
-                return plugins::entry(server, method, name, &request.data).await;
+                return plugins::entry(server, method, name, data).await;
             }
             if let Some(p) = rest.strip_prefix("internal/ui/mounts/") {
                 return internal_ui::one(server, method, p);
