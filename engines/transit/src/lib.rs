@@ -14,6 +14,7 @@ mod backup;
 mod byok;
 mod cache;
 mod config;
+mod csr;
 mod datakey;
 mod decrypt;
 mod encrypt;
@@ -58,6 +59,8 @@ pub fn engine() -> Engine {
         .path(byok::import_path(m))
         .path(byok::import_version_path(m))
         .path(byok::byok_export_path(m))
+        .path(csr::csr_path(m))
+        .path(csr::set_certificate_path(m))
         .periodic(move |ctx| keys::auto_rotate(m, ctx))
 }
 

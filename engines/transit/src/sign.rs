@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::policy::crypto::{Salt, SignParams};
 use crate::policy::{cache, Mount};
-use crate::util::HashName;
+use crate::util::{decode_b64, HashName};
 
 /// `sign/:name(/:hash_algorithm)`.
 pub fn sign_path(m: Mount) -> Path {
@@ -157,13 +157,15 @@ struct SignItem {
     context: Option<Base64>,
 }
 
-/// One input to verify.
+/// One input to verify. `input` and `context` are decoded when the item
+/// runs, after the checks on `signature` and `hmac`, as Vault does: bad
+/// base64 is "unable to decode input as base64", not a missing signature.
 #[derive(Fields)]
 struct VerifyItem {
     /// Base64 input.
-    input: Option<Base64>,
+    input: Option<String>,
     /// Base64 context.
-    context: Option<Base64>,
+    context: Option<String>,
     /// The signature.
     signature: Option<String>,
     /// The HMAC.
@@ -250,7 +252,7 @@ fn verify(m: Mount, ctx: &mut Ctx<'_>, f: Verify) -> Result<Response, Error> {
     if macs > 0 {
         let alg = crate::hmac::algorithm(common.algorithm_name())?;
         return batch.run(|item| {
-            let input = item.input.ok_or_else(|| Error::invalid("missing input"))?;
+            let input = decode_input(item.input.as_deref())?;
             let mac = item.hmac.ok_or_else(|| Error::invalid("missing hmac"))?;
             Ok(json!({"valid": crate::hmac::verify(&loaded, alg, &input, &mac)?}))
         });
@@ -263,13 +265,23 @@ fn verify(m: Mount, ctx: &mut Ctx<'_>, f: Verify) -> Result<Response, Error> {
         )));
     }
     batch.run(|item| {
-        let input = item.input.ok_or_else(|| Error::invalid("missing input"))?;
+        let input = decode_input(item.input.as_deref())?;
         let signature = item
             .signature
             .ok_or_else(|| Error::invalid("missing signature"))?;
-        let context = item.context.as_deref().unwrap_or_default();
-        Ok(json!({"valid": loaded.verify(&signature, context, &input, &params)?}))
+        let context = match item.context.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(text) => decode_b64(text)
+                .map_err(|e| Error::invalid(format!("failed to base64-decode context: {e}")))?,
+        };
+        Ok(json!({"valid": loaded.verify(&signature, &context, &input, &params)?}))
     })
+}
+
+/// A verify item's `input` (Vault's messages).
+fn decode_input(input: Option<&str>) -> Result<Vec<u8>, Error> {
+    let input = input.ok_or_else(|| Error::invalid("missing input"))?;
+    decode_b64(input).map_err(|e| Error::invalid(format!("unable to decode input as base64: {e}")))
 }
 
 #[cfg(test)]
@@ -404,6 +416,21 @@ mod tests {
             ),
             (
                 "verify/ecdsa-p256",
+                json!({"input": "%%%", "signature": "vault:v1:AAAA"}),
+                "unable to decode input as base64: ",
+            ),
+            (
+                "verify/ecdsa-p256",
+                json!({"input": "%%%", "hmac": "vault:v1:AAAA"}),
+                "unable to decode input as base64: ",
+            ),
+            (
+                "verify/ecdsa-p256",
+                json!({"input": "aGk=", "context": "%%", "signature": "vault:v1:AAAA"}),
+                "failed to base64-decode context: ",
+            ),
+            (
+                "verify/ecdsa-p256",
                 json!({"input": "aGk=", "signature": "vault:v2:AAAA"}),
                 "version is too new",
             ),
@@ -473,6 +500,17 @@ mod tests {
         assert_eq!(items[0]["valid"], true);
         assert_eq!(items[0]["reference"], "x");
         assert_eq!(items[1]["error"], "invalid signature: no prefix");
+        let r = t
+            .write(
+                "verify/p",
+                json!({"batch_input": [{"input": "%%", "signature": "vault:v1:AAAA"}]}),
+            )
+            .unwrap();
+        let error = r.data_value().unwrap()["batch_results"][0]["error"].clone();
+        assert!(error
+            .as_str()
+            .unwrap()
+            .starts_with("unable to decode input as base64: "));
         let err = t
             .write(
                 "verify/p",
