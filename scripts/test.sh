@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Everything CI runs, runnable locally: set-up, the Rust workspace's tests
+# (host, SDK, end-to-end), the engines' native unit tests, and the Python
+# client tests. Same steps as .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/setup.sh
+. scripts/setup.sh
+
+cargo test --workspace
+cargo test --manifest-path engines/Cargo.toml
+scripts/pytest.sh
