@@ -20,6 +20,7 @@ ci:
 # The benchmark: coffer vs a native floor vs OpenBao; updates BENCHMARKS.md.
 bench *ARGS:
     bench/run.sh {{ARGS}}
+    cargo bench -p coffer-host --bench dispatch
 
 # Formatting and clippy, warnings denied, for the workspace and the engines.
 lint:
