@@ -74,7 +74,8 @@ def main() -> None:
     ]
     machine = [
         f"- date: {env['BENCH_DATE']}",
-        f"- machine: {env['BENCH_NPROC']} cores, {env['BENCH_CPU']}, Linux {env['BENCH_KERNEL']}",
+        f"- machine: {env['BENCH_NPROC']} cores, {env['BENCH_CPU']}, Linux {env['BENCH_KERNEL']}; "
+        f"load average before the runs: {env.get('BENCH_LOAD', 'unknown')}",
         f"- coffer: {env['BENCH_REV']}, release build, dev mode (redb in a temporary directory), "
         f"{env['BENCH_RUSTC']}",
         f"- openbao: {env['BENCH_BAO']}, dev mode (in-memory storage), KV v1 at kv1/",

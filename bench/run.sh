@@ -149,6 +149,9 @@ write_secret "$BAO_ADDR_" kv1/bench
 BAO_VERSION=$(bao version | head -n1)
 
 # --- measurements ------------------------------------------------------------
+# Other work on the machine skews everything: note the load before the runs.
+BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+export BENCH_LOAD
 # run NAME URL CONNECTIONS: a 1 s warm-up, then the measured run.
 run() {
     local name=$1 url=$2 conns=$3 out="$WORK/$1-c$3.txt"
