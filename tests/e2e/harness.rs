@@ -190,7 +190,8 @@ impl Server {
             );
         };
         assert!(
-            addr.starts_with("http://127.0.0.1:") && !addr.ends_with(":0"),
+            (addr.starts_with("http://127.0.0.1:") || addr.starts_with("https://127.0.0.1:"))
+                && !addr.ends_with(":0"),
             "`Api Address:` must name the real port on 127.0.0.1, got {addr:?}"
         );
         Ok(Server {

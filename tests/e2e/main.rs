@@ -13,6 +13,7 @@
 //! - `persistence`: data and tokens across restarts on one redb file.
 //! - `concurrency`: concurrent writes through one engine.
 //! - `startup`: start-up output and refusing bad configurations.
+//! - `tls`: a TLS listener (rustls) checked by an independent client.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -26,3 +27,4 @@ mod mounts;
 mod persistence;
 mod sandbox;
 mod startup;
+mod tls;
