@@ -39,6 +39,97 @@ def parse(path: pathlib.Path) -> dict:
     return out
 
 
+def transit_section(work: pathlib.Path, conns: str, threads: str, env) -> list:
+    """The Transit tables and verdicts, from bench/transit.py's lists and
+    the wrk outputs of each accepted scenario."""
+    lists = {}
+    for t in TARGETS:
+        lines = (work / f"transit-{t}.txt").read_text().splitlines()
+        lists[t] = {line.split(" ", 1)[0]: line.split(" ") for line in lines}
+    scenarios = [line.split(" ", 1)[0] for line in (work / f"transit-floor.txt").read_text().splitlines()]
+    res = {}
+    refused = {}
+    for t in TARGETS:
+        for s in scenarios:
+            fields = lists[t].get(s)
+            if fields and fields[2] == "ok":
+                res[(t, s)] = {c: parse(work / f"transit-{t}-{s}-c{c}.txt") for c in (conns, "1")}
+            elif fields:
+                refused[(t, s)] = f"HTTP {fields[3]}: {' '.join(fields[4:])}"
+
+    def rps(t: str, s: str, c: str) -> str:
+        if (t, s) in res:
+            return f"{res[(t, s)][c]['rps']:,.0f}"
+        return "refused" if (t, s) in refused else "n/a"
+
+    def ratio(t: str, u: str, s: str, c: str) -> str:
+        if (t, s) in res and (u, s) in res and res[(u, s)][c]["rps"]:
+            return f"{res[(t, s)][c]['rps'] / res[(u, s)][c]['rps']:.2f}"
+        return "–"
+
+    def avg(t: str, s: str) -> str:
+        if (t, s) in res:
+            return f"{res[(t, s)]['1']['avg']:,.0f}"
+        return "refused" if (t, s) in refused else "n/a"
+
+    out = [
+        "### Transit",
+        "",
+        f"req/s at c={conns} (a batch request carries 1000 items), and the coffer ratios:",
+        "",
+        "| scenario | floor | coffer | openbao | coffer / floor | coffer / openbao |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in scenarios:
+        out.append(
+            f"| {s} | {rps('floor', s, conns)} | {rps('coffer', s, conns)} | {rps('openbao', s, conns)} "
+            f"| {ratio('coffer', 'floor', s, conns)} | {ratio('coffer', 'openbao', s, conns)} |"
+        )
+    out += [
+        "",
+        "One connection (c=1): req/s and mean latency in µs (≈ server time per request):",
+        "",
+        "| scenario | floor req/s | coffer req/s | openbao req/s | coffer / floor | coffer / openbao "
+        "| floor avg µs | coffer avg µs | openbao avg µs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in scenarios:
+        out.append(
+            f"| {s} | {rps('floor', s, '1')} | {rps('coffer', s, '1')} | {rps('openbao', s, '1')} "
+            f"| {ratio('coffer', 'floor', s, '1')} | {ratio('coffer', 'openbao', s, '1')} "
+            f"| {avg('floor', s)} | {avg('coffer', s)} | {avg('openbao', s)} |"
+        )
+    out.append("")
+    notes = sorted({(t, msg) for (t, s), msg in refused.items()})
+    for t, msg in notes:
+        which = ", ".join(s for s in scenarios if refused.get((t, s)) == msg)
+        out.append(f"- {t} refused {which}: {msg}")
+    # The two targets.
+    batch = "encrypt-64-b1000"
+    if ("coffer", batch) in res:
+        ms = res[("coffer", batch)]["1"]["avg"] / 1000
+        floor_ms = res[("floor", batch)]["1"]["avg"] / 1000 if ("floor", batch) in res else float("nan")
+        out.append(
+            f"- target: a 1000-item batch (encrypt, 64 bytes each) under 3 ms: coffer's mean latency "
+            f"at c=1 is {ms:.2f} ms (floor {floor_ms:.2f} ms): {'met' if ms < 3 else 'not met'}"
+        )
+    single = "encrypt-64"
+    if ("coffer", single) in res and ("floor", single) in res:
+        parts = []
+        for c in (conns, "1"):
+            r = res[("coffer", single)][c]["rps"] / res[("floor", single)][c]["rps"]
+            parts.append(f"{r:.0%} at c={c} ({'met' if r >= 0.5 else 'not met'})")
+        out.append(
+            "- target: a single 64-byte encrypt at ≥ 50% of the floor's req/s: " + ", ".join(parts)
+        )
+    out.append(
+        f"- load: the same wrk as KV with `-s <scenario>.lua` (POST, JSON body) and "
+        f"`-d{env.get('BENCH_TRANSIT_DURATION', '3')}s`, at `-c{conns}` then `-c1`, "
+        f"threads {threads}, each after a 1 s warm-up"
+    )
+    return out
+
+
 def main() -> None:
     env = os.environ
     work = pathlib.Path(env["BENCH_WORK"])
@@ -82,6 +173,7 @@ def main() -> None:
         f"- load: `wrk -t{threads} -c{conns} -d{duration}s --latency -H 'X-Vault-Token: root' URL`, "
         f"then the same with `-c1`, each after a 1 s warm-up; wrk and the server share the machine",
     ]
+    transit = transit_section(work, conns, threads, env) if env.get("BENCH_TRANSIT", "1") == "1" else []
     table = "\n".join(rows)
     print()
     print(table)
@@ -89,6 +181,9 @@ def main() -> None:
     print("\n".join(summary))
     print()
     print("\n".join(machine))
+    if transit:
+        print()
+        print("\n".join(transit))
 
     if env.get("BENCH_WRITE", "1") != "1":
         return
@@ -103,6 +198,8 @@ def main() -> None:
             "",
             *summary,
             "",
+            *transit,
+            *([""] if transit else []),
             "Run on:",
             "",
             *machine,

@@ -10,11 +10,22 @@
 # one connection. Coffer's one-connection latency minus the floor's is the
 # estimated cost of an engine call per request.
 #
+# Then Transit, on the same three servers with the same wrk: encrypt and
+# decrypt of 64-byte and 4 KiB plaintexts (single, and batch_input of 1000),
+# sign and verify with ecdsa-p256 and ed25519 keys. bench/transit.py mounts
+# transit, makes the keys and writes each request body (ciphertexts and
+# signatures made by the target itself) and a wrk Lua script that POSTs it;
+# the floor does the same JSON and AES-256-GCM / signatures in-process. A
+# scenario a target refuses (OpenBao's JSON limits and a batch of 1000) is
+# reported as refused, not run. Each Transit run lasts
+# BENCH_TRANSIT_DURATION seconds (3), at BENCH_CONNECTIONS and at 1.
+#
 # Prints a table and rewrites the results section of BENCHMARKS.md (between
 # the `bench:results` markers) with the machine's notes.
 #
-#   bench/run.sh                  # 5 s per run
+#   bench/run.sh                  # 5 s per KV run, 3 s per Transit run
 #   BENCH_DURATION=10 bench/run.sh
+#   BENCH_TRANSIT=0 bench/run.sh  # KV only
 #   bench/run.sh --no-write       # print only, leave BENCHMARKS.md alone
 #   BENCH_SKIP_BUILD=1 bench/run.sh   # use the release binaries already built
 #
@@ -25,6 +36,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 DURATION=${BENCH_DURATION:-5}
+TRANSIT_DURATION=${BENCH_TRANSIT_DURATION:-3}
+TRANSIT=${BENCH_TRANSIT:-1}
 CONNECTIONS=${BENCH_CONNECTIONS:-8}
 THREADS=${BENCH_THREADS:-1}
 TOKEN=root
@@ -33,7 +46,7 @@ for arg in "$@"; do
     case "$arg" in
         --no-write) WRITE_RESULTS=0 ;;
         -h | --help)
-            sed -n '2,21p' "$0"
+            sed -n '2,33p' "$0"
             exit 0
             ;;
         *)
@@ -171,9 +184,44 @@ for c in "$CONNECTIONS" 1; do
     run openbao "$BAO_ADDR_/v1/kv1/bench" "$c"
 done
 
+# --- transit -----------------------------------------------------------------
+# run_transit TARGET SCENARIO URL CONNECTIONS: a 1 s warm-up, then the
+# measured run, POSTing the scenario's body with its Lua script.
+run_transit() {
+    local target=$1 scenario=$2 url=$3 conns=$4
+    local script="$WORK/transit-$target-$scenario.lua" out="$WORK/transit-$target-$scenario-c$conns.txt"
+    wrk -t1 -c"$conns" -d1s -s "$script" "$url" >/dev/null
+    say "wrk -t$THREADS -c$conns -d${TRANSIT_DURATION}s transit $scenario $target"
+    wrk -t"$THREADS" -c"$conns" -d"${TRANSIT_DURATION}s" --latency -s "$script" "$url" >"$out"
+    if grep -q "Non-2xx" "$out"; then
+        say "$target answered errors to $scenario:"
+        cat "$out" >&2
+        exit 1
+    fi
+}
+
+if [[ "$TRANSIT" == 1 ]]; then
+    say "preparing transit"
+    declare -A ADDRS=([floor]="$FLOOR_ADDR" [coffer]="$COFFER_ADDR" [openbao]="$BAO_ADDR_")
+    for target in floor coffer openbao; do
+        python3 bench/transit.py "$target" "${ADDRS[$target]}" "$TOKEN" "$WORK"
+    done
+    for c in "$CONNECTIONS" 1; do
+        while read -r scenario path _; do
+            for target in floor coffer openbao; do
+                # Only what the target accepted (transit.py sent it once).
+                if grep -q "^$scenario $path ok\$" "$WORK/transit-$target.txt"; then
+                    run_transit "$target" "$scenario" "${ADDRS[$target]}/v1/$path" "$c"
+                fi
+            done
+        done <"$WORK/transit-floor.txt"
+    done
+fi
+
 # --- report ------------------------------------------------------------------
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 export BENCH_WORK="$WORK" BENCH_CONNECTIONS="$CONNECTIONS" BENCH_DURATION="$DURATION" BENCH_THREADS="$THREADS"
+export BENCH_TRANSIT="$TRANSIT" BENCH_TRANSIT_DURATION="$TRANSIT_DURATION"
 export BENCH_NPROC
 BENCH_NPROC=$(nproc)
 export BENCH_CPU="${CPU:-unknown}"
