@@ -364,3 +364,28 @@ fn hostile_inputs_are_refused_and_the_server_lives() {
     assert_eq!(c.read("secret/ok"), json!({"v": 1}));
     assert!(c.get("sys/mounts").data().get("secret/").is_some());
 }
+
+/// An engine that answers a raw body (PEM, DER) gets it sent as it is, with
+/// its content type and no JSON envelope.
+#[test]
+fn raw_engine_bodies_keep_their_content_type() {
+    let server = Server::dev();
+    let c = server.client();
+    crate::harness::install_engine(
+        &c,
+        &server.plugin_dir(),
+        crate::harness::MISBEHAVE_WASM,
+        "misbehave",
+    );
+    c.mount("weird", "misbehave");
+    let r = c.get("weird/pem");
+    r.expect(200);
+    assert_eq!(
+        r.body,
+        "-----BEGIN CERTIFICATE-----\nTUlTQkVIQVZF\n-----END CERTIFICATE-----\n"
+    );
+    assert_eq!(
+        r.content_type.as_deref(),
+        Some("application/pem-certificate-chain")
+    );
+}

@@ -348,6 +348,7 @@ impl ConfigDir {
 pub struct Response {
     pub status: u16,
     pub body: String,
+    pub content_type: Option<String>,
 }
 
 impl Response {
@@ -488,13 +489,22 @@ impl Client {
             .run(request)
             .unwrap_or_else(|e| panic!("{method} {path}: transport error: {e}"));
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response
             .into_body()
             .with_config()
             .limit(64 << 20)
             .read_to_string()
             .unwrap_or_else(|e| panic!("{method} {path}: reading the body: {e}"));
-        Response { status, body }
+        Response {
+            status,
+            body,
+            content_type,
+        }
     }
 
     pub fn get(&self, path: &str) -> Response {

@@ -1,6 +1,7 @@
 //! A test engine that misbehaves on purpose, so the host's limits can be
 //! tested: `ok` answers, `loop` never returns, `alloc` eats memory without
-//! bound, `trap` panics.
+//! bound, `trap` panics. `pem` answers a raw PEM body, for the host's raw
+//! response path.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -15,6 +16,14 @@ pub fn engine() -> Engine {
         .path(Path::new("loop").read(spin))
         .path(Path::new("alloc").read(alloc))
         .path(Path::new("trap").read(trap))
+        .path(Path::new("pem").read(pem))
+}
+
+/// The PEM text `pem` answers.
+pub const PEM: &str = "-----BEGIN CERTIFICATE-----\nTUlTQkVIQVZF\n-----END CERTIFICATE-----\n";
+
+fn pem(_: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+    Ok(Response::raw("application/pem-certificate-chain", PEM))
 }
 
 fn ok(_: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
