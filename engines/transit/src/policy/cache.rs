@@ -103,17 +103,8 @@ pub fn load(mount: Mount, ctx: &mut Ctx<'_>, name: &str) -> Result<Option<Rc<Loa
         let loaded = Rc::new(Loaded::new(store::parse(&raw)?));
         let limit = size(cache, ctx, generation)?;
         if limit > 0 && !cache.entries.contains_key(name) {
-            while cache.entries.len() >= limit {
-                let oldest = cache
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.last_used)
-                    .map(|(k, _)| k.clone());
-                match oldest {
-                    Some(k) => cache.entries.remove(&k),
-                    None => break,
-                };
-            }
+            // Make room for the one about to be inserted.
+            evict_least_recently_used(&mut cache.entries, limit - 1);
         }
         cache.entries.insert(
             name.to_owned(),
@@ -152,16 +143,8 @@ pub fn resize(mount: Mount, new_size: usize) {
         let mut caches = caches.borrow_mut();
         let cache = caches.entry(mount).or_default();
         cache.size = None;
-        while new_size > 0 && cache.entries.len() > new_size {
-            let oldest = cache
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => cache.entries.remove(&k),
-                None => break,
-            };
+        if new_size > 0 {
+            evict_least_recently_used(&mut cache.entries, new_size);
         }
     });
 }
@@ -188,4 +171,18 @@ pub fn read_size(ctx: &mut Ctx<'_>) -> Result<usize, Error> {
         .storage()
         .get_json::<Config>(CONFIG_KEY)?
         .map_or(0, |c| c.size))
+}
+
+/// Drops the least recently used entries until at most `keep` remain.
+fn evict_least_recently_used(entries: &mut HashMap<String, Entry>, keep: usize) {
+    while entries.len() > keep {
+        let oldest = entries
+            .iter()
+            .min_by_key(|(_, e)| e.last_used)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => entries.remove(&k),
+            None => break,
+        };
+    }
 }
