@@ -165,17 +165,24 @@ BAO_VERSION=$(bao version | head -n1)
 # Other work on the machine skews everything: note the load before the runs.
 BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 export BENCH_LOAD
-# run NAME URL CONNECTIONS: a 1 s warm-up, then the measured run.
-run() {
-    local name=$1 url=$2 conns=$3 out="$WORK/$1-c$3.txt"
-    wrk -t1 -c"$conns" -d1s -H "X-Vault-Token: $TOKEN" "$url" >/dev/null
-    say "wrk -t$THREADS -c$conns -d${DURATION}s $name"
-    wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency -H "X-Vault-Token: $TOKEN" "$url" >"$out"
+# measure LABEL OUT DURATION WRK-ARGS...: a 1 s warm-up, then the measured
+# run into OUT. A target that answers errors stops the benchmark.
+measure() {
+    local label=$1 out=$2 duration=$3
+    shift 3
+    wrk -t1 -d1s "$@" >/dev/null
+    say "wrk -t$THREADS -d${duration}s $label"
+    wrk -t"$THREADS" -d"${duration}s" --latency "$@" >"$out"
     if grep -q "Non-2xx" "$out"; then
-        say "$name answered errors:"
+        say "$label answered errors:"
         cat "$out" >&2
         exit 1
     fi
+}
+
+# run NAME URL CONNECTIONS: the KV read.
+run() {
+    measure "$1 -c$3" "$WORK/$1-c$3.txt" "$DURATION" -c"$3" -H "X-Vault-Token: $TOKEN" "$2"
 }
 
 for c in "$CONNECTIONS" 1; do
@@ -185,19 +192,11 @@ for c in "$CONNECTIONS" 1; do
 done
 
 # --- transit -----------------------------------------------------------------
-# run_transit TARGET SCENARIO URL CONNECTIONS: a 1 s warm-up, then the
-# measured run, POSTing the scenario's body with its Lua script.
+# run_transit TARGET SCENARIO URL CONNECTIONS: POSTs the scenario's body
+# with its Lua script.
 run_transit() {
-    local target=$1 scenario=$2 url=$3 conns=$4
-    local script="$WORK/transit-$target-$scenario.lua" out="$WORK/transit-$target-$scenario-c$conns.txt"
-    wrk -t1 -c"$conns" -d1s -s "$script" "$url" >/dev/null
-    say "wrk -t$THREADS -c$conns -d${TRANSIT_DURATION}s transit $scenario $target"
-    wrk -t"$THREADS" -c"$conns" -d"${TRANSIT_DURATION}s" --latency -s "$script" "$url" >"$out"
-    if grep -q "Non-2xx" "$out"; then
-        say "$target answered errors to $scenario:"
-        cat "$out" >&2
-        exit 1
-    fi
+    measure "transit $2 $1 -c$4" "$WORK/transit-$1-$2-c$4.txt" "$TRANSIT_DURATION" \
+        -c"$4" -s "$WORK/transit-$1-$2.lua" "$3"
 }
 
 if [[ "$TRANSIT" == 1 ]]; then
