@@ -19,11 +19,16 @@ fn main() {
     let target_root = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let wasm_target_dir = target_root.join("wasm");
+    // COFFER_WASM_TARGET_DIR lets a second checkout build its own engines
+    // without overwriting this one's (the rest of the target dir is shared).
+    let wasm_target_dir = env::var_os("COFFER_WASM_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_root.join("wasm"));
     for dir in ["engines", "sdk", "wit", "tests/engines"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=COFFER_SKIP_ENGINE_BUILD");
+    println!("cargo:rerun-if-env-changed=COFFER_WASM_TARGET_DIR");
 
     let out = wasm_target_dir.join("wasm32-wasip2").join("release");
     println!("cargo:rustc-env=COFFER_WASM_DIR={}", out.display());
