@@ -6,6 +6,7 @@
 //! **Invariant:** an engine runs only for a request that holds an
 //! [`Authorized`], and only [`Auth::check`] makes one (invariant 1).
 
+pub mod policy;
 pub mod token;
 
 use sha2::{Digest, Sha256};
