@@ -125,9 +125,10 @@ impl Acl {
 
     /// The highest-priority glob matching `path`.
     fn glob_rule(&self, path: &str) -> Option<Capabilities> {
+        let segments: Vec<&str> = path.split('/').collect();
         self.globs
             .iter()
-            .find(|glob| matches(&glob.pattern.kind, path))
+            .find(|glob| matches(&glob.pattern.kind, path, &segments))
             .map(|glob| glob.capabilities)
     }
 }
@@ -166,20 +167,20 @@ fn priority(pattern: &Pattern) -> Priority<'_> {
     }
 }
 
-/// Whether a non-exact pattern matches `path`.
-fn matches(kind: &PatternKind, path: &str) -> bool {
+/// Whether a non-exact pattern matches `path`, whose `/`-separated
+/// segments are `segments`.
+fn matches(kind: &PatternKind, path: &str, segments: &[&str]) -> bool {
     match kind {
         PatternKind::Exact => false,
         PatternKind::Prefix { prefix } => path.starts_with(prefix.as_str()),
         PatternKind::Segments { parts, prefix } => {
-            let segments: Vec<&str> = path.split('/').collect();
             if segments.len() < parts.len() || (!prefix && segments.len() != parts.len()) {
                 return false;
             }
             let last = parts.len().saturating_sub(1);
             parts
                 .iter()
-                .zip(&segments)
+                .zip(segments)
                 .enumerate()
                 .all(|(i, (part, segment))| match part {
                     None => true,
@@ -248,6 +249,8 @@ path "secret/+/+/teamc" { capabilities = ["list"] }
         assert_eq!(names(&acl, "secret/foo/teamb/x"), ["deny"]);
         assert_eq!(names(&acl, "secret/foo/bar/teamc"), ["list"]);
         assert_eq!(names(&acl, "secret/foo/teamc"), ["deny"]);
+        // Even an empty one, as in OpenBao.
+        assert_eq!(names(&acl, "secret//teamb"), ["read"]);
     }
 
     #[test]
@@ -572,6 +575,153 @@ path "secret/exact" { capabilities = ["read"] }
         for a in &patterns {
             for b in &patterns {
                 assert_eq!(priority(a) == priority(b), a.text == b.text);
+            }
+        }
+    }
+    /// Vault's procedure, followed literally, as a reference: an exact rule;
+    /// else, among the longest matching plain glob and every matching `+`
+    /// pattern, the greatest by Vault's comparison, step by step.
+    fn reference(rules: &[(String, Capabilities)], path: &str) -> Capabilities {
+        let path = path.trim_start_matches('/');
+        let mut merged: BTreeMap<String, Capabilities> = BTreeMap::new();
+        for (text, caps) in rules {
+            let entry = merged.entry(text.clone()).or_insert(*caps);
+            *entry = entry.merge(*caps);
+        }
+        if let Some(caps) = merged.get(path) {
+            if !text_has_plus(path) && !path.ends_with('*') {
+                return *caps;
+            }
+        }
+        // (first wildcard, is prefix, wildcards, stripped text, caps)
+        let mut candidates: Vec<(usize, bool, usize, String, Capabilities)> = Vec::new();
+        let longest_glob = merged
+            .iter()
+            .filter(|(text, _)| text.ends_with('*') && !text_has_plus(text))
+            .map(|(text, caps)| (text.trim_end_matches_once('*'), *caps))
+            .filter(|(prefix, _)| path.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len());
+        if let Some((prefix, caps)) = longest_glob {
+            candidates.push((prefix.len(), true, 0, prefix, caps));
+        }
+        let path_parts: Vec<&str> = path.split('/').collect();
+        'patterns: for (text, caps) in merged.iter().filter(|(t, _)| text_has_plus(t)) {
+            let is_prefix = text.ends_with('*');
+            let body = text.trim_end_matches_once('*');
+            let parts: Vec<&str> = body.split('/').collect();
+            if path_parts.len() < parts.len() || (!is_prefix && parts.len() != path_parts.len()) {
+                continue;
+            }
+            let mut wildcards = 0;
+            for (i, part) in parts.iter().enumerate() {
+                if *part == "+" {
+                    wildcards += 1;
+                } else if *part != path_parts[i]
+                    && !(is_prefix && i == parts.len() - 1 && path_parts[i].starts_with(part))
+                {
+                    continue 'patterns;
+                }
+            }
+            let first = text.find('+').unwrap();
+            candidates.push((first, is_prefix, wildcards, body, *caps));
+        }
+        let lower = |a: &(usize, bool, usize, String, Capabilities),
+                     b: &(usize, bool, usize, String, Capabilities)| {
+            if a.0 != b.0 {
+                return a.0 < b.0;
+            }
+            if a.1 != b.1 {
+                return a.1;
+            }
+            if a.2 != b.2 {
+                return a.2 > b.2;
+            }
+            if a.3.len() != b.3.len() {
+                return a.3.len() < b.3.len();
+            }
+            a.3 < b.3
+        };
+        let mut best: Option<&(usize, bool, usize, String, Capabilities)> = None;
+        for c in &candidates {
+            if best.is_none_or(|b| lower(b, c)) {
+                best = Some(c);
+            }
+        }
+        best.map_or(Capabilities::NONE, |b| b.4)
+    }
+
+    fn text_has_plus(text: &str) -> bool {
+        text.trim_end_matches_once('*').split('/').any(|p| p == "+")
+    }
+
+    trait TrimOnce {
+        fn trim_end_matches_once(&self, c: char) -> String;
+    }
+
+    impl TrimOnce for str {
+        fn trim_end_matches_once(&self, c: char) -> String {
+            self.strip_suffix(c).unwrap_or(self).to_string()
+        }
+    }
+
+    #[test]
+    fn matching_agrees_with_vaults_procedure_on_random_policies() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+
+        use crate::auth::policy::Capability;
+
+        const PARTS: &[&str] = &["a", "b", "ab", "+", ""];
+        const PATH_PARTS: &[&str] = &["a", "b", "ab", "abc", "ba", ""];
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..3_000 {
+            let mut rules = Vec::new();
+            let mut text = String::new();
+            for _ in 0..rng.gen_range(1..12) {
+                let n = rng.gen_range(1..4);
+                let mut pattern: Vec<&str> = (0..n)
+                    .map(|_| PARTS[rng.gen_range(0..PARTS.len())])
+                    .collect();
+                let mut pattern_text = pattern.join("/");
+                if rng.gen_bool(0.5) {
+                    if pattern_text.ends_with('+') {
+                        pattern.push("");
+                        pattern_text = pattern.join("/");
+                    }
+                    pattern_text.push('*');
+                }
+                let caps: Capabilities = Capability::EVERY
+                    .into_iter()
+                    .filter(|_| rng.gen_bool(0.3))
+                    .collect();
+                let caps = caps.normalized();
+                let names: Vec<String> = Capability::EVERY
+                    .into_iter()
+                    .filter(|c| caps.contains(*c))
+                    .map(|c| format!("{:?}", c.name()))
+                    .collect();
+                text.push_str(&format!(
+                    "path {:?} {{\n  capabilities = [{}]\n}}\n",
+                    pattern_text,
+                    names.join(", ")
+                ));
+                // Policy::parse strips a leading `/`; the reference sees
+                // the pattern as stripped.
+                let stripped = pattern_text.strip_prefix('/').unwrap_or(&pattern_text);
+                rules.push((stripped.to_string(), caps));
+            }
+            let acl = Acl::new(&[Arc::new(Policy::parse("p", &text).unwrap())]);
+            for _ in 0..20 {
+                let n = rng.gen_range(1..5);
+                let path: Vec<&str> = (0..n)
+                    .map(|_| PATH_PARTS[rng.gen_range(0..PATH_PARTS.len())])
+                    .collect();
+                let path = path.join("/");
+                assert_eq!(
+                    acl.capabilities(&path),
+                    reference(&rules, &path),
+                    "path {path:?} under\n{text}"
+                );
             }
         }
     }
