@@ -5,7 +5,8 @@
 //! Vault parses policies with HCL 1; Coffer with HCL 2, which reads the
 //! policies people write (blocks, lists, strings, the three comment styles)
 //! alike. HCL 1 oddities that HCL 2 refuses (two attributes on one line,
-//! `path "a" = { ... }`, commas between attributes) are syntax errors here.
+//! `path "a" = { ... }`, commas between attributes, a key repeated in one
+//! block, which OpenBao adds up) are syntax errors here.
 
 use hcl::edit::expr::Expression;
 use hcl::edit::structure::{BlockLabel, Body, Structure};
@@ -308,9 +309,10 @@ fn position(text: &str, span: Option<std::ops::Range<usize>>) -> Position {
 
 /// The path blocks of a JSON policy: `{"path": {"<pattern>": {...}, ...}}`,
 /// or `{"path": [{"<pattern>": {...}}, ...]}`, as Vault's HCL 1 reads JSON.
+/// A pattern named twice is two blocks (merged as in HCL); a key named
+/// twice in one block is refused, as HCL 2 refuses it (`serde_json::Value`
+/// would silently keep the last one).
 fn json_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
-    use serde_json::Value as Json;
-
     let root: Json = serde_json::from_str(text).map_err(|e| {
         PolicyError::at(
             Some((e.line(), e.column())),
@@ -320,6 +322,8 @@ fn json_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
     let Json::Object(root) = root else {
         return Err(PolicyError::new("a JSON policy must be an object"));
     };
+    let not_paths =
+        || PolicyError::new("\"path\" must be an object of patterns, or a list of such objects");
     let mut blocks = Vec::new();
     for (key, value) in root {
         if key != "path" {
@@ -331,16 +335,10 @@ fn json_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
                 .into_iter()
                 .map(|item| match item {
                     Json::Object(paths) => Ok(paths),
-                    _ => Err(PolicyError::new(
-                        "\"path\" must be an object of patterns, or a list of such objects",
-                    )),
+                    _ => Err(not_paths()),
                 })
                 .collect::<Result<_, _>>()?,
-            _ => {
-                return Err(PolicyError::new(
-                    "\"path\" must be an object of patterns, or a list of such objects",
-                ))
-            }
+            _ => return Err(not_paths()),
         };
         for (pattern, body) in groups.into_iter().flatten() {
             let Json::Object(body) = body else {
@@ -348,14 +346,19 @@ fn json_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
                     "path {pattern:?}: must be an object of keys"
                 )));
             };
-            let attributes = body
-                .into_iter()
-                .map(|(key, value)| Attribute {
+            let mut attributes: Vec<Attribute> = Vec::new();
+            for (key, value) in body {
+                if attributes.iter().any(|a| a.key == key) {
+                    return Err(PolicyError::new(format!(
+                        "path {pattern:?}: key {key:?} is given twice"
+                    )));
+                }
+                attributes.push(Attribute {
                     key,
                     at: None,
                     value: json_value(value),
-                })
-                .collect();
+                });
+            }
             blocks.push(Block {
                 pattern,
                 at: None,
@@ -366,15 +369,80 @@ fn json_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
     Ok(blocks)
 }
 
-fn json_value(value: serde_json::Value) -> Value {
-    use serde_json::Value as Json;
+/// A JSON value whose objects keep every key, in order, repeats included.
+enum Json {
+    Other(&'static str),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Other("null"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Json, E> {
+        Ok(Json::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Json, E> {
+        Ok(Json::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Json, E> {
+        Ok(Json::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Json, E> {
+        Ok(Json::Other("a number"))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Json, E> {
+        Ok(Json::String(s.to_string()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Json, E> {
+        Ok(Json::String(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        Ok(Json::Object(entries))
+    }
+}
+
+fn json_value(value: Json) -> Value {
     match value {
         Json::String(s) => Value::String(s),
         Json::Array(items) => Value::List(items.into_iter().map(json_value).collect()),
-        Json::Null => Value::Other("null"),
-        Json::Bool(_) => Value::Other("a boolean"),
-        Json::Number(_) => Value::Other("a number"),
         Json::Object(_) => Value::Other("an object"),
+        Json::Other(what) => Value::Other(what),
     }
 }
 
@@ -719,21 +787,29 @@ path "transit/encrypt/app" { capabilities = ["update"] }
     fn json_policies_are_read_as_vault_reads_them() {
         let text =
             r#"{"path": {"secret/*": {"capabilities": ["read"]}, "kv/x": {"policy": "write"}}}"#;
-        let mut got = rules(text);
-        got.sort();
         assert_eq!(
-            got,
+            rules(text),
             [
+                ("secret/*".to_string(), vec!["read"]),
                 (
                     "kv/x".to_string(),
                     vec!["create", "delete", "list", "read", "update"]
                 ),
-                ("secret/*".to_string(), vec!["read"]),
             ]
         );
         let listed =
             r#"{"path": [{"a": {"capabilities": ["list"]}}, {"b": {"capabilities": []}}]}"#;
         assert_eq!(rules(listed).len(), 2);
+        // A pattern named twice is two rules (which the ACL merges), in order.
+        let twice =
+            r#"{"path": {"a": {"capabilities": ["deny"]}, "a": {"capabilities": ["read"]}}}"#;
+        assert_eq!(
+            rules(twice),
+            [
+                ("a".to_string(), vec!["deny"]),
+                ("a".to_string(), vec!["read"])
+            ]
+        );
     }
 
     #[test]
@@ -751,6 +827,12 @@ path "transit/encrypt/app" { capabilities = ["update"] }
         assert!(error(r#"{"path": {"a": ["read"]}}"#).contains("must be an object of keys"));
         assert!(error(r#"{"path": {"a": {"allowed_parameters": {}}}}"#)
             .contains("not supported by Coffer"));
+        assert_eq!(
+            error(r#"{"path": {"a": {"capabilities": ["deny"], "capabilities": ["read"]}}}"#),
+            "failed to parse policy: path \"a\": key \"capabilities\" is given twice"
+        );
+        assert!(parse("[1]").is_err(), "not JSON to us, and not HCL either");
+        assert_eq!(rules("{}"), []);
     }
 
     #[test]
