@@ -9,9 +9,11 @@
 use std::time::{Duration, Instant};
 
 use coffer_host::api::{Method, Reply};
+use coffer_host::auth::WriteRule;
 use coffer_host::config::default_limits;
 use coffer_host::engines;
 use coffer_host::sandbox::{CallRequest, Sandbox};
+use coffer_host::storage::barrier::Keyring;
 use coffer_host::storage::{MountPrefix, Storage};
 
 fn request(method: Method, data: &str) -> CallRequest {
@@ -22,6 +24,7 @@ fn request(method: Method, data: &str) -> CallRequest {
         query: Vec::new(),
         mount_path: "secret/".into(),
         mount_options: "{}".into(),
+        write_rule: WriteRule::Any,
     }
 }
 
@@ -32,6 +35,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
         let storage = Storage::open(&dir.path().join("bench.redb"))?;
+        storage.set_keyring(Some(Keyring::generate(0)));
         let kv = engines::builtin("kv").ok_or_else(|| anyhow::anyhow!("no kv engine"))?;
         let only = std::env::var("DISPATCH_ONLY").ok();
         for (label, reuse) in [
@@ -96,6 +100,7 @@ async fn transit_batch(storage: &Storage) -> anyhow::Result<()> {
         query: Vec::new(),
         mount_path: "transit/".into(),
         mount_options: "{}".into(),
+        write_rule: WriteRule::Any,
     };
     sandbox
         .call(&mount, call("keys/bench", "{}".into()))

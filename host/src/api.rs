@@ -78,6 +78,13 @@ pub enum Reply {
         /// The envelope's `warnings`.
         warnings: Vec<String>,
     },
+    /// A token was issued or renewed: the envelope's `auth` block, 200.
+    Auth {
+        /// The `auth` block.
+        auth: Value,
+        /// The envelope's `warnings`.
+        warnings: Vec<String>,
+    },
     /// Nothing to say: 204, or 200 with warnings only.
     Empty {
         /// Warnings, if any.
@@ -113,6 +120,11 @@ impl Reply {
         }
     }
 
+    /// 200 with an `auth` block.
+    pub fn auth(auth: Value, warnings: Vec<String>) -> Self {
+        Reply::Auth { auth, warnings }
+    }
+
     /// 204.
     pub fn empty() -> Self {
         Reply::Empty {
@@ -126,8 +138,10 @@ impl Reply {
 pub enum ApiError {
     /// 400: the request is malformed or impossible.
     BadRequest(String),
-    /// 403.
+    /// 403 `permission denied`.
     PermissionDenied,
+    /// 403 with another message (`bad token`).
+    Forbidden(String),
     /// 404; `None` renders `{"errors": []}`.
     NotFound(Option<String>),
     /// 405.
@@ -145,7 +159,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::BadRequest(_) => 400,
-            ApiError::PermissionDenied => 403,
+            ApiError::PermissionDenied | ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::UnsupportedOperation(_) => 405,
             ApiError::TooLarge(_) => 413,
@@ -161,7 +175,8 @@ impl ApiError {
             | ApiError::UnsupportedOperation(m)
             | ApiError::TooLarge(m)
             | ApiError::Internal(m)
-            | ApiError::Unavailable(m) => vec![m.clone()],
+            | ApiError::Unavailable(m)
+            | ApiError::Forbidden(m) => vec![m.clone()],
             ApiError::PermissionDenied => vec!["permission denied".to_string()],
             ApiError::NotFound(Some(m)) => vec![m.clone()],
             ApiError::NotFound(None) => Vec::new(),
@@ -178,6 +193,11 @@ impl ApiError {
         ApiError::Internal(message.to_string())
     }
 
+    /// 503 `Vault is sealed` (Vault's words, which clients match on).
+    pub fn sealed() -> Self {
+        ApiError::Unavailable("Vault is sealed".to_string())
+    }
+
     /// 405 for a host path that does not take this verb.
     pub fn unsupported() -> Self {
         ApiError::UnsupportedOperation("unsupported operation".to_string())
@@ -186,7 +206,10 @@ impl ApiError {
 
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            crate::storage::StorageError::Sealed => ApiError::sealed(),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -346,7 +346,7 @@ fn duration(e: &Expression, key: &str) -> anyhow::Result<Duration> {
                     .map(Duration::from_millis)
                     .map_err(|_| anyhow::anyhow!("{key}: invalid duration {s:?}"));
             }
-            crate::sys::parse_duration(s)
+            crate::fields::parse_duration(s)
         }
         _ => None,
     };

@@ -25,9 +25,11 @@ pub mod auth;
 pub mod config;
 pub use coffer_crypto as crypto;
 pub mod engines;
+pub mod fields;
 pub mod http;
 pub mod router;
 pub mod sandbox;
+pub mod seal;
 pub mod server;
 pub mod storage;
 pub mod sys;
@@ -35,8 +37,9 @@ pub mod sys;
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::Arc;
+
+use base64::Engine as _;
 
 use config::{Config, StorageConfig};
 use server::Server;
@@ -57,57 +60,33 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         config.limits.clone(),
         cache_dir(&storage_path),
     )?;
-    let dev_token = config.dev_root_token.as_ref().map(|t| {
-        t.clone()
-            .unwrap_or_else(|| format!("s.{}", hex::encode(rand::random::<[u8; 12]>())))
-    });
-    let (auth, shown_token) = auth::Auth::load(&storage, dev_token.as_deref())?;
-    let cluster_id = match storage.system_get("core/cluster-id")? {
+    let cluster_id = match storage.seal_get("cluster-id")? {
         Some(id) => String::from_utf8_lossy(&id).into_owned(),
         None => {
             let id = uuid::Uuid::new_v4().to_string();
-            storage.system_write(&[("core/cluster-id", Some(id.as_bytes()))])?;
+            storage.seal_write(&[("cluster-id", id.as_bytes())])?;
             id
         }
     };
-    let server = Arc::new(Server {
+    let server = Arc::new(Server::new(server::ServerParts {
         storage,
         sandbox,
-        router: router::Router::default(),
-        auth,
         plugin_dir: config.plugin_dir.clone(),
-        mounts_lock: tokio::sync::Mutex::new(()),
-        cluster_name: format!("coffer-cluster-{}", cluster_id.get(..8).unwrap_or_default()),
         cluster_id,
-        migrations: Mutex::new(Vec::new()),
-        started: SystemTime::now(),
-    });
-    let restored = server.restore_mounts()?;
-    if config.dev_root_token.is_some() && restored.is_empty() {
-        let mut options = serde_json::Map::new();
-        options.insert("version".into(), "1".into());
-        let record = router::MountRecord {
-            path: "secret/".into(),
-            kind: "kv".into(),
-            description: "key/value secret storage".into(),
-            uuid: uuid::Uuid::new_v4().to_string(),
-            accessor: format!("kv_{}", hex::encode(rand::random::<[u8; 4]>())),
-            config: router::MountConfig::default(),
-            options,
-            local: false,
-            seal_wrap: false,
-            sha256: String::new(),
-        };
-        let mount = server
-            .start_mount(record)
-            .map_err(|e| anyhow::anyhow!("{:?}", e.messages()))?;
-        let table = router::MountTable::new(vec![mount]);
-        server
-            .persist_mounts(&table)
-            .map_err(|e| anyhow::anyhow!("{:?}", e.messages()))?;
-        server.router.replace(table);
+    }));
+    let fail = |e: api::ApiError| anyhow::anyhow!("{}", e.messages().join("; "));
+    // Dev mode: initialised with one share, unsealed, `secret/` mounted.
+    let mut shown = None;
+    if let Some(wanted) = &config.dev_root_token {
+        let (keys, token) = server.initialize(1, 1, wanted.as_deref()).map_err(fail)?;
+        let key = keys
+            .first()
+            .map(|k| base64::engine::general_purpose::STANDARD.encode(k.as_slice()))
+            .unwrap_or_default();
+        server.submit_share(&key).await.map_err(fail)?;
+        mount_dev_kv(&server).map_err(fail)?;
+        shown = Some((key, token));
     }
-
     let listener = tokio::net::TcpListener::bind(&config.listener.address)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listener.address))?;
@@ -135,8 +114,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         "                 Storage: redb ({})",
         storage_path.display()
     )?;
-    if let Some(token) = &shown_token {
+    if let Some((key, token)) = &shown {
+        writeln!(out, "              Unseal Key: {key}")?;
         writeln!(out, "              Root Token: {token}")?;
+    } else if server.seal.config().map_err(fail)?.is_some() {
+        writeln!(
+            out,
+            "                    Seal: sealed; unseal with `sys/unseal`"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "                    Seal: not initialised; start with `sys/init`"
+        )?;
     }
     writeln!(
         out,
@@ -151,12 +141,41 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     Ok(())
 }
 
-/// Calls every mount's periodic entry point at a fixed interval.
+/// Mounts kv version 1 at `secret/`, as Vault's dev server does.
+fn mount_dev_kv(server: &Server) -> Result<(), api::ApiError> {
+    let mut options = serde_json::Map::new();
+    options.insert("version".into(), "1".into());
+    let record = router::MountRecord {
+        path: "secret/".into(),
+        kind: "kv".into(),
+        description: "key/value secret storage".into(),
+        uuid: uuid::Uuid::new_v4().to_string(),
+        accessor: format!("kv_{}", hex::encode(rand::random::<[u8; 4]>())),
+        config: router::MountConfig::default(),
+        options,
+        local: false,
+        seal_wrap: false,
+        sha256: String::new(),
+    };
+    let mount = server.start_mount(record)?;
+    let mut mounts: Vec<_> = server.router.table().mounts().to_vec();
+    mounts.push(mount);
+    let table = router::MountTable::new(mounts);
+    server.persist_mounts(&table)?;
+    server.router.replace(table);
+    Ok(())
+}
+
+/// Calls every mount's periodic entry point at a fixed interval (while
+/// unsealed).
 async fn periodic(server: Arc<Server>, every: std::time::Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        if !server.is_unsealed() {
+            continue;
+        }
         let table = server.router.table();
         for mount in table.mounts() {
             let options = serde_json::Value::Object(mount.record.options.clone()).to_string();

@@ -1,14 +1,20 @@
 //! The server's shared state and the dispatch of one authorised request.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use zeroize::Zeroizing;
+
 use crate::api::{ApiError, ApiResult, Method, Request};
-use crate::auth::{Auth, Authorized};
+use crate::auth::tokens::{now, TokenEntry};
+use crate::auth::{Auth, Authorized, Target, UNAUTHENTICATED};
 use crate::engines::{self, PluginRecord};
 use crate::router::{Mount, MountRecord, MountTable, Router};
 use crate::sandbox::{CallRequest, EngineCode, Sandbox};
+use crate::seal::{Seal, Submitted};
+use crate::storage::barrier::Keyring;
 use crate::storage::{MountPrefix, Storage};
 
 /// Where the mount table is stored.
@@ -22,8 +28,13 @@ pub struct Server {
     pub sandbox: Arc<Sandbox>,
     /// The mount table.
     pub router: Router,
-    /// Tokens.
+    /// Tokens and policies.
     pub auth: Auth,
+    /// The seal's keys and unseal progress.
+    pub seal: Seal,
+    /// Set once everything is up after an unseal; cleared first on seal.
+    /// Requests other than the seal's own are refused while it is false.
+    unsealed: AtomicBool,
     /// Where catalog engines' files are; none disables the catalog.
     pub plugin_dir: Option<PathBuf>,
     /// Serialises changes of the mount table and the catalog.
@@ -46,31 +57,182 @@ pub struct Handled {
     pub mount_type: String,
 }
 
+/// The unseal key shares `sys/init` hands out.
+pub type UnsealShares = Vec<Zeroizing<Vec<u8>>>;
+
+/// What a new server starts from.
+pub struct ServerParts {
+    /// The database.
+    pub storage: Storage,
+    /// The engine runtime.
+    pub sandbox: Arc<Sandbox>,
+    /// Where catalog engines' files are.
+    pub plugin_dir: Option<PathBuf>,
+    /// Identity reported by `sys/health`.
+    pub cluster_id: String,
+}
+
 impl Server {
-    /// Authorises and runs one request.
+    /// A sealed server over `parts`.
+    pub fn new(parts: ServerParts) -> Self {
+        Server {
+            auth: Auth::new(parts.storage.clone()),
+            seal: Seal::new(parts.storage.clone()),
+            unsealed: AtomicBool::new(false),
+            storage: parts.storage,
+            sandbox: parts.sandbox,
+            router: Router::default(),
+            plugin_dir: parts.plugin_dir,
+            mounts_lock: tokio::sync::Mutex::new(()),
+            cluster_name: format!(
+                "coffer-cluster-{}",
+                parts.cluster_id.get(..8).unwrap_or_default()
+            ),
+            cluster_id: parts.cluster_id,
+            migrations: Mutex::new(Vec::new()),
+            started: SystemTime::now(),
+        }
+    }
+
+    /// Whether requests are served (the seal is open and the state is up).
+    pub fn is_unsealed(&self) -> bool {
+        self.unsealed.load(Ordering::SeqCst)
+    }
+
+    /// Seal, then authorise, then run one request (invariant 1).
     pub async fn handle(&self, request: Request) -> Handled {
-        let authorized = match self.auth.check(request.token.as_deref(), &request.path) {
-            Ok(a) => a,
-            Err(e) => {
-                return Handled {
-                    result: Err(e),
-                    mount_type: String::new(),
+        let path = request.path.as_str();
+        let host = path == "sys" || path.starts_with("sys/") || path.starts_with("auth/token/");
+        if !self.is_unsealed() && !UNAUTHENTICATED.contains(&path) {
+            return Handled {
+                result: Err(ApiError::sealed()),
+                mount_type: String::new(),
+            };
+        }
+        let target = if host { Target::Host } else { Target::Engine };
+        let authorized =
+            match self
+                .auth
+                .check(request.token.as_deref(), request.method, path, target)
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    return Handled {
+                        result: Err(e),
+                        mount_type: String::new(),
+                    }
                 }
-            }
-        };
-        if request.path == "sys" || request.path.starts_with("sys/") {
+            };
+        if path == "sys" || path.starts_with("sys/") {
             return Handled {
                 result: crate::sys::handle(self, authorized, request).await,
                 mount_type: "system".into(),
             };
         }
-        if request.path.starts_with("auth/token/") {
+        if path.starts_with("auth/token/") {
             return Handled {
-                result: crate::auth::token::handle(authorized, &request),
+                result: crate::auth::token::handle(&self.auth, &authorized, &request),
                 mount_type: "token".into(),
             };
         }
         self.call_engine(authorized, request).await
+    }
+
+    /// `sys/init`: makes the keys, stores the root token, and leaves the
+    /// server sealed. `root_token` picks the token (dev mode).
+    pub fn initialize(
+        &self,
+        shares: u8,
+        threshold: u8,
+        root_token: Option<&str>,
+    ) -> Result<(UnsealShares, String), ApiError> {
+        let init = self.seal.init(shares, threshold)?;
+        let token = root_token
+            .map(str::to_string)
+            .unwrap_or_else(crate::auth::tokens::new_token);
+        // The barrier is opened for this one write only; requests still see
+        // a sealed server (`unsealed` is false), so nothing else runs.
+        self.storage.set_keyring(Some(init.keyring));
+        let written = self.auth.tokens.create(
+            &token,
+            TokenEntry {
+                hash: String::new(),
+                accessor: String::new(),
+                policies: vec!["root".into()],
+                parent: None,
+                meta: None,
+                display_name: "root".into(),
+                num_uses: 0,
+                creation_time: now(),
+                creation_ttl: 0,
+                expire_time: None,
+                explicit_max_ttl: 0,
+                period: 0,
+                renewable: false,
+                path: "auth/token/root".into(),
+                last_renewal: None,
+            },
+        );
+        self.storage.set_keyring(None);
+        self.auth.clear();
+        written?;
+        Ok((init.keys, token))
+    }
+
+    /// `sys/unseal` with one share; unseals when the threshold is met.
+    pub async fn submit_share(&self, key: &str) -> Result<(), ApiError> {
+        if self.is_unsealed() {
+            return Ok(());
+        }
+        if let Submitted::Unsealed(keyring) = self.seal.submit(key)? {
+            self.unseal_with(keyring).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings the server up behind an opened keyring: policies, mounts,
+    /// then requests are let in.
+    async fn unseal_with(&self, keyring: Keyring) -> Result<(), ApiError> {
+        let _guard = self.mounts_lock.lock().await;
+        self.storage.set_keyring(Some(keyring));
+        let up = self.auth.policies.ensure_default().and_then(|()| {
+            self.restore_mounts()
+                .map(|_| ())
+                .map_err(|e| ApiError::internal(format!("cannot load the mount table: {e}")))
+        });
+        if let Err(e) = up {
+            self.storage.set_keyring(None);
+            self.seal.forget();
+            return Err(e);
+        }
+        self.unsealed.store(true, Ordering::SeqCst);
+        tracing::info!("unsealed");
+        Ok(())
+    }
+
+    /// `sys/seal`: stops serving, drops every engine instance (and so the
+    /// engines' in-memory caches), every cached token and policy, then the
+    /// keys.
+    pub async fn seal_now(&self) {
+        self.unsealed.store(false, Ordering::SeqCst);
+        let _guard = self.mounts_lock.lock().await;
+        let table = self.router.table();
+        self.router.replace(MountTable::new(Vec::new()));
+        for mount in table.mounts() {
+            mount.runtime.retire().await;
+        }
+        self.auth.clear();
+        self.storage.set_keyring(None);
+        self.seal.forget();
+        tracing::info!("sealed");
+    }
+
+    /// `sys/rotate`: a new barrier key term for new writes.
+    pub fn rotate_barrier(&self) -> Result<(), ApiError> {
+        let current = self.storage.keyring()?;
+        let next = self.seal.rotate(&current)?;
+        self.storage.set_keyring(Some(next));
+        Ok(())
     }
 
     async fn call_engine(&self, authorized: Authorized, request: Request) -> Handled {
@@ -95,6 +257,7 @@ impl Server {
             },
             mount_path: mount.record.path.clone(),
             mount_options: serde_json::Value::Object(mount.record.options.clone()).to_string(),
+            write_rule: authorized.write_rule(),
         };
         Handled {
             result: self.sandbox.call(&mount.runtime, call).await,

@@ -204,6 +204,48 @@ impl Server {
         })
     }
 
+    /// `coffer server --config ...`, then `sys/init` with one share and
+    /// `sys/unseal`: a server ready for requests, with its keys.
+    pub fn config_ready(dir: &ConfigDir) -> (Server, InitKeys) {
+        let mut server = Server::config(dir);
+        let keys = server.init(1, 1);
+        server.unseal(&keys.keys);
+        (server, keys)
+    }
+
+    /// `PUT sys/init`; remembers the root token for [`Server::client`].
+    #[track_caller]
+    pub fn init(&mut self, shares: u8, threshold: u8) -> InitKeys {
+        let r = self.anonymous().put(
+            "sys/init",
+            &json!({ "secret_shares": shares, "secret_threshold": threshold }),
+        );
+        r.expect(200);
+        let body = r.json();
+        let keys: Vec<String> = body["keys"]
+            .as_array()
+            .expect("init answers `keys`")
+            .iter()
+            .map(|k| k.as_str().expect("hex key").to_string())
+            .collect();
+        let root_token = body["root_token"].as_str().expect("root_token").to_string();
+        self.root_token = Some(root_token.clone());
+        InitKeys { keys, root_token }
+    }
+
+    /// Submits `keys` to `sys/unseal` until the answer says unsealed.
+    #[track_caller]
+    pub fn unseal(&self, keys: &[String]) {
+        for key in keys {
+            let r = self.anonymous().put("sys/unseal", &json!({ "key": key }));
+            r.expect(200);
+            if r.json()["sealed"] == json!(false) {
+                return;
+            }
+        }
+        panic!("still sealed after {} keys", keys.len());
+    }
+
     /// A client with the root token (dev token, or the printed one).
     pub fn client(&self) -> Client {
         Client::new(&self.addr, self.root_token.as_deref())
@@ -564,6 +606,14 @@ impl Client {
         response.expect(200);
         response.data()
     }
+}
+
+/// What `sys/init` handed out.
+pub struct InitKeys {
+    /// The unseal key shares, hex.
+    pub keys: Vec<String>,
+    /// The initial root token.
+    pub root_token: String,
 }
 
 /// The hex SHA-256 of a file.

@@ -14,17 +14,22 @@
 //! - `concurrency`: concurrent writes through one engine.
 //! - `startup`: start-up output and refusing bad configurations.
 //! - `tls`: a TLS listener (rustls) checked by an independent client.
+//! - `access`: tokens and ACL policies: what a limited token can and
+//!   cannot do, precedence, expiry, revocation.
+//! - `seal`: init, unseal, seal, barrier rotation.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
 
+mod access;
 mod api;
 mod catalog;
 mod concurrency;
 mod mounts;
 mod persistence;
 mod sandbox;
+mod seal;
 mod startup;
 mod tls;

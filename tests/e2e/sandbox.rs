@@ -69,7 +69,7 @@ struct Outcome {
 /// `bad/ok` still works.
 fn misbehave(path: &'static str) -> Outcome {
     let dir = ConfigDir::new(LIMITS);
-    let mut server = Server::config(&dir);
+    let (mut server, _keys) = Server::config_ready(&dir);
     let c = server.client();
     install_engine(&c, &dir.plugin_dir(), MISBEHAVE_WASM, "misbehave");
     c.mount("bad", "misbehave");

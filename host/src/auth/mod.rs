@@ -1,25 +1,80 @@
-//! Who may do what. For now one root token that may do everything; the
-//! policy issue replaces [`Auth::check`]'s body, not its signature.
+//! Who may do what: the token store, the policy store, and the check every
+//! request passes before anything runs for it.
 //!
-//! Tokens are never stored: only their SHA-256, compared in constant time.
+//! [`Auth::check`] resolves the request's token (by its SHA-256: tokens are
+//! never stored or compared in clear, so lookup time says nothing about how
+//! close a guess was), builds the ACL of its policies, and requires the
+//! capability the request needs on its full path, plus `sudo` on
+//! root-protected paths. A write to an engine path needs `create` or
+//! `update` depending on whether the target exists, which only the engine
+//! knows: the check passes the allowed choice along in the
+//! [`Authorized`] proof and the sandbox enforces it once the engine's
+//! `exists` has answered (see [`WriteRule`]).
 //!
-//! **Invariant:** an engine runs only for a request that holds an
-//! [`Authorized`], and only [`Auth::check`] makes one (invariant 1).
+//! **Invariant 1:** an engine runs only for a request that holds an
+//! [`Authorized`], and only [`Auth::check`] makes one.
 
+pub mod policies;
 pub mod policy;
 pub mod token;
+pub mod tokens;
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use std::sync::Arc;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Method};
 use crate::storage::Storage;
+use policies::PolicyStore;
+use policy::{Acl, Capability};
+use tokens::{TokenEntry, TokenStore};
 
-/// Proof that a request's token may act on its path. Its field is private,
-/// so only [`Auth::check`] can make one.
-#[derive(Debug)]
+/// Paths anyone may call, sealed or not, as in Vault.
+pub const UNAUTHENTICATED: &[&str] = &[
+    "sys/health",
+    "sys/seal-status",
+    "sys/leader",
+    "sys/init",
+    "sys/unseal",
+];
+
+/// The token behind a request.
+pub struct Caller {
+    /// The token as presented (kept only for this request's life).
+    pub token: String,
+    /// Its entry.
+    pub entry: Arc<TokenEntry>,
+    /// Its policies' ACL.
+    pub acl: Arc<Acl>,
+}
+
+/// Which of create and update a write may be, once the engine has said
+/// whether its target exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteRule {
+    /// Either (or not a write).
+    Any,
+    /// Only a create: the target must not exist.
+    CreateOnly,
+    /// Only an update: the target must exist.
+    UpdateOnly,
+}
+
+impl WriteRule {
+    /// Whether a write that is a create (`true`) or an update may go on.
+    pub fn allows(self, create: bool) -> bool {
+        match self {
+            WriteRule::Any => true,
+            WriteRule::CreateOnly => create,
+            WriteRule::UpdateOnly => !create,
+        }
+    }
+}
+
+/// Proof that a request's token may act on its path. Its fields are
+/// private, so only [`Auth::check`] can make one.
 pub struct Authorized {
     path: String,
+    caller: Option<Arc<Caller>>,
+    write_rule: WriteRule,
 }
 
 impl Authorized {
@@ -27,60 +82,129 @@ impl Authorized {
     pub fn path(&self) -> &str {
         &self.path
     }
+
+    /// The caller (`None` on unauthenticated paths).
+    pub fn caller(&self) -> Option<&Arc<Caller>> {
+        self.caller.as_ref()
+    }
+
+    /// What an engine write may be.
+    pub fn write_rule(&self) -> WriteRule {
+        self.write_rule
+    }
 }
 
-/// Paths anyone may call, as in Vault.
-pub const UNAUTHENTICATED: &[&str] = &["sys/health", "sys/seal-status", "sys/leader"];
+/// Where a request goes, as far as the capability check cares.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The host's own endpoints (`sys/`, `auth/token/`): a write is an
+    /// update, as Vault treats paths without an existence check.
+    Host,
+    /// An engine, which tells create from update.
+    Engine,
+}
 
-const ROOT_KEY: &str = "core/root-token-sha256";
-
-/// The token store.
+/// Tokens and policies.
 pub struct Auth {
-    root_hash: [u8; 32],
+    /// The token store.
+    pub tokens: TokenStore,
+    /// The policy store.
+    pub policies: PolicyStore,
 }
 
 impl Auth {
-    /// Loads the root token's hash; if there is none, makes a token (or uses
-    /// `wanted`, in dev mode) and returns it so it can be shown once.
-    pub fn load(storage: &Storage, wanted: Option<&str>) -> anyhow::Result<(Self, Option<String>)> {
-        if let Some(token) = wanted {
-            let hash = digest(token);
-            storage.system_write(&[(ROOT_KEY, Some(&hash))])?;
-            return Ok((Auth { root_hash: hash }, Some(token.to_string())));
+    /// The stores over `storage`.
+    pub fn new(storage: Storage) -> Self {
+        Auth {
+            tokens: TokenStore::new(storage.clone()),
+            policies: PolicyStore::new(storage),
         }
-        if let Some(stored) = storage.system_get(ROOT_KEY)? {
-            let root_hash: [u8; 32] = stored
-                .as_slice()
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("stored root token hash is corrupt"))?;
-            return Ok((Auth { root_hash }, None));
-        }
-        let token = format!("s.{}", hex::encode(rand::random::<[u8; 16]>()));
-        let hash = digest(&token);
-        storage.system_write(&[(ROOT_KEY, Some(&hash))])?;
-        Ok((Auth { root_hash: hash }, Some(token)))
+    }
+
+    /// Forgets every cached token and policy (on seal).
+    pub fn clear(&self) {
+        self.tokens.clear();
+        self.policies.clear();
+    }
+
+    /// The caller behind a token, or 403.
+    pub fn caller(&self, token: Option<&str>) -> Result<Arc<Caller>, ApiError> {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::PermissionDenied)?;
+        let entry = self
+            .tokens
+            .lookup(token)?
+            .ok_or(ApiError::PermissionDenied)?;
+        let acl = self.policies.acl(&entry.policies)?;
+        Ok(Arc::new(Caller {
+            token: token.to_string(),
+            entry,
+            acl,
+        }))
     }
 
     /// Allows the request or answers 403 `permission denied`.
-    pub fn check(&self, token: Option<&str>, path: &str) -> Result<Authorized, ApiError> {
+    pub fn check(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        target: Target,
+    ) -> Result<Authorized, ApiError> {
         if UNAUTHENTICATED.contains(&path) {
             return Ok(Authorized {
                 path: path.to_string(),
+                caller: None,
+                write_rule: WriteRule::Any,
             });
         }
-        let Some(token) = token else {
-            return Err(ApiError::PermissionDenied);
-        };
-        if bool::from(digest(token).ct_eq(&self.root_hash)) {
-            Ok(Authorized {
-                path: path.to_string(),
-            })
+        let caller = self.caller(token)?;
+        let write_rule = if caller.acl.is_root() {
+            WriteRule::Any
         } else {
-            Err(ApiError::PermissionDenied)
-        }
+            // Vault checks a LIST on the path with a trailing slash.
+            let caps = if method == Method::List && !path.ends_with('/') {
+                caller.acl.list_capabilities(&format!("{path}/"))
+            } else if method == Method::List {
+                caller.acl.list_capabilities(path)
+            } else {
+                caller.acl.capabilities(path)
+            };
+            if policy::needs_sudo(path) && !caps.allows(Capability::Sudo) {
+                return Err(ApiError::PermissionDenied);
+            }
+            let need = |c| {
+                if caps.allows(c) {
+                    Ok(WriteRule::Any)
+                } else {
+                    Err(ApiError::PermissionDenied)
+                }
+            };
+            match (method, target) {
+                (Method::Read, _) => need(Capability::Read)?,
+                (Method::List, _) => need(Capability::List)?,
+                (Method::Delete, _) => need(Capability::Delete)?,
+                (Method::Patch, _) => need(Capability::Patch)?,
+                (Method::Write, Target::Host) => need(Capability::Update)?,
+                (Method::Write, Target::Engine) => {
+                    match (
+                        caps.allows(Capability::Create),
+                        caps.allows(Capability::Update),
+                    ) {
+                        (true, true) => WriteRule::Any,
+                        (true, false) => WriteRule::CreateOnly,
+                        (false, true) => WriteRule::UpdateOnly,
+                        (false, false) => return Err(ApiError::PermissionDenied),
+                    }
+                }
+            }
+        };
+        self.tokens.use_once(&caller.entry)?;
+        Ok(Authorized {
+            path: path.to_string(),
+            caller: Some(caller),
+            write_rule,
+        })
     }
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }

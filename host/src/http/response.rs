@@ -18,16 +18,33 @@ pub fn render(request_id: Uuid, result: ApiResult, mount_type: &str) -> Response
             data,
             warnings,
             top_level,
-        }) => envelope(request_id, status, data, warnings, top_level, mount_type),
+        }) => envelope(
+            request_id, status, data, warnings, top_level, None, mount_type,
+        ),
         Ok(Reply::EngineData {
             status,
             data,
             warnings,
-        }) => envelope(request_id, status, data, warnings, None, mount_type),
+        }) => envelope(request_id, status, data, warnings, None, None, mount_type),
+        Ok(Reply::Auth { auth, warnings }) => envelope(
+            request_id,
+            200,
+            Value::Null,
+            warnings,
+            None,
+            Some(auth),
+            mount_type,
+        ),
         Ok(Reply::Empty { warnings }) if warnings.is_empty() => bytes(204, None, Bytes::new()),
-        Ok(Reply::Empty { warnings }) => {
-            envelope(request_id, 200, Value::Null, warnings, None, mount_type)
-        }
+        Ok(Reply::Empty { warnings }) => envelope(
+            request_id,
+            200,
+            Value::Null,
+            warnings,
+            None,
+            None,
+            mount_type,
+        ),
         Ok(Reply::Raw {
             status,
             content_type,
@@ -56,7 +73,7 @@ struct Envelope<'a, D: Serialize> {
     data: D,
     wrap_info: Option<()>,
     warnings: Option<Vec<String>>,
-    auth: Option<()>,
+    auth: Option<Value>,
     mount_type: &'a str,
 }
 
@@ -66,6 +83,7 @@ fn envelope<D: Serialize>(
     data: D,
     warnings: Vec<String>,
     top_level: Option<Map<String, Value>>,
+    auth: Option<Value>,
     mount_type: &str,
 ) -> Response<Full<Bytes>> {
     let body = Envelope {
@@ -81,7 +99,7 @@ fn envelope<D: Serialize>(
         } else {
             Some(warnings)
         },
-        auth: None,
+        auth,
         mount_type,
     };
     let text =

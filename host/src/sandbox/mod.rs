@@ -183,6 +183,9 @@ pub struct CallRequest {
     pub mount_path: String,
     /// The mount's options as JSON object text.
     pub mount_options: String,
+    /// Which of create and update the caller's policies allow for a write
+    /// (enforced once the engine's `exists` has answered).
+    pub write_rule: crate::auth::WriteRule,
 }
 
 /// What one invocation produced, before the commit decision.
@@ -191,6 +194,9 @@ enum Outcome {
     Handled(Result<EngineResponse, EngineError>),
     /// `periodic` answered.
     Periodic(Result<(), EngineError>),
+    /// The write was a create (or an update) the caller may not make;
+    /// `handle` did not run.
+    Denied,
 }
 
 /// Which export to invoke.
@@ -442,6 +448,7 @@ impl Sandbox {
         match self.run(mount, Entry::Handle(&request)).await? {
             Outcome::Handled(Ok(response)) => Ok(reply(response)),
             Outcome::Handled(Err(e)) => Err(engine_error(e)),
+            Outcome::Denied => Err(ApiError::PermissionDenied),
             Outcome::Periodic(_) => Err(ApiError::internal("engine call mix-up")),
         }
     }
@@ -465,7 +472,7 @@ impl Sandbox {
         {
             Outcome::Periodic(Ok(())) => Ok(()),
             Outcome::Periodic(Err(e)) => Err(engine_error(e)),
-            Outcome::Handled(_) => Err(ApiError::internal("engine call mix-up")),
+            Outcome::Handled(_) | Outcome::Denied => Err(ApiError::internal("engine call mix-up")),
         }
     }
 
@@ -512,6 +519,7 @@ impl Sandbox {
             let succeeded = match &outcome {
                 Outcome::Handled(r) => r.is_ok(),
                 Outcome::Periodic(r) => r.is_ok(),
+                Outcome::Denied => false,
             };
             if !succeeded || call.writes.is_empty() {
                 self.recycle(mount, warm);
@@ -558,26 +566,39 @@ impl Sandbox {
         warm.store.set_epoch_deadline(1);
         let outcome = match entry {
             Entry::Handle(req) => {
-                let operation = match req.method {
-                    Method::Read => Operation::Read,
-                    Method::List => Operation::List,
-                    Method::Delete => Operation::Delete,
-                    Method::Patch => Operation::Patch,
-                    Method::Write => {
-                        let probe = to_wit(req, Operation::Update);
-                        match warm.engine.call_exists(&mut warm.store, &probe).await? {
-                            Ok(Some(false)) => Operation::Create,
-                            Ok(_) => Operation::Update,
-                            Err(e) => {
+                let operation =
+                    match req.method {
+                        Method::Read => Operation::Read,
+                        Method::List => Operation::List,
+                        Method::Delete => Operation::Delete,
+                        Method::Patch => Operation::Patch,
+                        Method::Write => {
+                            let probe = to_wit(req, Operation::Update);
+                            let operation =
+                                match warm.engine.call_exists(&mut warm.store, &probe).await? {
+                                    Ok(Some(false)) => Operation::Create,
+                                    Ok(_) => Operation::Update,
+                                    Err(e) => {
+                                        let call =
+                                            warm.store.data_mut().call.take().ok_or_else(|| {
+                                                wasmtime::format_err!("call state vanished")
+                                            })?;
+                                        return Ok((Outcome::Handled(Err(e)), call));
+                                    }
+                                };
+                            if !req
+                                .write_rule
+                                .allows(matches!(operation, Operation::Create))
+                            {
                                 let call =
                                     warm.store.data_mut().call.take().ok_or_else(|| {
                                         wasmtime::format_err!("call state vanished")
                                     })?;
-                                return Ok((Outcome::Handled(Err(e)), call));
+                                return Ok((Outcome::Denied, call));
                             }
+                            operation
                         }
-                    }
-                };
+                    };
                 let wit = to_wit(req, operation);
                 Outcome::Handled(warm.engine.call_handle(&mut warm.store, &wit).await?)
             }

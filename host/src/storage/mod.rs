@@ -1,10 +1,18 @@
-//! Where bytes live: one redb file, two tables.
+//! Where bytes live: one redb file, three tables.
 //!
 //! - `engine`: every engine's data, keyed `<mount uuid>/<engine key>`. An
 //!   engine never builds these keys: [`MountPrefix`] does, from the mount's
 //!   uuid, so one mount cannot name another's key.
-//! - `system`: the host's own records (mount table, plugin catalog, root
-//!   token hash), keyed by a short path such as `core/mounts`.
+//! - `system`: the host's own records (mount table, plugin catalog, tokens,
+//!   policies, audit devices), keyed by a short path such as `core/mounts`.
+//! - `seal`: what must be readable while sealed: the seal configuration and
+//!   the keyring, itself encrypted (see `seal/`). Nothing else goes here.
+//!
+//! **Invariant 4:** every value of `engine` and `system` passes through the
+//! [`barrier`] (AES-256-GCM, the storage key as associated data) on its way
+//! to and from disk. While sealed there is no keyring, and every read or
+//! write of those tables fails with [`StorageError::Sealed`]. Keys (paths)
+//! stay in clear, as in Vault, so that listing works without decrypting.
 //!
 //! Engines read through a [`Snapshot`] (one redb read transaction, so a call
 //! sees a consistent state) and write through a [`WriteSet`] that is applied
@@ -16,28 +24,50 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
 
+pub mod barrier;
+
+use barrier::Keyring;
+
 const ENGINE: TableDefinition<&str, &[u8]> = TableDefinition::new("engine");
 const SYSTEM: TableDefinition<&str, &[u8]> = TableDefinition::new("system");
+const SEAL: TableDefinition<&str, &[u8]> = TableDefinition::new("seal");
 
-/// A storage failure: the file is unreadable, full, or corrupt. Always a 500
-/// for the request that met it; never the client's fault.
+/// A storage failure.
 #[derive(Debug)]
-pub struct StorageError(String);
+pub enum StorageError {
+    /// The file is unreadable, full, or corrupt, or a value failed to open:
+    /// a 500 for the request that met it, never the client's fault.
+    Failed(String),
+    /// The barrier is sealed: a 503.
+    Sealed,
+}
 
 impl std::fmt::Display for StorageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "storage error: {}", self.0)
+        match self {
+            StorageError::Failed(m) => write!(f, "storage error: {m}"),
+            StorageError::Sealed => f.write_str("Vault is sealed"),
+        }
     }
 }
 
 impl std::error::Error for StorageError {}
 
 fn err(e: impl std::fmt::Display) -> StorageError {
-    StorageError(e.to_string())
+    StorageError::Failed(e.to_string())
+}
+
+/// The associated data binding a sealed value to its table and key.
+fn aad(table: &str, key: &str) -> Vec<u8> {
+    let mut a = Vec::with_capacity(table.len() + 1 + key.len());
+    a.extend_from_slice(table.as_bytes());
+    a.push(0);
+    a.extend_from_slice(key.as_bytes());
+    a
 }
 
 /// The key prefix of one mount's data: `<uuid>/`. Only built from a mount's
@@ -64,36 +94,68 @@ pub type WriteSet = BTreeMap<String, Option<Vec<u8>>>;
 pub struct Storage {
     db: Arc<Database>,
     durability: Durability,
+    /// The barrier's keyring; `None` while sealed.
+    keyring: Arc<RwLock<Option<Arc<Keyring>>>>,
 }
 
 impl Storage {
     /// Opens (or creates) the redb file at `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
         let db = Database::create(path)
-            .map_err(|e| StorageError(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| StorageError::Failed(format!("cannot open {}: {e}", path.display())))?;
         let storage = Storage {
             db: Arc::new(db),
             durability: Durability::Immediate,
+            keyring: Arc::new(RwLock::new(None)),
         };
-        // Create both tables so read transactions can always open them.
+        // Create the tables so read transactions can always open them.
         let txn = storage.db.begin_write().map_err(err)?;
         txn.open_table(ENGINE).map_err(err)?;
         txn.open_table(SYSTEM).map_err(err)?;
+        txn.open_table(SEAL).map_err(err)?;
         txn.commit().map_err(err)?;
         Ok(storage)
     }
 
+    /// Opens the barrier with `keyring` (on unseal) or closes it (`None`, on
+    /// seal: the keyring is dropped once no call in flight holds it).
+    pub fn set_keyring(&self, keyring: Option<Keyring>) {
+        if let Ok(mut k) = self.keyring.write() {
+            *k = keyring.map(Arc::new);
+        }
+    }
+
+    /// Whether the barrier is open.
+    pub fn is_unsealed(&self) -> bool {
+        self.keyring.read().map(|k| k.is_some()).unwrap_or(false)
+    }
+
+    /// The current keyring, or `Sealed`.
+    pub fn keyring(&self) -> Result<Arc<Keyring>, StorageError> {
+        self.keyring
+            .read()
+            .ok()
+            .and_then(|k| k.clone())
+            .ok_or(StorageError::Sealed)
+    }
+
     /// A consistent read view of one mount's data.
     pub fn snapshot(&self, prefix: MountPrefix) -> Result<Snapshot, StorageError> {
+        let keyring = self.keyring()?;
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(ENGINE).map_err(err)?;
-        Ok(Snapshot { table, prefix })
+        Ok(Snapshot {
+            table,
+            prefix,
+            keyring,
+        })
     }
 
     /// Applies `writes` to the mount's data in one transaction: all or none.
     /// Blocking (it may wait for the file to sync): call it off the async
     /// workers.
     pub fn commit(&self, prefix: &MountPrefix, writes: &WriteSet) -> Result<(), StorageError> {
+        let keyring = self.keyring()?;
         let mut txn = self.db.begin_write().map_err(err)?;
         txn.set_durability(self.durability).map_err(err)?;
         {
@@ -102,7 +164,10 @@ impl Storage {
                 let full = prefix.key(key);
                 match value {
                     Some(v) => {
-                        table.insert(full.as_str(), v.as_slice()).map_err(err)?;
+                        let sealed = keyring.seal(&aad("engine", &full), v).map_err(err)?;
+                        table
+                            .insert(full.as_str(), sealed.as_slice())
+                            .map_err(err)?;
                     }
                     None => {
                         table.remove(full.as_str()).map_err(err)?;
@@ -129,14 +194,23 @@ impl Storage {
 
     /// A host record.
     pub fn system_get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let keyring = self.keyring()?;
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(SYSTEM).map_err(err)?;
         let value = table.get(key).map_err(err)?;
-        Ok(value.map(|v| v.value().to_vec()))
+        match value {
+            Some(v) => {
+                Ok(Some(keyring.open(&aad("system", key), v.value()).map_err(
+                    |e| StorageError::Failed(format!("{key}: {e}")),
+                )?))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Sets (`Some`) or removes (`None`) host records, all in one transaction.
     pub fn system_write(&self, writes: &[(&str, Option<&[u8]>)]) -> Result<(), StorageError> {
+        let keyring = self.keyring()?;
         let mut txn = self.db.begin_write().map_err(err)?;
         txn.set_durability(self.durability).map_err(err)?;
         {
@@ -144,7 +218,8 @@ impl Storage {
             for (key, value) in writes {
                 match value {
                     Some(v) => {
-                        table.insert(*key, *v).map_err(err)?;
+                        let sealed = keyring.seal(&aad("system", key), v).map_err(err)?;
+                        table.insert(*key, sealed.as_slice()).map_err(err)?;
                     }
                     None => {
                         table.remove(*key).map_err(err)?;
@@ -157,6 +232,7 @@ impl Storage {
 
     /// Host record keys that start with `prefix`, with the prefix removed.
     pub fn system_list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.keyring()?;
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(SYSTEM).map_err(err)?;
         let (start, end) = prefix_range(prefix);
@@ -171,17 +247,50 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// A record of the `seal` table, as stored (not through the barrier:
+    /// callers store only what is safe in clear or already encrypted).
+    pub fn seal_get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(SEAL).map_err(err)?;
+        let value = table.get(key).map_err(err)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    /// Writes `seal` records, all in one transaction.
+    pub fn seal_write(&self, writes: &[(&str, &[u8])]) -> Result<(), StorageError> {
+        let mut txn = self.db.begin_write().map_err(err)?;
+        txn.set_durability(self.durability).map_err(err)?;
+        {
+            let mut table = txn.open_table(SEAL).map_err(err)?;
+            for (key, value) in writes {
+                table.insert(*key, *value).map_err(err)?;
+            }
+        }
+        txn.commit().map_err(err)
+    }
+}
+
 /// One mount's data as of the moment the snapshot was taken.
 pub struct Snapshot {
     table: ReadOnlyTable<&'static str, &'static [u8]>,
     prefix: MountPrefix,
+    keyring: Arc<Keyring>,
 }
 
 impl Snapshot {
     /// The value at `key` (relative to the mount).
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let value = self.table.get(self.prefix.key(key).as_str()).map_err(err)?;
-        Ok(value.map(|v| v.value().to_vec()))
+        let full = self.prefix.key(key);
+        let value = self.table.get(full.as_str()).map_err(err)?;
+        match value {
+            Some(v) => Ok(Some(
+                self.keyring
+                    .open(&aad("engine", &full), v.value())
+                    .map_err(|e| StorageError::Failed(format!("{full}: {e}")))?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Every key under `prefix` (relative to the mount), in order, complete
@@ -271,7 +380,69 @@ mod tests {
     fn storage() -> (tempfile::TempDir, Storage) {
         let dir = tempfile::tempdir().unwrap();
         let s = Storage::open(&dir.path().join("c.redb")).unwrap();
+        s.set_keyring(Some(Keyring::generate(0)));
         (dir, s)
+    }
+
+    #[test]
+    fn sealed_storage_refuses_every_barrier_table() {
+        let (_d, s) = storage();
+        s.system_write(&[("core/x", Some(b"v"))]).unwrap();
+        s.set_keyring(None);
+        let p = MountPrefix::for_mount("m");
+        assert!(matches!(s.system_get("core/x"), Err(StorageError::Sealed)));
+        assert!(matches!(
+            s.system_write(&[("core/x", None)]),
+            Err(StorageError::Sealed)
+        ));
+        assert!(matches!(s.snapshot(p.clone()), Err(StorageError::Sealed)));
+        assert!(matches!(
+            s.commit(&p, &WriteSet::new()),
+            Err(StorageError::Sealed)
+        ));
+        // The seal table stays readable: it is how the seal opens.
+        s.seal_write(&[("config", b"{}")]).unwrap();
+        assert_eq!(s.seal_get("config").unwrap(), Some(b"{}".to_vec()));
+    }
+
+    #[test]
+    fn the_file_holds_no_plaintext_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.redb");
+        {
+            let s = Storage::open(&path).unwrap();
+            s.set_keyring(Some(Keyring::generate(0)));
+            let mut w = WriteSet::new();
+            w.insert("k".into(), Some(b"engine-secret-4242".to_vec()));
+            s.commit(&MountPrefix::for_mount("m"), &w).unwrap();
+            s.system_write(&[("core/x", Some(b"system-secret-4242"))])
+                .unwrap();
+        }
+        let raw = std::fs::read(&path).unwrap();
+        for needle in [&b"engine-secret-4242"[..], b"system-secret-4242"] {
+            assert!(!raw.windows(needle.len()).any(|w| w == needle));
+        }
+    }
+
+    #[test]
+    fn a_value_moved_to_another_key_does_not_open() {
+        let (_d, s) = storage();
+        s.system_write(&[("a", Some(b"v"))]).unwrap();
+        let sealed = {
+            let txn = s.db.begin_read().unwrap();
+            let t = txn.open_table(SYSTEM).unwrap();
+            let v = t.get("a").unwrap().unwrap().value().to_vec();
+            v
+        };
+        {
+            let txn = s.db.begin_write().unwrap();
+            txn.open_table(SYSTEM)
+                .unwrap()
+                .insert("b", sealed.as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        assert!(matches!(s.system_get("b"), Err(StorageError::Failed(_))));
     }
 
     #[test]

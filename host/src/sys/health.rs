@@ -1,6 +1,5 @@
-//! `sys/health`, `sys/seal-status` and `sys/leader`: answered without a
-//! token, as bare JSON (no envelope), in Vault's shapes. The server is
-//! always initialised and unsealed until the seal issue lands.
+//! `sys/health` and `sys/leader`: answered without a token, as bare JSON
+//! (no envelope), in Vault's shapes. (`sys/seal-status` is in `seal.rs`.)
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,53 +12,49 @@ use crate::server::Server;
 /// The version reported to clients.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `GET sys/health`.
-pub fn health(server: &Server, method: Method) -> ApiResult {
+/// `GET sys/health`: 200 when unsealed, 503 sealed, 501 uninitialised,
+/// each overridable by `sealedcode`, `uninitcode`, `activecode` as in Vault.
+pub fn health(server: &Server, method: Method, query: &[(String, String)]) -> ApiResult {
     only(method, &[Method::Read])?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    Ok(Reply::Bare {
-        status: 200,
-        body: json!({
-            "initialized": true,
-            "sealed": false,
-            "standby": false,
-            "performance_standby": false,
-            "replication_performance_mode": "disabled",
-            "replication_dr_mode": "disabled",
-            "server_time_utc": now,
-            "version": VERSION,
-            "enterprise": false,
-            "cluster_name": server.cluster_name,
-            "cluster_id": server.cluster_id,
-        }),
-    })
-}
-
-/// `GET sys/seal-status`.
-pub fn seal_status(server: &Server, method: Method) -> ApiResult {
-    only(method, &[Method::Read])?;
-    Ok(Reply::Bare {
-        status: 200,
-        body: json!({
-            "type": "shamir",
-            "initialized": true,
-            "sealed": false,
-            "t": 1,
-            "n": 1,
-            "progress": 0,
-            "nonce": "",
-            "version": VERSION,
-            "build_date": "",
-            "migration": false,
-            "cluster_name": server.cluster_name,
-            "cluster_id": server.cluster_id,
-            "recovery_seal": false,
-            "storage_type": "redb",
-        }),
-    })
+    let initialized = server.seal.config()?.is_some();
+    let sealed = !server.is_unsealed();
+    let code = |name: &str, default: u16| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<u16>().ok())
+            .filter(|c| (100..600).contains(c))
+            .unwrap_or(default)
+    };
+    let status = if !initialized {
+        code("uninitcode", 501)
+    } else if sealed {
+        code("sealedcode", 503)
+    } else {
+        code("activecode", 200)
+    };
+    let mut body = json!({
+        "initialized": initialized,
+        "sealed": sealed,
+        "standby": false,
+        "performance_standby": false,
+        "replication_performance_mode": "disabled",
+        "replication_dr_mode": "disabled",
+        "server_time_utc": now,
+        "version": VERSION,
+        "enterprise": false,
+    });
+    if !sealed {
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("cluster_name".into(), server.cluster_name.clone().into());
+            obj.insert("cluster_id".into(), server.cluster_id.clone().into());
+        }
+    }
+    Ok(Reply::Bare { status, body })
 }
 
 /// `GET sys/leader`: no HA, so never a leader elsewhere.

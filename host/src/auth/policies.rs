@@ -1,0 +1,168 @@
+//! The policy store: ACL policies as their HCL text in the system table
+//! (`policy/acl/<name>`), parsed once and cached, and the [`Acl`] of each
+//! set of policy names a token holds, cached too. Any policy change empties
+//! the ACL cache; seal empties both.
+//!
+//! `root` is not stored: it is the built-in allow-everything policy and can
+//! be neither read as text, changed nor deleted. `default` is stored at
+//! the first unseal from [`DEFAULT_POLICY`] and may be changed, not deleted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use super::policy::{Acl, Policy, DEFAULT_POLICY};
+use crate::api::ApiError;
+use crate::storage::Storage;
+
+const PREFIX: &str = "policy/acl/";
+
+/// The policy store.
+pub struct PolicyStore {
+    storage: Storage,
+    parsed: RwLock<HashMap<String, Arc<Policy>>>,
+    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+}
+
+/// A policy name is 1–128 characters of letters, digits, `-`, `_`, `.`
+/// (lowercase as Vault stores it).
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim().to_lowercase();
+    if name.is_empty()
+        || name.len() > 128
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(ApiError::bad(format!(
+            "invalid policy name {name:?}: use letters, digits, '-', '_' and '.'"
+        )));
+    }
+    Ok(name)
+}
+
+impl PolicyStore {
+    /// The store over `storage`.
+    pub fn new(storage: Storage) -> Self {
+        PolicyStore {
+            storage,
+            parsed: RwLock::new(HashMap::new()),
+            acls: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Stores `default` if it is missing (at unseal).
+    pub fn ensure_default(&self) -> Result<(), ApiError> {
+        if self
+            .storage
+            .system_get(&format!("{PREFIX}default"))?
+            .is_none()
+        {
+            self.storage
+                .system_write(&[(&format!("{PREFIX}default"), Some(DEFAULT_POLICY.as_bytes()))])?;
+        }
+        Ok(())
+    }
+
+    /// Forgets everything cached (on seal).
+    pub fn clear(&self) {
+        if let Ok(mut p) = self.parsed.write() {
+            p.clear();
+        }
+        if let Ok(mut a) = self.acls.write() {
+            a.clear();
+        }
+    }
+
+    fn forget(&self, name: &str) {
+        if let Ok(mut p) = self.parsed.write() {
+            p.remove(name);
+        }
+        if let Ok(mut a) = self.acls.write() {
+            a.clear();
+        }
+    }
+
+    /// Every policy name, `root` included, sorted.
+    pub fn list(&self) -> Result<Vec<String>, ApiError> {
+        let mut names = self.storage.system_list(PREFIX)?;
+        names.push("root".into());
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// A stored policy.
+    pub fn get(&self, name: &str) -> Result<Option<Arc<Policy>>, ApiError> {
+        let name = name.trim().to_lowercase();
+        if let Some(p) = self.parsed.read().ok().and_then(|p| p.get(&name).cloned()) {
+            return Ok(Some(p));
+        }
+        if name == "root" || name.contains('/') {
+            return Ok(None);
+        }
+        let Some(bytes) = self.storage.system_get(&format!("{PREFIX}{name}"))? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(bytes).map_err(ApiError::internal)?;
+        let policy = Arc::new(
+            Policy::parse(&name, &text)
+                .map_err(|e| ApiError::internal(format!("stored policy {name:?}: {e}")))?,
+        );
+        if let Ok(mut p) = self.parsed.write() {
+            p.insert(name, policy.clone());
+        }
+        Ok(Some(policy))
+    }
+
+    /// Parses and stores a policy (nothing is stored if it does not parse).
+    pub fn put(&self, name: &str, text: &str) -> Result<(), ApiError> {
+        let name = check_name(name)?;
+        if name == "root" {
+            return Err(ApiError::bad("cannot update \"root\" policy"));
+        }
+        let policy = Policy::parse(&name, text).map_err(|e| ApiError::bad(e.to_string()))?;
+        self.storage
+            .system_write(&[(&format!("{PREFIX}{name}"), Some(text.as_bytes()))])?;
+        self.forget(&name);
+        if let Ok(mut p) = self.parsed.write() {
+            p.insert(name, Arc::new(policy));
+        }
+        Ok(())
+    }
+
+    /// Deletes a policy (`root` and `default` cannot be).
+    pub fn delete(&self, name: &str) -> Result<(), ApiError> {
+        let name = check_name(name)?;
+        if name == "root" || name == "default" {
+            return Err(ApiError::bad(format!("cannot delete {name:?} policy")));
+        }
+        self.storage
+            .system_write(&[(&format!("{PREFIX}{name}"), None)])?;
+        self.forget(&name);
+        Ok(())
+    }
+
+    /// The ACL for a token's policy names: root if `root` is among them;
+    /// unknown names are skipped (Vault lets a token name a policy that is
+    /// written later).
+    pub fn acl(&self, names: &[String]) -> Result<Arc<Acl>, ApiError> {
+        if let Some(a) = self.acls.read().ok().and_then(|a| a.get(names).cloned()) {
+            return Ok(a);
+        }
+        let acl = if names.iter().any(|n| n == "root") {
+            Arc::new(Acl::root())
+        } else {
+            let mut policies = Vec::new();
+            for n in names {
+                if let Some(p) = self.get(n)? {
+                    policies.push(p);
+                }
+            }
+            Arc::new(Acl::new(&policies))
+        };
+        if let Ok(mut a) = self.acls.write() {
+            a.insert(names.to_vec(), acl.clone());
+        }
+        Ok(acl)
+    }
+}

@@ -1,0 +1,94 @@
+//! `sys/policies/acl[/:name]` and the older `sys/policy[/:name]`: ACL
+//! policies in Vault's HCL language, stored by the policy store.
+
+use serde_json::{json, Map, Value};
+
+use super::only;
+use crate::api::{ApiError, ApiResult, Method, Reply};
+use crate::fields::opt_string;
+use crate::server::Server;
+
+/// `LIST sys/policies/acl`.
+pub fn list_acl(server: &Server, method: Method) -> ApiResult {
+    only(method, &[Method::List])?;
+    Ok(Reply::data(json!({ "keys": server.auth.policies.list()? })))
+}
+
+/// `GET sys/policy`: the names, in both fields old clients read.
+pub fn list_old(server: &Server, method: Method) -> ApiResult {
+    only(method, &[Method::Read, Method::List])?;
+    let names = server.auth.policies.list()?;
+    let data = json!({ "keys": names, "policies": names });
+    Ok(Reply::Data {
+        status: 200,
+        top_level: data.as_object().cloned(),
+        data,
+        warnings: Vec::new(),
+    })
+}
+
+/// `sys/policies/acl/:name` (`old` = `sys/policy/:name`, whose text field
+/// is `rules` and whose data is repeated at the top level).
+pub fn one(
+    server: &Server,
+    method: Method,
+    name: &str,
+    data: &Map<String, Value>,
+    old: bool,
+) -> ApiResult {
+    only(method, &[Method::Read, Method::Write, Method::Delete])?;
+    let name = name.trim().to_lowercase();
+    match method {
+        Method::Read => {
+            let text = if name == "root" {
+                String::new()
+            } else {
+                match server.auth.policies.get(&name)? {
+                    Some(p) => p.raw().to_string(),
+                    None => return Err(ApiError::NotFound(None)),
+                }
+            };
+            let field = if old { "rules" } else { "policy" };
+            let mut body = Map::new();
+            body.insert("name".into(), name.into());
+            body.insert(field.into(), text.into());
+            let body = Value::Object(body);
+            Ok(Reply::Data {
+                status: 200,
+                top_level: if old { body.as_object().cloned() } else { None },
+                data: body,
+                warnings: Vec::new(),
+            })
+        }
+        Method::Write => {
+            let text = match opt_string(data, "policy")? {
+                Some(t) => t,
+                None => {
+                    opt_string(data, "rules")?.ok_or_else(|| ApiError::bad("missing \"policy\""))?
+                }
+            };
+            // Vault accepts the policy base64-encoded too.
+            let text = decode_maybe_base64(&text);
+            server.auth.policies.put(&name, &text)?;
+            Ok(Reply::empty())
+        }
+        _ => {
+            server.auth.policies.delete(&name)?;
+            Ok(Reply::empty())
+        }
+    }
+}
+
+/// A policy given as base64 of HCL is decoded (as Vault does); anything
+/// else is taken as HCL.
+fn decode_maybe_base64(text: &str) -> String {
+    use base64::Engine as _;
+    if text.contains(['{', '"', ' ', '\n']) {
+        return text.to_string();
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| text.to_string())
+}

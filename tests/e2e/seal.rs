@@ -1,0 +1,165 @@
+//! The seal: while sealed every path but the seal's own answers 503; the
+//! threshold of shares unseals; sealing drops what engines hold; the
+//! barrier's key rotates without losing old data.
+
+use serde_json::json;
+
+use crate::harness::{ConfigDir, Server};
+
+/// Dev mode prints its single unseal key (as Vault's dev server does).
+fn dev_unseal_key(server: &Server) -> String {
+    server
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once("Unseal Key:")
+                .map(|(_, k)| k.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("dev mode prints `Unseal Key:`; stdout:\n{}", server.stdout))
+}
+
+#[test]
+fn sealing_refuses_everything_until_unsealed_and_keeps_data() {
+    let server = Server::dev();
+    let c = server.client();
+    let status = server.anonymous().get("sys/seal-status").json();
+    assert_eq!(status["sealed"], json!(false));
+    assert_eq!(status["t"], json!(1));
+    assert_eq!(status["n"], json!(1));
+    c.write("secret/x", &json!({ "v": "kept" }));
+    c.mount("transit", "transit");
+    c.post("transit/keys/k", &json!({})).expect(200);
+    let ct = c
+        .post("transit/encrypt/k", &json!({ "plaintext": "aGk=" }))
+        .data()["ciphertext"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Only root (or sudo) may seal.
+    c.put(
+        "sys/policies/acl/sealer",
+        &json!({ "policy": "path \"sys/seal\" { capabilities = [\"update\"] }" }),
+    )
+    .expect_no_content();
+    let t = c
+        .post("auth/token/create", &json!({ "policies": ["sealer"] }))
+        .json()["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.with_token(Some(&t))
+        .put("sys/seal", &json!({}))
+        .expect(403);
+
+    c.put("sys/seal", &json!({})).expect_no_content();
+    for (method, path) in [
+        ("GET", "secret/x"),
+        ("GET", "sys/mounts"),
+        ("POST", "transit/decrypt/k"),
+        ("GET", "auth/token/lookup-self"),
+        ("GET", "sys/policies/acl/default"),
+    ] {
+        let r = c.send(method, path, &[], Some(b"{}".to_vec()));
+        assert_eq!(r.status, 503, "{method} {path}: {}", r.body);
+        assert_eq!(r.errors(), ["Vault is sealed"]);
+    }
+    let status = server.anonymous().get("sys/seal-status").json();
+    assert_eq!(status["sealed"], json!(true));
+    assert!(status.get("cluster_id").is_none());
+    server.anonymous().get("sys/health").expect(503);
+    let r = server
+        .anonymous()
+        .send("GET", "sys/health?sealedcode=299", &[], None);
+    assert_eq!(r.status, 299);
+
+    // Bad shares name the problem and change nothing.
+    let r = server
+        .anonymous()
+        .put("sys/unseal", &json!({ "key": "zz" }));
+    r.expect(400);
+    assert!(r.errors()[0].contains("hex or base64"), "{:?}", r.errors());
+    server
+        .anonymous()
+        .put("sys/unseal", &json!({ "key": hex::encode([1u8; 8]) }))
+        .expect(400);
+    server.anonymous().put("sys/unseal", &json!({})).expect(400);
+    let wrong = base64_encode(&[9u8; 32]);
+    server
+        .anonymous()
+        .put("sys/unseal", &json!({ "key": wrong }))
+        .expect(400);
+    assert_eq!(
+        server.anonymous().get("sys/seal-status").json()["sealed"],
+        json!(true)
+    );
+
+    let r = server
+        .anonymous()
+        .put("sys/unseal", &json!({ "key": dev_unseal_key(&server) }));
+    r.expect(200);
+    assert_eq!(r.json()["sealed"], json!(false));
+    assert_eq!(c.read("secret/x")["v"], json!("kept"));
+    // The transit engine starts over from storage: old ciphertext decrypts.
+    assert_eq!(
+        c.post("transit/decrypt/k", &json!({ "ciphertext": ct }))
+            .data()["plaintext"],
+        json!("aGk=")
+    );
+    // Init is refused on an initialised server.
+    let r = server.anonymous().put(
+        "sys/init",
+        &json!({ "secret_shares": 1, "secret_threshold": 1 }),
+    );
+    r.expect(400);
+    assert_eq!(r.errors(), ["Vault is already initialized"]);
+    assert_eq!(c.read("secret/x")["v"], json!("kept"));
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn init_checks_its_parameters_and_the_barrier_rotates() {
+    let dir = ConfigDir::new("");
+    let mut server = Server::config(&dir);
+    assert_eq!(
+        server.anonymous().get("sys/init").json(),
+        json!({ "initialized": false })
+    );
+    server.anonymous().get("sys/health").expect(501);
+    for body in [
+        json!({ "secret_shares": 0, "secret_threshold": 0 }),
+        json!({ "secret_shares": 3, "secret_threshold": 4 }),
+        json!({ "secret_shares": 300, "secret_threshold": 2 }),
+        json!({ "secret_shares": 3 }),
+        json!({ "secret_shares": "x", "secret_threshold": 2 }),
+    ] {
+        server.anonymous().put("sys/init", &body).expect(400);
+    }
+    assert_eq!(
+        server.anonymous().get("sys/init").json(),
+        json!({ "initialized": false })
+    );
+    let keys = server.init(5, 3);
+    assert_eq!(keys.keys.len(), 5);
+    assert!(keys.keys.iter().all(|k| k.len() == 66), "{:?}", keys.keys);
+    server.unseal(&keys.keys[2..]);
+    let c = server.client();
+    c.mount("kv", "kv");
+    c.write("kv/before", &json!({ "v": 1 }));
+    assert_eq!(c.read("sys/key-status")["term"], json!(1));
+    c.put("sys/rotate", &json!({})).expect_no_content();
+    assert_eq!(c.read("sys/key-status")["term"], json!(2));
+    c.write("kv/after", &json!({ "v": 2 }));
+    server.stop();
+
+    let server = Server::config(&dir);
+    server.unseal(&keys.keys[..3]);
+    let c = server.client().with_token(Some(&keys.root_token));
+    assert_eq!(c.read("sys/key-status")["term"], json!(2));
+    assert_eq!(c.read("kv/before")["v"], json!(1));
+    assert_eq!(c.read("kv/after")["v"], json!(2));
+}
