@@ -82,7 +82,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         cluster_id,
         migrations: Mutex::new(Vec::new()),
         started: SystemTime::now(),
+        audit: audit::Broker::new(),
     });
+    if let Some(stored) = server.storage.system_get(audit::STORAGE_KEY)? {
+        server.audit.load(&stored)?;
+    }
     let restored = server.restore_mounts()?;
     if config.dev_root_token.is_some() && restored.is_empty() {
         let mut options = serde_json::Map::new();

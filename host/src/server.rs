@@ -36,6 +36,8 @@ pub struct Server {
     pub migrations: Mutex<Vec<(String, String, String)>>,
     /// When the server started.
     pub started: SystemTime,
+    /// The audit devices.
+    pub audit: crate::audit::Broker,
 }
 
 /// What a handled request produced, plus the mount type for the envelope.
