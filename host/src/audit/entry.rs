@@ -62,7 +62,7 @@ impl From<Method> for Operation {
 
 /// A JSON payload as the caller has it; text is parsed only when some
 /// device is enabled.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub enum Payload<'a> {
     /// A parsed object (a `sys/` handler's input).
     Object(&'a Map<String, Value>),
@@ -75,8 +75,9 @@ pub enum Payload<'a> {
 
 /// The token behind a request, or a token a response hands out. Only
 /// `client_token` and `accessor` are secrets (hashed); the rest is logged as
-/// given. Build it with `..AuthInfo::default()`.
-#[derive(Clone, Copy, Debug, Default)]
+/// given. Build it with `..AuthInfo::default()`. Not `Debug`: it holds a
+/// token.
+#[derive(Clone, Copy, Default)]
 pub struct AuthInfo<'a> {
     /// The token itself.
     pub client_token: Option<&'a str>,
@@ -119,8 +120,9 @@ pub struct PolicyResults<'a> {
     pub granting_policies: &'a [String],
 }
 
-/// One request, as the request path knows it before running it.
-#[derive(Clone, Copy, Debug)]
+/// One request, as the request path knows it before running it. Not
+/// `Debug`, like every type here that holds tokens or data.
+#[derive(Clone, Copy)]
 pub struct RequestEntry<'a> {
     /// The request id (the envelope's `request_id`).
     pub id: Uuid,
@@ -174,7 +176,7 @@ impl<'a> RequestEntry<'a> {
 }
 
 /// What a request produced.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct ResponseEntry<'a> {
     /// The envelope's `data` (every string hashed).
     pub data: Option<Payload<'a>>,
