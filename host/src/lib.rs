@@ -21,6 +21,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub use coffer_crypto as crypto;

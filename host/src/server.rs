@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use zeroize::Zeroizing;
 
-use crate::api::{ApiError, ApiResult, Method, Request};
+use crate::api::{ApiError, ApiResult, Method, Reply, Request};
 use crate::auth::tokens::{now, TokenEntry};
 use crate::auth::{Auth, Authorized, Target, UNAUTHENTICATED};
 use crate::engines::{self, PluginRecord};
@@ -47,6 +47,8 @@ pub struct Server {
     pub migrations: Mutex<Vec<(String, String, String)>>,
     /// When the server started.
     pub started: SystemTime,
+    /// The audit devices.
+    pub audit: crate::audit::Broker,
 }
 
 /// What a handled request produced, plus the mount type for the envelope.
@@ -55,6 +57,43 @@ pub struct Handled {
     pub result: ApiResult,
     /// `mount_type` of the envelope.
     pub mount_type: String,
+}
+
+/// A token a response hands out, read back from its `auth` block so the
+/// audit line can hash it.
+struct IssuedAuth {
+    client_token: String,
+    accessor: String,
+    policies: Vec<String>,
+    metadata: Option<std::collections::BTreeMap<String, String>>,
+    ttl: i64,
+}
+
+impl IssuedAuth {
+    fn from_block(auth: &serde_json::Value) -> Self {
+        let text = |k: &str| auth[k].as_str().unwrap_or_default().to_string();
+        IssuedAuth {
+            client_token: text("client_token"),
+            accessor: text("accessor"),
+            policies: serde_json::from_value(auth["policies"].clone()).unwrap_or_default(),
+            metadata: serde_json::from_value(auth["metadata"].clone()).unwrap_or_default(),
+            ttl: auth["lease_duration"].as_i64().unwrap_or(0),
+        }
+    }
+
+    fn info(&self) -> crate::audit::AuthInfo<'_> {
+        crate::audit::AuthInfo {
+            client_token: Some(&self.client_token),
+            accessor: Some(&self.accessor),
+            display_name: "",
+            policies: &self.policies,
+            token_policies: &self.policies,
+            metadata: self.metadata.as_ref(),
+            token_type: "service",
+            token_ttl: self.ttl,
+            ..crate::audit::AuthInfo::default()
+        }
+    }
 }
 
 /// The unseal key shares `sys/init` hands out.
@@ -91,6 +130,7 @@ impl Server {
             cluster_id: parts.cluster_id,
             migrations: Mutex::new(Vec::new()),
             started: SystemTime::now(),
+            audit: crate::audit::Broker::new(),
         }
     }
 
@@ -110,19 +150,24 @@ impl Server {
             };
         }
         let target = if host { Target::Host } else { Target::Engine };
-        let authorized =
-            match self
-                .auth
-                .check(request.token.as_deref(), request.method, path, target)
-            {
-                Ok(a) => a,
-                Err(e) => {
-                    return Handled {
-                        result: Err(e),
-                        mount_type: String::new(),
-                    }
-                }
-            };
+        let authorized = self
+            .auth
+            .check(request.token.as_deref(), request.method, path, target);
+        if self.audit.is_enabled() {
+            return self.handle_audited(request, authorized).await;
+        }
+        match authorized {
+            Ok(a) => self.dispatch(a, request).await,
+            Err(e) => Handled {
+                result: Err(e),
+                mount_type: String::new(),
+            },
+        }
+    }
+
+    /// Runs an authorised request on its handler.
+    async fn dispatch(&self, authorized: Authorized, request: Request) -> Handled {
+        let path = authorized.path();
         if path == "sys" || path.starts_with("sys/") {
             return Handled {
                 result: crate::sys::handle(self, authorized, request).await,
@@ -136,6 +181,143 @@ impl Server {
             };
         }
         self.call_engine(authorized, request).await
+    }
+
+    /// [`Server::handle`] with audit devices enabled: the request is logged
+    /// before it runs (and does not run if no device could log it), the
+    /// response after (and a response no device could log becomes a 500,
+    /// as in Vault). Refused requests are logged with their error.
+    async fn handle_audited(
+        &self,
+        request: Request,
+        authorized: Result<Authorized, ApiError>,
+    ) -> Handled {
+        use crate::audit::{AuthInfo, Operation, Payload, RequestEntry, ResponseEntry};
+        let id = request.id;
+        let method = request.method;
+        let path = request.path.clone();
+        let token = request.token.clone();
+        let body = (request.body.trim() != "{}").then(|| request.body.clone());
+        let caller = authorized.as_ref().ok().and_then(|a| a.caller().cloned());
+        let now = now();
+        let caller_info = caller.as_ref().map(|c| AuthInfo {
+            client_token: Some(&c.token),
+            accessor: Some(&c.entry.accessor),
+            display_name: &c.entry.display_name,
+            policies: &c.entry.policies,
+            token_policies: &c.entry.policies,
+            metadata: c.entry.meta.as_ref(),
+            num_uses: i64::try_from(c.entry.num_uses).unwrap_or(i64::MAX),
+            token_type: "service",
+            token_ttl: i64::try_from(c.entry.ttl(now)).unwrap_or(i64::MAX),
+            ..AuthInfo::default()
+        });
+        let (mount_point, mount_type, mount_accessor) = self.mount_of(&path);
+        let mut entry = RequestEntry::new(id, Operation::from(method), &path);
+        entry.mount_point = &mount_point;
+        entry.mount_type = &mount_type;
+        entry.mount_accessor = &mount_accessor;
+        entry.client_token = token.as_deref();
+        entry.client_token_accessor = caller.as_ref().map(|c| c.entry.accessor.as_str());
+        entry.data = body.as_deref().map(Payload::Text);
+        entry.auth = caller_info.as_ref();
+
+        let authorized = match authorized {
+            Ok(a) => a,
+            Err(e) => {
+                let message = e.messages().join("; ");
+                entry.error = Some(&message);
+                // A refusal is answered whether or not it could be logged.
+                let _ = self.audit.log_request(&entry);
+                let _ = self.audit.log_response(
+                    &entry,
+                    &ResponseEntry {
+                        error: Some(&message),
+                        ..ResponseEntry::default()
+                    },
+                );
+                return Handled {
+                    result: Err(e),
+                    mount_type,
+                };
+            }
+        };
+        if let Err(e) = self.audit.log_request(&entry) {
+            return Handled {
+                result: Err(e.into()),
+                mount_type,
+            };
+        }
+        let handled = self.dispatch(authorized, request).await;
+        let error = handled
+            .result
+            .as_ref()
+            .err()
+            .map(|e| e.messages().join("; "));
+        let empty = Vec::new();
+        let issued = match &handled.result {
+            Ok(Reply::Auth { auth, .. }) => Some(IssuedAuth::from_block(auth)),
+            _ => None,
+        };
+        let issued_info = issued.as_ref().map(IssuedAuth::info);
+        let response = match &handled.result {
+            Ok(Reply::Data { data, warnings, .. }) => ResponseEntry {
+                data: Some(Payload::Value(data)),
+                warnings,
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::EngineData { data, warnings, .. }) => ResponseEntry {
+                data: Some(Payload::Text(data.get())),
+                warnings,
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::Auth { warnings, .. }) => ResponseEntry {
+                auth: issued_info.as_ref(),
+                warnings,
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::Bare { body, .. }) => ResponseEntry {
+                data: Some(Payload::Value(body)),
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::Empty { warnings }) => ResponseEntry {
+                warnings,
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::Raw { .. }) => ResponseEntry {
+                warnings: &empty,
+                ..ResponseEntry::default()
+            },
+            Err(_) => ResponseEntry {
+                error: error.as_deref(),
+                ..ResponseEntry::default()
+            },
+        };
+        if let Err(e) = self.audit.log_response(&entry, &response) {
+            return Handled {
+                result: Err(e.into()),
+                mount_type: handled.mount_type,
+            };
+        }
+        handled
+    }
+
+    /// The mount a path goes to, for audit lines: path, type, accessor.
+    fn mount_of(&self, path: &str) -> (String, String, String) {
+        if path == "sys" || path.starts_with("sys/") {
+            return ("sys/".into(), "system".into(), String::new());
+        }
+        if path.starts_with("auth/token/") {
+            return ("auth/token/".into(), "token".into(), String::new());
+        }
+        match self.router.table().route(path) {
+            Some((mount, _)) => (
+                mount.record.path.clone(),
+                mount.record.kind.clone(),
+                mount.record.accessor.clone(),
+            ),
+            None => Default::default(),
+        }
     }
 
     /// `sys/init`: makes the keys, stores the root token, and leaves the
@@ -222,6 +404,7 @@ impl Server {
             mount.runtime.retire().await;
         }
         self.auth.clear();
+        self.audit.clear();
         self.storage.set_keyring(None);
         self.seal.forget();
         tracing::info!("sealed");

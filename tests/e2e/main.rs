@@ -17,6 +17,7 @@
 //! - `access`: tokens and ACL policies: what a limited token can and
 //!   cannot do, precedence, expiry, revocation.
 //! - `seal`: init, unseal, seal, barrier rotation.
+//! - `audit`: the file audit device: lines, hashing, failing closed.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -25,6 +26,7 @@ mod harness;
 
 mod access;
 mod api;
+mod audit;
 mod catalog;
 mod concurrency;
 mod mounts;

@@ -2,6 +2,7 @@
 //! file parses its request into a typed value first and only then applies
 //! it; no handler sees hyper types or renders the envelope.
 
+mod audit;
 mod capabilities;
 mod health;
 mod internal_ui;
@@ -59,6 +60,7 @@ pub async fn handle(server: &Server, authorized: Authorized, request: Request) -
             capabilities::Whose::Accessor,
         ),
         "mounts" => mounts::list(server, method),
+        "audit" => audit::list(server, method),
         "remount" => remount::remount(server, method, data).await,
         "plugins/catalog" => plugins::catalog(server, method),
         "plugins/catalog/secret" | "plugins/catalog/secret/" => plugins::list(server, method),
@@ -69,6 +71,12 @@ pub async fn handle(server: &Server, authorized: Authorized, request: Request) -
                     return mounts::tune(server, method, mount, data).await;
                 }
                 return mounts::one(server, method, p, data).await;
+            }
+            if let Some(p) = rest.strip_prefix("audit/") {
+                return audit::one(server, method, p, data);
+            }
+            if let Some(p) = rest.strip_prefix("audit-hash/") {
+                return audit::hash(server, method, p, data);
             }
             if let Some(id) = rest.strip_prefix("remount/status/") {
                 return remount::status(server, method, id);
