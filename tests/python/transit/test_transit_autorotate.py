@@ -45,8 +45,13 @@ def test_auto_rotation_after_restart_with_clock_ahead(tmp_path):
 
     server = CofferProcess(["--config", first])
     try:
-        assert server.root_token, f"no `Root Token:` line on first start: {server.stdout_lines}"
-        token = server.root_token
+        # A config-mode server starts uninitialised: init with one share, unseal.
+        r = Api(server.addr, None).put("sys/init", {"secret_shares": 1, "secret_threshold": 1})
+        assert r.status == 200, r
+        unseal_key = r.body["keys"][0]
+        token = r.body["root_token"]
+        r = Api(server.addr, None).put("sys/unseal", {"key": unseal_key})
+        assert r.status == 200 and r.body["sealed"] is False, r
         api = Api(server.addr, token)
         r = api.post(f"sys/mounts/{MOUNT}", {"type": "transit"})
         assert r.status in (200, 204), f"cannot mount transit: {r}"
@@ -70,6 +75,9 @@ def test_auto_rotation_after_restart_with_clock_ahead(tmp_path):
 
     server = CofferProcess(["--config", second])
     try:
+        # Restarted sealed; the periodic call runs only once unsealed.
+        r = Api(server.addr, None).put("sys/unseal", {"key": unseal_key})
+        assert r.status == 200 and r.body["sealed"] is False, r
         api = Api(server.addr, token)
         deadline = time.monotonic() + WAIT
         latest = None
