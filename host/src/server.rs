@@ -540,3 +540,78 @@ impl Server {
         Ok(records)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::router::MountConfig;
+
+    fn request(method: Method, path: &str, body: &str) -> Request {
+        Request {
+            id: uuid::Uuid::new_v4(),
+            method,
+            path: path.into(),
+            body: body.into(),
+            query: Vec::new(),
+            token: Some("root".into()),
+        }
+    }
+
+    /// Sealing drops every warm engine instance (and with it whatever an
+    /// engine cached in memory), the mount table, the token and policy
+    /// caches and the keys; unsealing brings the mounts back from storage.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sealing_drops_engines_caches_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(&dir.path().join("c.redb")).unwrap();
+        let sandbox = Sandbox::new(storage.clone(), crate::config::default_limits(), None).unwrap();
+        let server = Server::new(ServerParts {
+            storage: storage.clone(),
+            sandbox,
+            plugin_dir: None,
+            cluster_id: "test".into(),
+        });
+        let (keys, _) = server.initialize(1, 1, Some("root")).unwrap();
+        let key = hex::encode(keys[0].as_slice());
+        server.submit_share(&key).await.unwrap();
+        let record = MountRecord {
+            path: "kv/".into(),
+            kind: "kv".into(),
+            description: String::new(),
+            uuid: uuid::Uuid::new_v4().to_string(),
+            accessor: "kv_test".into(),
+            config: MountConfig::default(),
+            options: serde_json::Map::new(),
+            local: false,
+            seal_wrap: false,
+            sha256: String::new(),
+        };
+        let mount = server.start_mount(record).unwrap();
+        let table = MountTable::new(vec![mount.clone()]);
+        server.persist_mounts(&table).unwrap();
+        server.router.replace(table);
+        let written = server
+            .handle(request(Method::Write, "kv/x", r#"{"v":"secret"}"#))
+            .await;
+        assert!(written.result.is_ok());
+        assert!(server
+            .handle(request(Method::Read, "kv/x", "{}"))
+            .await
+            .result
+            .is_ok());
+        assert!(mount.runtime.idle_instances() > 0);
+
+        server.seal_now().await;
+        assert_eq!(mount.runtime.idle_instances(), 0);
+        assert!(server.router.table().mounts().is_empty());
+        assert!(storage.keyring().is_err());
+        let sealed = server.handle(request(Method::Read, "kv/x", "{}")).await;
+        assert_eq!(sealed.result.err(), Some(ApiError::sealed()));
+
+        server.submit_share(&key).await.unwrap();
+        assert_eq!(server.router.table().mounts().len(), 1);
+        let read = server.handle(request(Method::Read, "kv/x", "{}")).await;
+        assert!(read.result.is_ok());
+    }
+}

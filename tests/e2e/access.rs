@@ -311,6 +311,49 @@ fn token_shapes_renewal_and_limits() {
     r.expect(200);
     let lease = r.json()["auth"]["lease_duration"].as_u64().unwrap();
     assert!((7100..=7200).contains(&lease), "{lease}");
+    // Periodic tokens renew to their period.
+    let (periodic, auth) = token(
+        &root,
+        json!({ "policies": ["a"], "period": "30m", "ttl": "5m" }),
+    );
+    assert_eq!(auth["lease_duration"], json!(1800));
+    let looked = root
+        .post("auth/token/lookup", &json!({ "token": periodic }))
+        .data();
+    assert_eq!(looked["period"], json!(1800));
+    let renewed = root
+        .with_token(Some(&periodic))
+        .post("auth/token/renew-self", &json!({ "increment": "10h" }));
+    assert_eq!(renewed.json()["auth"]["lease_duration"], json!(1800));
+    // Not renewable when asked so.
+    let (fixed, auth) = token(&root, json!({ "policies": ["a"], "renewable": false }));
+    assert_eq!(auth["renewable"], json!(false));
+    root.post("auth/token/renew", &json!({ "token": fixed }))
+        .expect(400);
+    // Orphans: root may ask with no_parent; others use create-orphan, and
+    // an orphan outlives its creator.
+    let (_, auth) = token(&root, json!({ "policies": ["a"], "no_parent": true }));
+    assert_eq!(auth["orphan"], json!(true));
+    root.put(
+        "sys/policies/acl/maker",
+        &json!({ "policy": "path \"auth/token/create*\" { capabilities = [\"update\"] }" }),
+    )
+    .expect_no_content();
+    let (maker, _) = token(&root, json!({ "policies": ["maker", "a"] }));
+    let m = root.with_token(Some(&maker));
+    m.post("auth/token/create", &json!({ "no_parent": true }))
+        .expect(400);
+    let r = m.post("auth/token/create-orphan", &json!({ "policies": ["a"] }));
+    r.expect(200);
+    assert_eq!(r.json()["auth"]["orphan"], json!(true));
+    let orphan = r.json()["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    root.post("auth/token/revoke", &json!({ "token": maker }))
+        .expect_no_content();
+    root.post("auth/token/lookup", &json!({ "token": orphan }))
+        .expect(200);
     // Root's own token has no TTL and cannot be renewed.
     root.post("auth/token/renew-self", &json!({})).expect(400);
     // Bad inputs name the problem and create nothing.

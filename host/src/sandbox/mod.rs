@@ -158,6 +158,12 @@ impl MountRuntime {
         }
     }
 
+    /// How many warm instances wait for calls (each may hold the engine's
+    /// in-memory caches).
+    pub fn idle_instances(&self) -> usize {
+        self.idle.lock().map(|i| i.len()).unwrap_or(0)
+    }
+
     /// Marks the mount removed and drops its warm instances; waits for a
     /// commit in progress to finish, so none lands after this returns.
     pub async fn retire(&self) {
