@@ -125,3 +125,52 @@ def test_seal_and_unseal_with_hvac_and_bao(server, root):
     root.sys.seal()
     status = root.sys.submit_unseal_key(unseal_key(server))
     assert status["sealed"] is False
+
+
+def test_bao_operator_init_unseal_rotate_on_a_config_server(tmp_path):
+    """`bao operator ...` against a config-mode server, which starts
+    uninitialised and sealed, as Vault does."""
+    from conftest import coffer_bin
+
+    config = tmp_path / "coffer.hcl"
+    config.write_text(
+        f'storage "redb" {{ path = "{tmp_path / "coffer.redb"}" }}\n'
+        'listener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}\n'
+    )
+    proc = subprocess.Popen([str(coffer_bin()), "server", "--config", str(config)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        addr = None
+        for line in proc.stdout:
+            if "Api Address:" in line:
+                addr = line.split("Api Address:", 1)[1].strip()
+            if "Coffer server started" in line:
+                break
+        assert addr, "no `Api Address:` line"
+
+        class Target:
+            pass
+
+        target = Target()
+        target.addr = addr
+        target.token = "none"
+        assert bao(target, "status").returncode == 2
+        r = bao(target, "operator", "init", "-key-shares=3", "-key-threshold=2", "-format=json")
+        assert r.returncode == 0, r.stderr
+        init = json.loads(r.stdout)
+        assert len(init["unseal_keys_b64"]) == 3
+        target.token = init["root_token"]
+        r = bao(target, "operator", "unseal", init["unseal_keys_b64"][2])
+        assert r.returncode == 0, r.stderr
+        r = bao(target, "operator", "unseal", init["unseal_keys_hex"][0])
+        assert r.returncode == 0, r.stderr
+        assert bao(target, "status").returncode == 0
+        assert bao(target, "operator", "rotate").returncode == 0
+        r = bao(target, "operator", "key-status", "-format=json")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["term"] == 2
+        assert bao(target, "operator", "seal").returncode == 0
+        assert bao(target, "status").returncode == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -20,7 +20,13 @@ pub fn init(server: &Server, method: Method, data: &Map<String, Value>) -> ApiRe
         });
     }
     for unsupported in ["pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"] {
-        if data.get(unsupported).is_some_and(|v| !v.is_null()) {
+        let given = match data.get(unsupported) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(_) => true,
+        };
+        if given {
             return Err(ApiError::bad(format!(
                 "{unsupported:?} is not supported: Coffer hands out unencrypted shares"
             )));
