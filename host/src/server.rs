@@ -32,9 +32,14 @@ pub struct Server {
     pub auth: Auth,
     /// The seal's keys and unseal progress.
     pub seal: Seal,
-    /// Set once everything is up after an unseal; cleared first on seal.
+    /// Set once everything is up after an unseal; cleared on seal.
     /// Requests other than the seal's own are refused while it is false.
     unsealed: AtomicBool,
+    /// Held shared by every request while it runs and exclusively by seal,
+    /// unseal and rotation, which so wait for requests in flight (and none
+    /// starts during them): nothing refills a cache after a seal emptied
+    /// it, and no write lands under a keyring being replaced.
+    state: tokio::sync::RwLock<()>,
     /// Where catalog engines' files are; none disables the catalog.
     pub plugin_dir: Option<PathBuf>,
     /// Serialises changes of the mount table and the catalog.
@@ -96,6 +101,10 @@ impl IssuedAuth {
     }
 }
 
+/// Authenticated paths that change the seal state: they take the state
+/// lock exclusively, so they do not hold it shared.
+const STATE_CHANGING: &[&str] = &["sys/seal", "sys/rotate", "sys/rotate/keyring"];
+
 /// The unseal key shares `sys/init` hands out.
 pub type UnsealShares = Vec<Zeroizing<Vec<u8>>>;
 
@@ -118,6 +127,7 @@ impl Server {
             auth: Auth::new(parts.storage.clone()),
             seal: Seal::new(parts.storage.clone()),
             unsealed: AtomicBool::new(false),
+            state: tokio::sync::RwLock::new(()),
             storage: parts.storage,
             sandbox: parts.sandbox,
             router: Router::default(),
@@ -143,6 +153,14 @@ impl Server {
     pub async fn handle(&self, request: Request) -> Handled {
         let path = request.path.as_str();
         let host = path == "sys" || path.starts_with("sys/") || path.starts_with("auth/token/");
+        // The paths that change the seal state take it exclusively
+        // themselves; every other request holds it shared while it runs.
+        let changes_state = UNAUTHENTICATED.contains(&path) || STATE_CHANGING.contains(&path);
+        let _shared = if changes_state {
+            None
+        } else {
+            Some(self.state.read().await)
+        };
         if !self.is_unsealed() && !UNAUTHENTICATED.contains(&path) {
             return Handled {
                 result: Err(ApiError::sealed()),
@@ -150,10 +168,23 @@ impl Server {
             };
         }
         let target = if host { Target::Host } else { Target::Engine };
+        // Engines ignore a trailing slash on a path they serve, so the
+        // policy check would see another path than the engine: only a
+        // LIST may end in '/' (Vault refuses such writes as well).
+        if target == Target::Engine && path.ends_with('/') && request.method != Method::List {
+            return Handled {
+                result: Err(ApiError::bad(format!(
+                    "unsupported path {path:?}: only a LIST may end in '/'"
+                ))),
+                mount_type: String::new(),
+            };
+        }
         let authorized = self
             .auth
             .check(request.token.as_deref(), request.method, path, target);
-        if self.audit.is_enabled() {
+        // The seal's own unauthenticated paths are not audited (as in
+        // Vault): an unseal share must never reach a log.
+        if self.audit.is_enabled() && !UNAUTHENTICATED.contains(&path) {
             return self.handle_audited(request, authorized).await;
         }
         match authorized {
@@ -335,26 +366,28 @@ impl Server {
         // The barrier is opened for this one write only; requests still see
         // a sealed server (`unsealed` is false), so nothing else runs.
         self.storage.set_keyring(Some(init.keyring));
-        let written = self.auth.tokens.create(
-            &token,
-            TokenEntry {
-                hash: String::new(),
-                accessor: String::new(),
-                policies: vec!["root".into()],
-                parent: None,
-                meta: None,
-                display_name: "root".into(),
-                num_uses: 0,
-                creation_time: now(),
-                creation_ttl: 0,
-                expire_time: None,
-                explicit_max_ttl: 0,
-                period: 0,
-                renewable: false,
-                path: "auth/token/root".into(),
-                last_renewal: None,
-            },
-        );
+        let written = self.auth.tokens.load().and_then(|()| {
+            self.auth.tokens.create(
+                &token,
+                TokenEntry {
+                    hash: String::new(),
+                    accessor: String::new(),
+                    policies: vec!["root".into()],
+                    parent: None,
+                    meta: None,
+                    display_name: "root".into(),
+                    num_uses: 0,
+                    creation_time: now(),
+                    creation_ttl: 0,
+                    expire_time: None,
+                    explicit_max_ttl: 0,
+                    period: 0,
+                    renewable: false,
+                    path: "auth/token/root".into(),
+                    last_renewal: None,
+                },
+            )
+        });
         self.storage.set_keyring(None);
         self.auth.clear();
         written?;
@@ -372,17 +405,35 @@ impl Server {
         Ok(())
     }
 
-    /// Brings the server up behind an opened keyring: policies, mounts,
-    /// then requests are let in.
+    /// Brings the server up behind an opened keyring: policies, audit
+    /// devices, mounts, then requests are let in. A stored audit table
+    /// whose devices cannot be opened keeps the server sealed (Vault's
+    /// rule: better unavailable than unaudited).
     async fn unseal_with(&self, keyring: Keyring) -> Result<(), ApiError> {
+        let _state = self.state.write().await;
+        if self.is_unsealed() {
+            return Ok(());
+        }
         let _guard = self.mounts_lock.lock().await;
         self.storage.set_keyring(Some(keyring));
-        let up = self.auth.policies.ensure_default().and_then(|()| {
-            self.restore_mounts()
-                .map(|_| ())
-                .map_err(|e| ApiError::internal(format!("cannot load the mount table: {e}")))
-        });
+        let up = self
+            .auth
+            .load()
+            .and_then(
+                |()| match self.storage.system_get(crate::audit::STORAGE_KEY)? {
+                    Some(stored) => self.audit.load(&stored).map_err(ApiError::from),
+                    None => Ok(()),
+                },
+            )
+            .and_then(|()| {
+                self.restore_mounts()
+                    .map(|_| ())
+                    .map_err(|e| ApiError::internal(format!("cannot load the mount table: {e}")))
+            });
         if let Err(e) = up {
+            self.router.replace(MountTable::new(Vec::new()));
+            self.auth.clear();
+            self.audit.clear();
             self.storage.set_keyring(None);
             self.seal.forget();
             return Err(e);
@@ -392,12 +443,13 @@ impl Server {
         Ok(())
     }
 
-    /// `sys/seal`: stops serving, drops every engine instance (and so the
-    /// engines' in-memory caches), every cached token and policy, then the
-    /// keys.
+    /// `sys/seal`: waits for requests in flight, then stops serving, drops
+    /// every engine instance (and so the engines' in-memory caches), every
+    /// cached token and policy, the audit devices' keys, then the keys.
     pub async fn seal_now(&self) {
-        self.unsealed.store(false, Ordering::SeqCst);
+        let _state = self.state.write().await;
         let _guard = self.mounts_lock.lock().await;
+        self.unsealed.store(false, Ordering::SeqCst);
         let table = self.router.table();
         self.router.replace(MountTable::new(Vec::new()));
         for mount in table.mounts() {
@@ -410,8 +462,13 @@ impl Server {
         tracing::info!("sealed");
     }
 
-    /// `sys/rotate`: a new barrier key term for new writes.
-    pub fn rotate_barrier(&self) -> Result<(), ApiError> {
+    /// `sys/rotate`: a new barrier key term for new writes, made and
+    /// installed while no request runs.
+    pub async fn rotate_barrier(&self) -> Result<(), ApiError> {
+        let _state = self.state.write().await;
+        if !self.is_unsealed() {
+            return Err(ApiError::sealed());
+        }
         let current = self.storage.keyring()?;
         let next = self.seal.rotate(&current)?;
         self.storage.set_keyring(Some(next));

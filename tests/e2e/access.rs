@@ -390,8 +390,16 @@ fn policy_documents_are_validated_and_listed() {
     r.expect(400);
     assert!(r.errors().join(" ").contains("fly"), "{:?}", r.errors());
     root.get("sys/policies/acl/bad").expect(404);
+    // Names are not folded: the capability check saw them as sent.
+    for name in ["Good", "good%20"] {
+        root.put(
+            &format!("sys/policies/acl/{name}"),
+            &json!({ "policy": "path \"a/*\" { capabilities = [\"read\"] }" }),
+        )
+        .expect(400);
+    }
     // Nothing stored by the failures; a good one lists.
-    policy(&root, "Good", r#"path "a/*" { capabilities = ["read"] }"#);
+    policy(&root, "good", r#"path "a/*" { capabilities = ["read"] }"#);
     assert_eq!(
         root.list("sys/policies/acl").keys(),
         ["default", "good", "root"]
@@ -406,4 +414,90 @@ fn policy_documents_are_validated_and_listed() {
     root.delete("sys/policies/acl/default").expect(400);
     root.delete("sys/policies/acl/good").expect_no_content();
     root.get("sys/policies/acl/good").expect(404);
+}
+
+/// Paths the policy check and the engine could read differently are
+/// refused before either looks at them.
+#[test]
+fn ambiguous_paths_cannot_slip_past_a_deny() {
+    let server = Server::dev();
+    let root = server.client();
+    root.write("secret/admin", &json!({ "v": "top" }));
+    root.mount("transit", "transit");
+    root.post("transit/keys/prod", &json!({})).expect(200);
+    policy(
+        &root,
+        "mostly",
+        r#"
+        path "secret/*" { capabilities = ["read"] }
+        path "secret/admin" { capabilities = ["deny"] }
+        path "transit/*" { capabilities = ["read", "update"] }
+        path "transit/encrypt/prod" { capabilities = ["deny"] }
+        path "transit/keys/prod" { capabilities = ["deny"] }
+        "#,
+    );
+    let (t, _) = token(&root, json!({ "policies": ["mostly"] }));
+    let c = root.with_token(Some(&t));
+    c.get("secret/admin").expect(403);
+    for (method, path) in [
+        ("GET", "secret//admin"),
+        ("GET", "secret/%2Fadmin"),
+        ("GET", "secret/./admin"),
+        ("GET", "secret/x/../admin"),
+        ("GET", "transit/keys/prod/"),
+        ("POST", "transit/encrypt/prod/"),
+    ] {
+        let body = (method == "POST").then(|| br#"{"plaintext":"aGk="}"#.to_vec());
+        let r = c.send(method, path, &[], body);
+        assert_eq!(r.status, 400, "{method} {path}: {}", r.body);
+    }
+    // The CLI's mount lookup works for a token that may use the mount.
+    let ui = c.get("sys/internal/ui/mounts/secret/x");
+    ui.expect(200);
+    c.get("sys/internal/ui/mounts/sys/x").expect(403);
+}
+
+#[test]
+fn only_privileged_tokens_make_periodic_children_and_limited_tokens_make_none() {
+    let server = Server::dev();
+    let root = server.client();
+    policy(
+        &root,
+        "maker",
+        r#"path "auth/token/create*" { capabilities = ["update"] }"#,
+    );
+    let (maker, _) = token(&root, json!({ "policies": ["maker"] }));
+    let m = root.with_token(Some(&maker));
+    for path in ["auth/token/create", "auth/token/create-orphan"] {
+        let r = m.post(path, &json!({ "period": "1h" }));
+        r.expect(400);
+        assert!(r.errors()[0].contains("periodic"), "{:?}", r.errors());
+    }
+    let r = m.post("auth/token/create", &json!({ "id": "chosen" }));
+    r.expect(400);
+    let (limited, _) = token(&root, json!({ "policies": ["maker"], "num_uses": 5 }));
+    let r = root
+        .with_token(Some(&limited))
+        .post("auth/token/create", &json!({}));
+    r.expect(400);
+    assert!(r.errors()[0].contains("restricted use"), "{:?}", r.errors());
+    // Durations beyond the maximum are refused, not wrapped.
+    root.post(
+        "auth/token/create",
+        &json!({ "period": "18446744073709551615" }),
+    )
+    .expect(400);
+    // With sudo it works.
+    policy(
+        &root,
+        "sudo-maker",
+        r#"path "auth/token/create" { capabilities = ["update", "sudo"] }"#,
+    );
+    let (sudo, _) = token(&root, json!({ "policies": ["sudo-maker"] }));
+    let r = root.with_token(Some(&sudo)).post(
+        "auth/token/create",
+        &json!({ "period": "1h", "policies": ["sudo-maker"] }),
+    );
+    r.expect(200);
+    assert_eq!(r.json()["auth"]["lease_duration"], json!(3600));
 }

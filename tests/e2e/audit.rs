@@ -159,3 +159,45 @@ fn requests_fail_when_no_device_can_write() {
     c.get("secret/a").expect(500);
     c.get("sys/mounts").expect(500);
 }
+
+#[test]
+fn audit_devices_come_back_after_unseal_and_never_see_a_share() {
+    let server = Server::dev();
+    let c = server.client();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    c.put(
+        "sys/audit/raw",
+        &json!({ "type": "file", "options": { "file_path": log.to_str().unwrap(), "log_raw": true } }),
+    )
+    .expect_no_content();
+    let key = server
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once("Unseal Key:")
+                .map(|(_, k)| k.trim().to_string())
+        })
+        .expect("dev mode prints its unseal key");
+    c.put("sys/seal", &json!({})).expect_no_content();
+    server
+        .anonymous()
+        .put("sys/unseal", &json!({ "key": key }))
+        .expect(200);
+    // Also while unsealed: the seal's own paths are not audited.
+    server
+        .anonymous()
+        .put("sys/unseal", &json!({ "key": key }))
+        .expect(200);
+    assert!(c.get("sys/audit").data()["raw/"].is_object());
+    c.write("secret/after", &json!({ "v": "after-unseal-marker" }));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("after-unseal-marker"),
+        "the device logs after an unseal"
+    );
+    assert!(
+        !text.contains(&key),
+        "an unseal share reached the audit log"
+    );
+}

@@ -163,3 +163,44 @@ fn init_checks_its_parameters_and_the_barrier_rotates() {
     assert_eq!(c.read("kv/before")["v"], json!(1));
     assert_eq!(c.read("kv/after")["v"], json!(2));
 }
+
+#[test]
+fn concurrent_rotations_lose_nothing() {
+    let server = Server::dev();
+    let c = server.client();
+    let writer = {
+        let c = c.clone();
+        std::thread::spawn(move || {
+            for i in 0..60 {
+                c.write(&format!("secret/k{i}"), &json!({ "i": i }));
+            }
+        })
+    };
+    let rotators: Vec<_> = (0..3)
+        .map(|_| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    c.put("sys/rotate", &json!({})).expect_no_content();
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in rotators {
+        r.join().unwrap();
+    }
+    assert_eq!(c.read("sys/key-status")["term"], json!(16));
+    for i in 0..60 {
+        assert_eq!(c.read(&format!("secret/k{i}"))["i"], json!(i));
+    }
+    // And after a seal and unseal, from the stored keyring.
+    c.put("sys/seal", &json!({})).expect_no_content();
+    server
+        .anonymous()
+        .put("sys/unseal", &json!({ "key": dev_unseal_key(&server) }))
+        .expect(200);
+    for i in 0..60 {
+        assert_eq!(c.read(&format!("secret/k{i}"))["i"], json!(i));
+    }
+}

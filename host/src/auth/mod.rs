@@ -104,6 +104,16 @@ pub enum Target {
     Engine,
 }
 
+/// For `GET sys/internal/ui/mounts/<path>`, the path asked about.
+fn ui_mount_path(method: Method, path: &str) -> Option<&str> {
+    match method {
+        Method::Read => path
+            .strip_prefix("sys/internal/ui/mounts/")
+            .filter(|p| !p.is_empty()),
+        _ => None,
+    }
+}
+
 /// Tokens and policies.
 pub struct Auth {
     /// The token store.
@@ -119,6 +129,13 @@ impl Auth {
             tokens: TokenStore::new(storage.clone()),
             policies: PolicyStore::new(storage),
         }
+    }
+
+    /// Loads what must be in memory while unsealed (the token salt) and
+    /// stores the `default` policy if it is missing.
+    pub fn load(&self) -> Result<(), ApiError> {
+        self.tokens.load()?;
+        self.policies.ensure_default()
     }
 
     /// Forgets every cached token and policy (on seal).
@@ -161,6 +178,18 @@ impl Auth {
         }
         let caller = self.caller(token)?;
         let write_rule = if caller.acl.is_root() {
+            WriteRule::Any
+        } else if let Some(mount_path) = ui_mount_path(method, path) {
+            // What the CLI asks before `kv get` (Vault lets any token that
+            // may do something on the path see its mount's type there).
+            if caller.acl.capabilities(mount_path).is_denied()
+                && caller
+                    .acl
+                    .list_capabilities(&format!("{}/", mount_path.trim_end_matches('/')))
+                    .is_denied()
+            {
+                return Err(ApiError::PermissionDenied);
+            }
             WriteRule::Any
         } else {
             // Vault checks a LIST on the path with a trailing slash.

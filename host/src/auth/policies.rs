@@ -3,11 +3,15 @@
 //! set of policy names a token holds, cached too. Any policy change empties
 //! the ACL cache; seal empties both.
 //!
+//! A generation number, bumped (under the caches' write locks) by every
+//! change, keeps a read that raced a change from caching what it read.
+//!
 //! `root` is not stored: it is the built-in allow-everything policy and can
 //! be neither read as text, changed nor deleted. `default` is stored at
 //! the first unseal from [`DEFAULT_POLICY`] and may be changed, not deleted.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::policy::{Acl, Policy, DEFAULT_POLICY};
@@ -21,12 +25,20 @@ pub struct PolicyStore {
     storage: Storage,
     parsed: RwLock<HashMap<String, Arc<Policy>>>,
     acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    generation: AtomicU64,
 }
 
 /// A policy name is 1–128 characters of letters, digits, `-`, `_`, `.`
 /// (lowercase as Vault stores it).
 fn check_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim().to_lowercase();
+    if name != name.trim().to_lowercase() {
+        // The capability check saw the name as sent: folding it here would
+        // let `ADMIN` reach a policy that `admin`'s rule protects.
+        return Err(ApiError::bad(format!(
+            "invalid policy name {name:?}: policy names are lowercase, without spaces"
+        )));
+    }
+    let name = name.to_string();
     if name.is_empty()
         || name.len() > 128
         || !name
@@ -47,6 +59,7 @@ impl PolicyStore {
             storage,
             parsed: RwLock::new(HashMap::new()),
             acls: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -65,19 +78,17 @@ impl PolicyStore {
 
     /// Forgets everything cached (on seal).
     pub fn clear(&self) {
-        if let Ok(mut p) = self.parsed.write() {
+        if let (Ok(mut p), Ok(mut a)) = (self.parsed.write(), self.acls.write()) {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             p.clear();
-        }
-        if let Ok(mut a) = self.acls.write() {
             a.clear();
         }
     }
 
     fn forget(&self, name: &str) {
-        if let Ok(mut p) = self.parsed.write() {
+        if let (Ok(mut p), Ok(mut a)) = (self.parsed.write(), self.acls.write()) {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             p.remove(name);
-        }
-        if let Ok(mut a) = self.acls.write() {
             a.clear();
         }
     }
@@ -93,13 +104,14 @@ impl PolicyStore {
 
     /// A stored policy.
     pub fn get(&self, name: &str) -> Result<Option<Arc<Policy>>, ApiError> {
-        let name = name.trim().to_lowercase();
+        let name = name.to_string();
         if let Some(p) = self.parsed.read().ok().and_then(|p| p.get(&name).cloned()) {
             return Ok(Some(p));
         }
         if name == "root" || name.contains('/') {
             return Ok(None);
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let Some(bytes) = self.storage.system_get(&format!("{PREFIX}{name}"))? else {
             return Ok(None);
         };
@@ -109,7 +121,9 @@ impl PolicyStore {
                 .map_err(|e| ApiError::internal(format!("stored policy {name:?}: {e}")))?,
         );
         if let Ok(mut p) = self.parsed.write() {
-            p.insert(name, policy.clone());
+            if self.generation.load(Ordering::SeqCst) == generation {
+                p.insert(name, policy.clone());
+            }
         }
         Ok(Some(policy))
     }
@@ -120,13 +134,11 @@ impl PolicyStore {
         if name == "root" {
             return Err(ApiError::bad("cannot update \"root\" policy"));
         }
-        let policy = Policy::parse(&name, text).map_err(|e| ApiError::bad(e.to_string()))?;
+        // Parsed to be refused now rather than at use; cached on first use.
+        Policy::parse(&name, text).map_err(|e| ApiError::bad(e.to_string()))?;
         self.storage
             .system_write(&[(&format!("{PREFIX}{name}"), Some(text.as_bytes()))])?;
         self.forget(&name);
-        if let Ok(mut p) = self.parsed.write() {
-            p.insert(name, Arc::new(policy));
-        }
         Ok(())
     }
 
@@ -149,6 +161,7 @@ impl PolicyStore {
         if let Some(a) = self.acls.read().ok().and_then(|a| a.get(names).cloned()) {
             return Ok(a);
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let acl = if names.iter().any(|n| n == "root") {
             Arc::new(Acl::root())
         } else {
@@ -161,7 +174,9 @@ impl PolicyStore {
             Arc::new(Acl::new(&policies))
         };
         if let Ok(mut a) = self.acls.write() {
-            a.insert(names.to_vec(), acl.clone());
+            if self.generation.load(Ordering::SeqCst) == generation {
+                a.insert(names.to_vec(), acl.clone());
+            }
         }
         Ok(acl)
     }

@@ -29,7 +29,11 @@ pub fn handle(auth: &Auth, authorized: &Authorized, request: &Request) -> ApiRes
             Ok(Reply::data(caller.entry.lookup_data(&caller.token, now())))
         }
         ("lookup", Method::Read | Method::Write) => {
-            let token = required(&data, "token")?;
+            // Without a token, Vault looks up the caller's own.
+            let token = match opt_string(&data, "token")?.filter(|t| !t.is_empty()) {
+                Some(t) => t,
+                None => caller.token.clone(),
+            };
             let entry = auth
                 .tokens
                 .lookup(&token)?
@@ -126,6 +130,10 @@ fn required(data: &Map<String, Value>, field: &str) -> Result<String, ApiError> 
         .ok_or_else(|| ApiError::bad(format!("missing {field:?}")))
 }
 
+/// The longest TTL, period or explicit maximum a token may be given: ten
+/// years (renewals and the system maximum bound it further).
+const MAX_DURATION: u64 = 10 * 366 * 24 * 3600;
+
 /// `auth/token/create` as parsed.
 struct CreateRequest {
     id: Option<String>,
@@ -191,9 +199,19 @@ fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, ApiError> {
         ),
     };
     let num_uses = opt_u64(data, "num_uses")?.unwrap_or(0);
-    let ttl = match opt_duration(data, "ttl")? {
+    // Durations fit Vault's (signed 64-bit) fields; anything above the
+    // system maximum is refused rather than wrapped.
+    let duration = |field: &str| -> Result<Option<u64>, ApiError> {
+        match opt_duration(data, field)? {
+            Some(d) if d > MAX_DURATION => Err(ApiError::bad(format!(
+                "field {field:?} is longer than the maximum of {MAX_DURATION} seconds"
+            ))),
+            other => Ok(other),
+        }
+    };
+    let ttl = match duration("ttl")? {
         Some(t) => Some(t),
-        None => opt_duration(data, "lease")?,
+        None => duration("lease")?,
     };
     Ok(CreateRequest {
         id: opt_string(data, "id")?.filter(|s| !s.is_empty()),
@@ -203,10 +221,10 @@ fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, ApiError> {
         no_default_policy: opt_bool(data, "no_default_policy")?.unwrap_or(false),
         renewable: opt_bool(data, "renewable")?.unwrap_or(true),
         ttl,
-        explicit_max_ttl: opt_duration(data, "explicit_max_ttl")?.unwrap_or(0),
+        explicit_max_ttl: duration("explicit_max_ttl")?.unwrap_or(0),
         display_name: opt_string(data, "display_name")?.unwrap_or_default(),
         num_uses,
-        period: opt_duration(data, "period")?.unwrap_or(0),
+        period: duration("period")?.unwrap_or(0),
     })
 }
 
@@ -236,14 +254,25 @@ fn create(auth: &Auth, caller: &Caller, data: &Map<String, Value>, orphan_path: 
     let req = parse_create(data)?;
     let parent = &caller.entry;
     let parent_root = parent.is_root();
-    if req.id.is_some() && !parent_root {
+    let privileged = parent_root || caller_has_sudo(caller, orphan_path);
+    if parent.num_uses > 0 {
+        return Err(ApiError::bad(
+            "restricted use token cannot generate child tokens",
+        ));
+    }
+    if req.id.is_some() && !privileged {
         return Err(ApiError::bad(
             "root or sudo privileges required to specify token id",
         ));
     }
-    if req.no_parent && !orphan_path && !parent_root && !caller_has_sudo(caller) {
+    if req.no_parent && !orphan_path && !privileged {
         return Err(ApiError::bad(
             "root or sudo privileges required to create orphan token",
+        ));
+    }
+    if req.period > 0 && !privileged {
+        return Err(ApiError::bad(
+            "root or sudo privileges required to create periodic token",
         ));
     }
     // Policies: inherited when not given; otherwise a subset of the
@@ -334,10 +363,15 @@ fn create(auth: &Auth, caller: &Caller, data: &Map<String, Value>, orphan_path: 
     Ok(Reply::auth(entry.auth_block(&token, now), warnings))
 }
 
-fn caller_has_sudo(caller: &Caller) -> bool {
+fn caller_has_sudo(caller: &Caller, orphan_path: bool) -> bool {
+    let path = if orphan_path {
+        "auth/token/create-orphan"
+    } else {
+        "auth/token/create"
+    };
     caller
         .acl
-        .capabilities("auth/token/create")
+        .capabilities(path)
         .allows(super::policy::Capability::Sudo)
 }
 

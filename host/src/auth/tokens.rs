@@ -1,26 +1,35 @@
 //! The token store: token entries in the host's system table (behind the
-//! barrier), keyed by the SHA-256 of the token, never the token itself
+//! barrier), keyed by an HMAC-SHA256 of the token under a random salt that
+//! is itself stored behind the barrier — never the token, and not a plain
+//! hash either, so the storage file's keys do not allow an offline guess
 //! (invariant 4).
 //!
 //! Records:
-//! - `token/id/<sha256 hex>`: the [`TokenEntry`];
-//! - `token/accessor/<accessor>`: the token's hash, for the accessor calls;
+//! - `token/salt`: the 32-byte salt;
+//! - `token/id/<hash>`: the [`TokenEntry`];
+//! - `token/accessor/<hash of the accessor>`: the accessor and its token's
+//!   hash, for the accessor calls;
 //! - `token/parent/<parent hash>/<child hash>`: the tree, so revoking a
 //!   token revokes its descendants.
 //!
 //! Entries are cached in memory after the first read; every change goes to
 //! storage first and then to the cache, and the cache is emptied on seal.
+//! A generation number, bumped by every change, keeps a read that raced a
+//! change from caching what it read.
 //! Expiry is checked on every use, for the token and each of its ancestors
 //! (an expired parent takes its children with it, as Vault's expiration
 //! manager does).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use crate::api::ApiError;
 use crate::storage::Storage;
@@ -146,11 +155,6 @@ pub fn rfc3339(secs: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
 }
 
-/// The token's storage name: its SHA-256, hex.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// A fresh random token (Vault's `s.` service-token form).
 pub fn new_token() -> String {
     format!("s.{}", random_base62(24))
@@ -173,8 +177,14 @@ fn id_key(hash: &str) -> String {
     format!("token/id/{hash}")
 }
 
-fn accessor_key(accessor: &str) -> String {
-    format!("token/accessor/{accessor}")
+const SALT_KEY: &str = "token/salt";
+const ACCESSOR_PREFIX: &str = "token/accessor/";
+
+/// An accessor record: the accessor (for listing) and its token's hash.
+#[derive(Serialize, Deserialize)]
+struct AccessorRecord {
+    accessor: String,
+    token: String,
 }
 
 fn child_prefix(parent: &str) -> String {
@@ -185,6 +195,9 @@ fn child_prefix(parent: &str) -> String {
 pub struct TokenStore {
     storage: Storage,
     cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    /// Bumped (under the cache's write lock) by every change.
+    generation: AtomicU64,
+    salt: RwLock<Option<Zeroizing<[u8; 32]>>>,
     /// Serialises read-modify-write of entries (uses, renewals, revocation).
     write: Mutex<()>,
 }
@@ -195,14 +208,85 @@ impl TokenStore {
         TokenStore {
             storage,
             cache: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            salt: RwLock::new(None),
             write: Mutex::new(()),
         }
     }
 
-    /// Forgets every cached entry (on seal).
+    /// Reads the salt, making it on first use (at unseal and init).
+    pub fn load(&self) -> Result<(), ApiError> {
+        let salt: [u8; 32] = match self.storage.system_get(SALT_KEY)? {
+            Some(bytes) => bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| ApiError::internal("the stored token salt is corrupt"))?,
+            None => {
+                let salt: [u8; 32] = rand::random();
+                self.storage.system_write(&[(SALT_KEY, Some(&salt))])?;
+                salt
+            }
+        };
+        if let Ok(mut s) = self.salt.write() {
+            *s = Some(Zeroizing::new(salt));
+        }
+        Ok(())
+    }
+
+    /// Forgets every cached entry and the salt (on seal).
     pub fn clear(&self) {
         if let Ok(mut c) = self.cache.write() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             c.clear();
+        }
+        if let Ok(mut s) = self.salt.write() {
+            *s = None;
+        }
+    }
+
+    /// The storage name of a token (or, with `kind` "accessor", of an
+    /// accessor): HMAC-SHA256 under the salt, hex.
+    fn salted(&self, kind: &str, value: &str) -> Result<String, ApiError> {
+        let salt = self
+            .salt
+            .read()
+            .map_err(|_| ApiError::internal("token salt lock"))?;
+        let salt = salt.as_ref().ok_or_else(ApiError::sealed)?;
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(salt.as_slice())
+            .map_err(|_| ApiError::internal("token salt"))?;
+        mac.update(kind.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// A token's storage name.
+    pub fn hash(&self, token: &str) -> Result<String, ApiError> {
+        self.salted("token", token)
+    }
+
+    fn accessor_key(&self, accessor: &str) -> Result<String, ApiError> {
+        Ok(format!(
+            "{ACCESSOR_PREFIX}{}",
+            self.salted("accessor", accessor)?
+        ))
+    }
+
+    fn cache_insert(&self, generation: u64, entry: Arc<TokenEntry>) {
+        if let Ok(mut c) = self.cache.write() {
+            if self.generation.load(Ordering::SeqCst) == generation {
+                c.insert(entry.hash.clone(), entry);
+            }
+        }
+    }
+
+    fn cache_set(&self, entry: Option<Arc<TokenEntry>>, hash: &str) {
+        if let Ok(mut c) = self.cache.write() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            match entry {
+                Some(e) => c.insert(hash.to_string(), e),
+                None => c.remove(hash),
+            };
         }
     }
 
@@ -216,15 +300,14 @@ impl TokenStore {
         if let Some(e) = self.cache.read().ok().and_then(|c| c.get(hash).cloned()) {
             return Ok(Some(e));
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let Some(bytes) = self.storage.system_get(&id_key(hash))? else {
             return Ok(None);
         };
         let entry: TokenEntry = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(format!("stored token entry is corrupt: {e}")))?;
         let entry = Arc::new(entry);
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(hash.to_string(), entry.clone());
-        }
+        self.cache_insert(generation, entry.clone());
         Ok(Some(entry))
     }
 
@@ -233,9 +316,7 @@ impl TokenStore {
         self.storage
             .system_write(&[(&id_key(&entry.hash), Some(&bytes))])?;
         let entry = Arc::new(entry);
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(entry.hash.clone(), entry.clone());
-        }
+        self.cache_set(Some(entry.clone()), &entry.hash.clone());
         Ok(entry)
     }
 
@@ -276,52 +357,69 @@ impl TokenStore {
 
     /// The live entry for a token.
     pub fn lookup(&self, token: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
-        self.live(&hash_token(token))
+        self.live(&self.hash(token)?)
     }
 
     /// The live entry for an accessor.
     pub fn lookup_accessor(&self, accessor: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
-        if accessor.is_empty() || accessor.contains('/') {
+        if accessor.is_empty() {
             return Ok(None);
         }
-        let Some(hash) = self.storage.system_get(&accessor_key(accessor))? else {
+        let Some(bytes) = self.storage.system_get(&self.accessor_key(accessor)?)? else {
             return Ok(None);
         };
-        let hash = String::from_utf8(hash).map_err(ApiError::internal)?;
-        self.live(&hash)
+        let record: AccessorRecord = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::internal(format!("stored accessor record is corrupt: {e}")))?;
+        self.live(&record.token)
     }
 
     /// Every accessor.
     pub fn accessors(&self) -> Result<Vec<String>, ApiError> {
-        Ok(self.storage.system_list("token/accessor/")?)
+        let mut out = Vec::new();
+        for key in self.storage.system_list(ACCESSOR_PREFIX)? {
+            if let Some(bytes) = self
+                .storage
+                .system_get(&format!("{ACCESSOR_PREFIX}{key}"))?
+            {
+                let record: AccessorRecord = serde_json::from_slice(&bytes).map_err(|e| {
+                    ApiError::internal(format!("stored accessor record is corrupt: {e}"))
+                })?;
+                out.push(record.accessor);
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// Stores a new token; `token` is the secret to hand out once.
     pub fn create(&self, token: &str, mut entry: TokenEntry) -> Result<Arc<TokenEntry>, ApiError> {
         let _guard = self.lock()?;
-        entry.hash = hash_token(token);
+        entry.hash = self.hash(token)?;
         if self.storage.system_get(&id_key(&entry.hash))?.is_some() {
             return Err(ApiError::bad("cannot create a token with a duplicate ID"));
         }
         entry.accessor = random_base62(24);
         let bytes = serde_json::to_vec(&entry).map_err(ApiError::internal)?;
+        let accessor_record = serde_json::to_vec(&AccessorRecord {
+            accessor: entry.accessor.clone(),
+            token: entry.hash.clone(),
+        })
+        .map_err(ApiError::internal)?;
         let child = entry
             .parent
             .as_ref()
             .map(|p| format!("{}{}", child_prefix(p), entry.hash));
         let mut writes: Vec<(&str, Option<&[u8]>)> = Vec::new();
         let id = id_key(&entry.hash);
-        let acc = accessor_key(&entry.accessor);
+        let acc = self.accessor_key(&entry.accessor)?;
         writes.push((&id, Some(&bytes)));
-        writes.push((&acc, Some(entry.hash.as_bytes())));
+        writes.push((&acc, Some(&accessor_record)));
         if let Some(c) = &child {
             writes.push((c, Some(b"")));
         }
         self.storage.system_write(&writes)?;
         let entry = Arc::new(entry);
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(entry.hash.clone(), entry.clone());
-        }
+        self.cache_set(Some(entry.clone()), &entry.hash.clone());
         Ok(entry)
     }
 
@@ -337,10 +435,7 @@ impl TokenStore {
         };
         match current.num_uses {
             0 => Ok(()),
-            1 => {
-                drop(_guard);
-                self.revoke_tree(&entry.hash)
-            }
+            1 => self.revoke_tree_locked(&entry.hash),
             n => {
                 let mut next = (*current).clone();
                 next.num_uses = n - 1;
@@ -391,6 +486,11 @@ impl TokenStore {
     /// Revokes a token and every descendant.
     pub fn revoke_tree(&self, hash: &str) -> Result<(), ApiError> {
         let _guard = self.lock()?;
+        self.revoke_tree_locked(hash)
+    }
+
+    /// [`TokenStore::revoke_tree`] with the write lock already held.
+    fn revoke_tree_locked(&self, hash: &str) -> Result<(), ApiError> {
         let mut pending = vec![hash.to_string()];
         let mut doomed = Vec::new();
         while let Some(h) = pending.pop() {
@@ -431,16 +531,14 @@ impl TokenStore {
             keys.push(format!("{}{child}", child_prefix(hash)));
         }
         if let Some(e) = &entry {
-            keys.push(accessor_key(&e.accessor));
+            keys.push(self.accessor_key(&e.accessor)?);
             if let Some(p) = &e.parent {
                 keys.push(format!("{}{hash}", child_prefix(p)));
             }
         }
         let writes: Vec<(&str, Option<&[u8]>)> = keys.iter().map(|k| (k.as_str(), None)).collect();
         self.storage.system_write(&writes)?;
-        if let Ok(mut c) = self.cache.write() {
-            c.remove(hash);
-        }
+        self.cache_set(None, hash);
         Ok(())
     }
 }

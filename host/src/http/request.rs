@@ -46,12 +46,35 @@ pub fn head(parts: &hyper::http::request::Parts) -> Result<Head, ApiError> {
         "PATCH" => Method::Patch,
         _ => return Err(ApiError::unsupported()),
     };
+    check_path(&path)?;
     Ok(Head {
         method,
         path,
         query,
         token: token(&parts.headers),
     })
+}
+
+/// Refuses paths whose segments the policy check and the handler could
+/// read differently: empty segments (`a//b`, also from `%2F`), `.` and
+/// `..`, and control characters. (A trailing `/` on an engine path is
+/// refused in `Server::handle`.) The path the ACL sees is then the path
+/// that is served.
+pub fn check_path(path: &str) -> Result<(), ApiError> {
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    if path.chars().any(char::is_control) {
+        return Err(ApiError::bad("request path contains control characters"));
+    }
+    if !trimmed.is_empty()
+        && trimmed
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+    {
+        return Err(ApiError::bad(format!(
+            "invalid request path {path:?}: empty, '.' and '..' segments are not allowed"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads and checks the body: at most [`MAX_BODY`] bytes of one JSON object
@@ -176,6 +199,16 @@ mod tests {
         assert_eq!(check_json_body(b"[1]").unwrap_err().status(), 400);
         assert_eq!(check_json_body(b"nul").unwrap_err().status(), 400);
         assert_eq!(check_json_body(b"\xff").unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn paths_with_ambiguous_segments_are_refused() {
+        for bad in ["a//b", "/a", "a/./b", "a/../b", "..", "a/b//", "a/\u{0}b"] {
+            assert!(super::check_path(bad).is_err(), "{bad:?}");
+        }
+        for good in ["a/b", "a/b/", "sys/mounts", "a.b/c..d"] {
+            assert!(super::check_path(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

@@ -61,6 +61,12 @@ fn err(e: impl std::fmt::Display) -> StorageError {
     StorageError::Failed(e.to_string())
 }
 
+/// A value that did not open: the key goes to the log, not to the client.
+fn opened_badly(key: &str, e: barrier::BarrierError) -> StorageError {
+    tracing::error!(key, "a stored value did not open: {e}");
+    StorageError::Failed(e.to_string())
+}
+
 /// The associated data binding a sealed value to its table and key.
 fn aad(table: &str, key: &str) -> Vec<u8> {
     let mut a = Vec::with_capacity(table.len() + 1 + key.len());
@@ -287,7 +293,7 @@ impl Snapshot {
             Some(v) => Ok(Some(
                 self.keyring
                     .open(&aad("engine", &full), v.value())
-                    .map_err(|e| StorageError::Failed(format!("{full}: {e}")))?,
+                    .map_err(|e| opened_badly(&full, e))?,
             )),
             None => Ok(None),
         }

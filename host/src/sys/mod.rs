@@ -37,7 +37,7 @@ pub async fn handle(server: &Server, authorized: Authorized, request: Request) -
         "init" => seal::init(server, method, data),
         "unseal" => seal::unseal(server, method, data).await,
         "seal" => seal::seal(server, method).await,
-        "rotate" | "rotate/keyring" => seal::rotate(server, method),
+        "rotate" | "rotate/keyring" => seal::rotate(server, method).await,
         "key-status" => seal::key_status(server, method),
         "leader" => health::leader(method),
         "policies/acl" | "policies/acl/" => policies::list_acl(server, method),

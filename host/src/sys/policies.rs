@@ -37,13 +37,18 @@ pub fn one(
     old: bool,
 ) -> ApiResult {
     only(method, &[Method::Read, Method::Write, Method::Delete])?;
-    let name = name.trim().to_lowercase();
+    if name != name.trim().to_lowercase() {
+        // The capability check saw the name as sent: never fold it.
+        return Err(ApiError::bad(format!(
+            "invalid policy name {name:?}: policy names are lowercase, without spaces"
+        )));
+    }
     match method {
         Method::Read => {
             let text = if name == "root" {
                 String::new()
             } else {
-                match server.auth.policies.get(&name)? {
+                match server.auth.policies.get(name)? {
                     Some(p) => p.raw().to_string(),
                     None => return Err(ApiError::NotFound(None)),
                 }
@@ -69,11 +74,11 @@ pub fn one(
             };
             // Vault accepts the policy base64-encoded too.
             let text = decode_maybe_base64(&text);
-            server.auth.policies.put(&name, &text)?;
+            server.auth.policies.put(name, &text)?;
             Ok(Reply::empty())
         }
         _ => {
-            server.auth.policies.delete(&name)?;
+            server.auth.policies.delete(name)?;
             Ok(Reply::empty())
         }
     }

@@ -109,9 +109,9 @@ pub fn status(server: &Server, method: Method) -> ApiResult {
 }
 
 /// `PUT sys/rotate` (needs `sudo`): a new barrier key term.
-pub fn rotate(server: &Server, method: Method) -> ApiResult {
+pub async fn rotate(server: &Server, method: Method) -> ApiResult {
     only(method, &[Method::Write])?;
-    server.rotate_barrier()?;
+    server.rotate_barrier().await?;
     Ok(Reply::empty())
 }
 
