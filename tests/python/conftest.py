@@ -129,3 +129,9 @@ def coffer():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def coffer_binary() -> pathlib.Path:
+    """The `coffer` binary under test, for tests that start their own."""
+    return coffer_bin()

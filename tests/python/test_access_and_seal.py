@@ -1,6 +1,6 @@
 """Policies, tokens and the seal through the clients users point at Vault:
-hvac and the `bao` CLI, against a real Coffer dev server (its own, since
-one test seals it)."""
+hvac and the `bao` CLI, against a real Coffer dev server (this module's
+own `coffer`, since one test seals it)."""
 
 import json
 import os
@@ -11,16 +11,10 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from conftest import CofferServer
 
-
-@pytest.fixture(scope="module")
-def server():
-    s = CofferServer()
-    try:
-        yield s
-    finally:
-        s.stop()
+@pytest.fixture()
+def server(coffer):
+    return coffer
 
 
 @pytest.fixture()
@@ -127,17 +121,15 @@ def test_seal_and_unseal_with_hvac_and_bao(server, root):
     assert status["sealed"] is False
 
 
-def test_bao_operator_init_unseal_rotate_on_a_config_server(tmp_path):
+def test_bao_operator_init_unseal_rotate_on_a_config_server(tmp_path, coffer_binary):
     """`bao operator ...` against a config-mode server, which starts
     uninitialised and sealed, as Vault does."""
-    from conftest import coffer_bin
-
     config = tmp_path / "coffer.hcl"
     config.write_text(
         f'storage "redb" {{ path = "{tmp_path / "coffer.redb"}" }}\n'
         'listener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}\n'
     )
-    proc = subprocess.Popen([str(coffer_bin()), "server", "--config", str(config)],
+    proc = subprocess.Popen([str(coffer_binary), "server", "--config", str(config)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         addr = None
