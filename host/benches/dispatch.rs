@@ -151,7 +151,16 @@ async fn transit(storage: &Storage, only: Option<&str>) -> anyhow::Result<()> {
         let per_round = (n * scale / ROUNDS as u32).max(1);
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); mounts.len()];
         for round in 0..=ROUNDS {
-            for (i, (_, mount, decrypt_single, decrypt_batch)) in mounts.iter().enumerate() {
+            // Alternate which build goes first, so that neither always runs
+            // right after the other.
+            let mut order: Vec<usize> = (0..mounts.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let Some((_, mount, decrypt_single, decrypt_batch)) = mounts.get(i) else {
+                    continue;
+                };
                 let body = match label {
                     l if l.starts_with("transit encrypt, batch") => &encrypt_batch,
                     l if l.starts_with("transit encrypt") => &encrypt_item,
@@ -163,8 +172,8 @@ async fn transit(storage: &Storage, only: Option<&str>) -> anyhow::Result<()> {
                     call_ok(&sandbox, mount, path, body.clone()).await?;
                 }
                 // Round 0 warms up.
-                if round > 0 {
-                    times[i].push(start.elapsed().as_secs_f64() * 1e6 / f64::from(per_round));
+                if let Some(times) = times.get_mut(i).filter(|_| round > 0) {
+                    times.push(start.elapsed().as_secs_f64() * 1e6 / f64::from(per_round));
                 }
             }
         }
