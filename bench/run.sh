@@ -87,8 +87,11 @@ if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
     say "building release binaries"
     cargo build --release --quiet -p coffer-host --bin coffer --example bench_floor
 fi
-COFFER="$ROOT/target/release/coffer"
-FLOOR="$ROOT/target/release/examples/bench_floor"
+# Where cargo put them: CARGO_TARGET_DIR when set (a checkout sharing
+# another's target directory), else target/.
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+COFFER="$TARGET_DIR/release/coffer"
+FLOOR="$TARGET_DIR/release/examples/bench_floor"
 
 # --- servers -----------------------------------------------------------------
 # Waits until $1 (a log file) has a line containing $2; fails after 60 s or if

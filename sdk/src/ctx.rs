@@ -1,8 +1,11 @@
 //! What a handler gets besides its typed fields.
 
+use std::cell::OnceCell;
+
 use serde_json::{Map, Value};
 
 use crate::clock::{Clock, Timestamp};
+use crate::fields::{self, Input};
 use crate::storage::Storage;
 use crate::{Error, Fields, Operation};
 
@@ -11,12 +14,9 @@ use crate::{Error, Fields, Operation};
 pub struct Ctx<'a> {
     storage: &'a mut dyn Storage,
     clock: &'a dyn Clock,
-    operation: Operation,
-    path: String,
-    mount_path: String,
-    mount_options: Map<String, Value>,
-    body: Map<String, Value>,
-    fields: Map<String, Value>,
+    request: CtxRequest,
+    /// The body as a map, parsed on first use ([`Ctx::body`]).
+    body: OnceCell<Map<String, Value>>,
     warnings: Vec<String>,
 }
 
@@ -26,21 +26,24 @@ pub(crate) struct CtxRequest {
     pub path: String,
     pub mount_path: String,
     pub mount_options: Map<String, Value>,
-    pub body: Map<String, Value>,
-    pub fields: Map<String, Value>,
+    /// The body's JSON text, as sent (empty for none).
+    pub body: String,
+    pub query: Vec<(String, String)>,
+    pub captures: Vec<(String, String)>,
+    pub takes_arbitrary_input: bool,
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(storage: &'a mut dyn Storage, clock: &'a dyn Clock, req: CtxRequest) -> Self {
+    pub(crate) fn new(
+        storage: &'a mut dyn Storage,
+        clock: &'a dyn Clock,
+        request: CtxRequest,
+    ) -> Self {
         Self {
             storage,
             clock,
-            operation: req.operation,
-            path: req.path,
-            mount_path: req.mount_path,
-            mount_options: req.mount_options,
-            body: req.body,
-            fields: req.fields,
+            request,
+            body: OnceCell::new(),
             warnings: Vec::new(),
         }
     }
@@ -60,8 +63,10 @@ impl<'a> Ctx<'a> {
                 path: String::new(),
                 mount_path,
                 mount_options,
-                body: Map::new(),
-                fields: Map::new(),
+                body: String::new(),
+                query: Vec::new(),
+                captures: Vec::new(),
+                takes_arbitrary_input: false,
             },
         )
     }
@@ -78,37 +83,53 @@ impl<'a> Ctx<'a> {
 
     /// The operation.
     pub fn operation(&self) -> Operation {
-        self.operation
+        self.request.operation
     }
 
     /// The path inside the mount.
     pub fn path(&self) -> &str {
-        &self.path
+        &self.request.path
     }
 
     /// Where the engine is mounted, with a trailing slash (for messages).
     pub fn mount_path(&self) -> &str {
-        &self.mount_path
+        &self.request.mount_path
     }
 
     /// The mount's options.
     pub fn mount_options(&self) -> &Map<String, Value> {
-        &self.mount_options
+        &self.request.mount_options
     }
 
-    /// The request body as sent, for paths that take arbitrary input (kv).
+    /// The request body as sent, for paths that take arbitrary input (kv);
+    /// parsed on first use.
     pub fn body(&self) -> &Map<String, Value> {
-        &self.body
+        self.body.get_or_init(|| {
+            match serde_json::from_str::<Value>(&self.request.body) {
+                Ok(Value::Object(map)) => map,
+                // The handler's own fields were read from this body already,
+                // so it is a JSON object (or empty).
+                _ => Map::new(),
+            }
+        })
     }
 
     /// Parses another [`Fields`] struct from this request's fields (the
-    /// same merged map the handler's own fields came from).
+    /// body, captures and query parameters the handler's own fields came
+    /// from, by the same rules, without warnings).
     pub fn parse<T: Fields>(&self) -> Result<T, Error> {
-        T::from_fields(&self.fields)
+        fields::parse_quiet::<T>(&self.input(), &T::schema())
     }
 
-    pub(crate) fn fields(&self) -> &Map<String, Value> {
-        &self.fields
+    /// The request's fields, unparsed.
+    pub(crate) fn input(&self) -> Input<'_> {
+        Input {
+            operation: self.request.operation,
+            body: &self.request.body,
+            query: &self.request.query,
+            captures: &self.request.captures,
+            takes_arbitrary_input: self.request.takes_arbitrary_input,
+        }
     }
 
     /// Adds a warning to the response.

@@ -7,11 +7,13 @@ use crate::clock::Clock;
 use crate::ctx::{Ctx, CtxRequest};
 use crate::fields::{self, FieldSchema, Fields};
 use crate::pattern::{more_specific, Captures, Pattern};
+use crate::request::Call;
 use crate::storage::Storage;
 use crate::{Error, Operation, Request, Response};
 
-type HandlerFn = dyn Fn(&mut Ctx<'_>) -> Result<Response, Error> + Send + Sync;
-type ExistsFn = dyn Fn(&mut Ctx<'_>) -> Result<bool, Error> + Send + Sync;
+/// A handler: parses its fields (given their schema) and runs.
+type HandlerFn = dyn Fn(&mut Ctx<'_>, &[FieldSchema]) -> Result<Response, Error> + Send + Sync;
+type ExistsFn = dyn Fn(&mut Ctx<'_>, &[FieldSchema]) -> Result<bool, Error> + Send + Sync;
 type PeriodicFn = dyn Fn(&mut Ctx<'_>) -> Result<(), Error> + Send + Sync;
 
 struct Handler<F: ?Sized> {
@@ -111,48 +113,50 @@ impl Engine {
         clock: &dyn Clock,
         req: Request,
     ) -> Result<Response, Error> {
-        let (path, captures) = self.route(&req.path)?;
+        self.handle_call(storage, clock, Call::from(req))
+    }
+
+    pub(crate) fn handle_call(
+        &self,
+        storage: &mut dyn Storage,
+        clock: &dyn Clock,
+        call: Call,
+    ) -> Result<Response, Error> {
+        let (path, captures) = self.route(&call.path)?;
         let handler = path
-            .handler(req.operation)
+            .handler(call.operation)
             .ok_or_else(|| Error::UnsupportedOperation("unsupported operation".to_owned()))?;
-        let collected = fields::collect(
-            req.operation,
-            &req.body,
-            &req.query,
-            &captures,
-            &handler.schema,
-            path.takes_arbitrary_input,
-        );
-        let mut ctx = Ctx::new(storage, clock, ctx_request(req, collected.fields));
-        let mut response = (handler.run)(&mut ctx)?;
-        let mut warnings = collected.warnings;
-        warnings.extend(ctx.take_warnings());
-        response.prepend_warnings(warnings);
+        let mut ctx = Ctx::new(storage, clock, ctx_request(call, captures, path));
+        let mut response = (handler.run)(&mut ctx, &handler.schema)?;
+        response.prepend_warnings(ctx.take_warnings());
         response.finish()
     }
 
     /// Whether the target of a create-or-update request exists: `None` when
     /// the path declares no existence check (the request is then an update).
+    /// The body is read only if the check's fields need it (not when the
+    /// path's captures give them all).
     pub fn exists(
         &self,
         storage: &mut dyn Storage,
         clock: &dyn Clock,
         req: Request,
     ) -> Result<Option<bool>, Error> {
-        let (path, captures) = self.route(&req.path)?;
+        self.exists_call(storage, clock, Call::from(req))
+    }
+
+    pub(crate) fn exists_call(
+        &self,
+        storage: &mut dyn Storage,
+        clock: &dyn Clock,
+        call: Call,
+    ) -> Result<Option<bool>, Error> {
+        let (path, captures) = self.route(&call.path)?;
         let Some(check) = &path.exists else {
             return Ok(None);
         };
-        let collected = fields::collect(
-            req.operation,
-            &req.body,
-            &req.query,
-            &captures,
-            &check.schema,
-            path.takes_arbitrary_input,
-        );
-        let mut ctx = Ctx::new(storage, clock, ctx_request(req, collected.fields));
-        (check.run)(&mut ctx).map(Some)
+        let mut ctx = Ctx::new(storage, clock, ctx_request(call, captures, path));
+        (check.run)(&mut ctx, &check.schema).map(Some)
     }
 
     /// Runs the periodic work, if any, for the mount at `mount_path` with
@@ -176,14 +180,16 @@ impl Engine {
     }
 }
 
-fn ctx_request(req: Request, fields: serde_json::Map<String, serde_json::Value>) -> CtxRequest {
+fn ctx_request(call: Call, captures: Captures, path: &Path) -> CtxRequest {
     CtxRequest {
-        operation: req.operation,
-        path: req.path,
-        mount_path: req.mount_path,
-        mount_options: req.mount_options,
-        body: req.body,
-        fields,
+        operation: call.operation,
+        path: call.path,
+        mount_path: call.mount_path,
+        mount_options: call.mount_options,
+        body: call.body,
+        query: call.query,
+        captures,
+        takes_arbitrary_input: path.takes_arbitrary_input,
     }
 }
 
@@ -217,9 +223,12 @@ impl Path {
         F: Fields + 'static,
         H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + 'static,
     {
-        let run = move |ctx: &mut Ctx<'_>| {
-            let fields = F::from_fields(ctx.fields())?;
-            handler(ctx, fields)
+        let run = move |ctx: &mut Ctx<'_>, schema: &[FieldSchema]| {
+            let parsed = fields::parse::<F>(&ctx.input(), schema)?;
+            for warning in parsed.warnings {
+                ctx.warn(warning);
+            }
+            handler(ctx, parsed.fields)
         };
         if let Some(slot) = self.handlers.get_mut(op.index()) {
             *slot = Some(Handler {
@@ -300,8 +309,8 @@ impl Path {
         F: Fields + 'static,
         H: Fn(&mut Ctx<'_>, F) -> Result<bool, Error> + Send + Sync + 'static,
     {
-        let run = move |ctx: &mut Ctx<'_>| {
-            let fields = F::from_fields(ctx.fields())?;
+        let run = move |ctx: &mut Ctx<'_>, schema: &[FieldSchema]| {
+            let fields = fields::parse_quiet::<F>(&ctx.input(), schema)?;
             check(ctx, fields)
         };
         self.exists = Some(Handler {

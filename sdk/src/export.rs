@@ -3,19 +3,22 @@
 
 use crate::bindings::coffer::engine::types as wit;
 use crate::clock::HostClock;
+use crate::request::Call;
 use crate::storage::HostStorage;
-use crate::{Engine, Request};
+use crate::Engine;
 
 /// The `handle` export.
 pub fn handle(engine: &Engine, request: wit::Request) -> Result<wit::Response, wit::Error> {
-    let request = Request::try_from(request)?;
-    Ok(engine.handle(&mut HostStorage, &HostClock, request)?.into())
+    let call = Call::try_from(request)?;
+    Ok(engine
+        .handle_call(&mut HostStorage, &HostClock, call)?
+        .into())
 }
 
 /// The `exists` export.
 pub fn exists(engine: &Engine, request: wit::Request) -> Result<Option<bool>, wit::Error> {
-    let request = Request::try_from(request)?;
-    Ok(engine.exists(&mut HostStorage, &HostClock, request)?)
+    let call = Call::try_from(request)?;
+    Ok(engine.exists_call(&mut HostStorage, &HostClock, call)?)
 }
 
 /// The `periodic` export.

@@ -1,14 +1,24 @@
 //! Typed request fields: the [`Fields`] and [`FieldValue`] traits, the field
 //! types with Vault's lenient parsing, and Vault's field rules in one
-//! function ([`collect`]).
+//! function ([`parse`]), which reads each declared field straight out of the
+//! request's JSON text into its type.
 
 use std::fmt;
 use std::ops::Deref;
 
 use base64::Engine as _;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
-use crate::{Error, Operation};
+use crate::Error;
+
+mod rules;
+
+pub(crate) use rules::parse_quiet;
+pub use rules::{parse, Input, Parsed};
+#[doc(hidden)]
+pub use rules::{FieldSeed, Key, Rules};
 
 /// A struct of request fields, normally `#[derive(Fields)]`.
 ///
@@ -40,8 +50,21 @@ pub trait Fields: Sized {
     /// The declared fields, for enforcement, help and OpenAPI.
     fn schema() -> Vec<FieldSchema>;
 
-    /// Parses the fields out of a merged field map (see [`collect`]).
-    fn from_fields(fields: &Map<String, Value>) -> Result<Self, Error>;
+    /// Parses the fields from a JSON object read as a stream of keys and
+    /// values, `rules` deciding what captures, query parameters and unknown
+    /// keys do (see [`parse`]). The outer error is the JSON's; the inner one
+    /// the fields' (a 400 naming the field). Written by `#[derive(Fields)]`.
+    #[doc(hidden)]
+    fn from_map<'de, A: MapAccess<'de>>(
+        map: A,
+        rules: &mut Rules<'_>,
+    ) -> Result<Result<Self, Error>, A::Error>;
+
+    /// Parses the fields out of a JSON object as they are (no captures, no
+    /// query, no warnings): a batch item, or a nested object.
+    fn from_fields(fields: &Map<String, Value>) -> Result<Self, Error> {
+        rules::from_map_value(fields)
+    }
 
     /// Declaration problems found without a request (a default that does
     /// not parse as its field's type), for [`crate::testing::check_paths`].
@@ -56,8 +79,14 @@ impl Fields for () {
         Vec::new()
     }
 
-    fn from_fields(_: &Map<String, Value>) -> Result<Self, Error> {
-        Ok(())
+    fn from_map<'de, A: MapAccess<'de>>(
+        mut map: A,
+        rules: &mut Rules<'_>,
+    ) -> Result<Result<Self, Error>, A::Error> {
+        while let Some(key) = map.next_key_seed(rules.key_seed(&[]))? {
+            rules.skip(&mut map, key)?;
+        }
+        Ok(Ok(()))
     }
 }
 
@@ -132,6 +161,28 @@ pub trait FieldValue: Sized {
     /// Parses `value` (never `null`: a null field counts as absent). The
     /// error completes "field 'x': ", e.g. `expected an integer`.
     fn from_value(value: &Value) -> Result<Self, String>;
+
+    /// Parses an owned `value`, as [`FieldValue::from_value`] does; types
+    /// that can keep the value's allocations (strings, arrays, objects)
+    /// take them instead of copying.
+    fn from_owned(value: Value) -> Result<Self, String> {
+        Self::from_value(&value)
+    }
+
+    /// Parses the field straight out of the request's JSON: `Ok(None)` for
+    /// `null` (absent), `Ok(Some(Err(message)))` for a value of the wrong
+    /// shape, with [`FieldValue::from_value`]'s message. The outer error is
+    /// the JSON's own. The default reads a `Value` and calls
+    /// [`FieldValue::from_owned`]; text types read the string in place.
+    fn deserialize_field<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Result<Self, String>>, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(match value {
+            Value::Null => None,
+            value => Some(Self::from_owned(value)),
+        })
+    }
 }
 
 /// An enum field, normally `#[derive(FieldEnum)]`: one wire string per
@@ -181,7 +232,104 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn expected(what: &str, got: &Value) -> String {
-    format!("expected {what}, got {}", type_name(got))
+    expected_kind(what, type_name(got))
+}
+
+fn expected_kind(what: &str, kind: &str) -> String {
+    format!("expected {what}, got {kind}")
+}
+
+/// Reads a field whose value is text where it lies in the JSON: `parse`
+/// gets the string; numbers and booleans are text too when `weak` (Vault's
+/// weak decoding of strings), else the same errors as the types'
+/// `from_value`. Arrays and objects are skipped over and refused.
+struct TextVisitor<T> {
+    parse: fn(Text<'_>) -> Result<T, String>,
+    what: &'static str,
+    weak: bool,
+}
+
+/// A string from the JSON: borrowed from the body when it had no escapes.
+enum Text<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+
+    fn into_owned(self) -> String {
+        match self {
+            Text::Borrowed(s) => s.to_owned(),
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl<T> TextVisitor<T> {
+    fn scalar(self, text: String, kind: &str) -> Option<Result<T, String>> {
+        Some(if self.weak {
+            (self.parse)(Text::Owned(text))
+        } else {
+            Err(expected_kind(self.what, kind))
+        })
+    }
+}
+
+impl<'de, T> Visitor<'de> for TextVisitor<T> {
+    type Value = Option<Result<T, String>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.what)
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some((self.parse)(Text::Borrowed(v))))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some((self.parse)(Text::Owned(v))))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(self.scalar(v.to_string(), "a boolean"))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(self.scalar(v.to_string(), "a number"))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(self.scalar(v.to_string(), "a number"))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        let text = serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string());
+        Ok(self.scalar(text, "a number"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Some(Err(expected_kind(self.what, "an array"))))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Some(Err(expected_kind(self.what, "an object"))))
+    }
 }
 
 impl FieldValue for String {
@@ -195,6 +343,23 @@ impl FieldValue for String {
             Value::Bool(b) => Ok(b.to_string()),
             other => Err(expected("a string", other)),
         }
+    }
+
+    fn from_owned(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(s) => Ok(s),
+            other => Self::from_value(&other),
+        }
+    }
+
+    fn deserialize_field<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Result<Self, String>>, D::Error> {
+        deserializer.deserialize_any(TextVisitor {
+            parse: |text| Ok(text.into_owned()),
+            what: "a string",
+            weak: true,
+        })
     }
 }
 
@@ -257,6 +422,13 @@ impl FieldValue for Map<String, Value> {
             other => Err(expected("a JSON object", other)),
         }
     }
+
+    fn from_owned(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Object(m) => Ok(m),
+            other => Err(expected("a JSON object", &other)),
+        }
+    }
 }
 
 impl FieldValue for Value {
@@ -264,6 +436,10 @@ impl FieldValue for Value {
 
     fn from_value(value: &Value) -> Result<Self, String> {
         Ok(value.clone())
+    }
+
+    fn from_owned(value: Value) -> Result<Self, String> {
+        Ok(value)
     }
 }
 
@@ -281,6 +457,17 @@ impl<T: FieldValue> FieldValue for Vec<T> {
             other => Err(expected("a JSON array", other)),
         }
     }
+
+    fn from_owned(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| T::from_owned(item).map_err(|e| format!("item {i}: {e}")))
+                .collect(),
+            other => Err(expected("a JSON array", &other)),
+        }
+    }
 }
 
 /// Absent or `null` is `None`.
@@ -290,6 +477,16 @@ impl<T: FieldValue> FieldValue for Option<T> {
 
     fn from_value(value: &Value) -> Result<Self, String> {
         T::from_value(value).map(Some)
+    }
+
+    fn from_owned(value: Value) -> Result<Self, String> {
+        T::from_owned(value).map(Some)
+    }
+
+    fn deserialize_field<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Result<Self, String>>, D::Error> {
+        Ok(T::deserialize_field(deserializer)?.map(|r| r.map(Some)))
     }
 }
 
@@ -446,57 +643,71 @@ impl Deref for Base64 {
     }
 }
 
-impl FieldValue for Base64 {
-    const KIND: FieldType = FieldType::Base64;
-
-    fn from_value(value: &Value) -> Result<Self, String> {
+impl Base64 {
+    fn decode(text: &str) -> Result<Self, String> {
         const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
             &base64::alphabet::STANDARD,
             base64::engine::GeneralPurposeConfig::new()
                 .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
         );
+        LENIENT
+            .decode(text.trim())
+            .map(Self)
+            .map_err(|e| format!("expected base64-encoded bytes: {e}"))
+    }
+}
+
+impl FieldValue for Base64 {
+    const KIND: FieldType = FieldType::Base64;
+
+    fn from_value(value: &Value) -> Result<Self, String> {
         match value {
-            Value::String(s) => LENIENT
-                .decode(s.trim())
-                .map(Self)
-                .map_err(|e| format!("expected base64-encoded bytes: {e}")),
+            Value::String(s) => Self::decode(s),
             other => Err(expected("a base64-encoded string", other)),
         }
+    }
+
+    /// Decodes the string where it lies in the body, without copying it.
+    fn deserialize_field<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Result<Self, String>>, D::Error> {
+        deserializer.deserialize_any(TextVisitor {
+            parse: |text| Self::decode(text.as_str()),
+            what: "a base64-encoded string",
+            weak: false,
+        })
     }
 }
 
 // ---------------------------------------------------------------------------
-// Used by `#[derive(Fields)]`.
+// Used by `#[derive(Fields)]`: a field's slot holds what the request gave
+// (`None`: absent or null; `Some(Err(..))`: a value of the wrong shape).
 
-fn present<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    fields.get(name).filter(|v| !v.is_null())
-}
-
-fn parse_named<T: FieldValue>(name: &str, value: &Value) -> Result<T, Error> {
-    T::from_value(value).map_err(|e| Error::InvalidRequest(format!("field '{name}': {e}")))
+fn named<T>(name: &str, parsed: Result<T, String>) -> Result<T, Error> {
+    parsed.map_err(|e| Error::InvalidRequest(format!("field '{name}': {e}")))
 }
 
 /// A `#[field(required)]` field.
 #[doc(hidden)]
-pub fn required<T: FieldValue>(fields: &Map<String, Value>, name: &str) -> Result<T, Error> {
-    match present(fields, name) {
-        Some(v) => parse_named(name, v),
+pub fn required<T>(name: &str, slot: Option<Result<T, String>>) -> Result<T, Error> {
+    match slot {
+        Some(parsed) => named(name, parsed),
         None => Err(Error::InvalidRequest(format!(
             "missing required field '{name}'"
         ))),
     }
 }
 
-/// A `#[field(default = ...)]` field.
+/// A `#[field(default = ...)]` field; the default is built only when used.
 #[doc(hidden)]
 pub fn with_default<T: FieldValue>(
-    fields: &Map<String, Value>,
     name: &str,
-    default: &Value,
+    slot: Option<Result<T, String>>,
+    default: impl FnOnce() -> Value,
 ) -> Result<T, Error> {
-    match present(fields, name) {
-        Some(v) => parse_named(name, v),
-        None => T::from_value(default)
+    match slot {
+        Some(parsed) => named(name, parsed),
+        None => T::from_owned(default())
             .map_err(|e| Error::Internal(format!("default of field '{name}' does not parse: {e}"))),
     }
 }
@@ -511,104 +722,11 @@ pub fn check_default<T: FieldValue>(name: &str, default: &Value) -> Option<Strin
 
 /// Any other field: absent is the type's `Default` (`None` for an `Option`).
 #[doc(hidden)]
-pub fn optional<T: FieldValue + Default>(
-    fields: &Map<String, Value>,
-    name: &str,
-) -> Result<T, Error> {
-    match present(fields, name) {
-        Some(v) => parse_named(name, v),
+pub fn optional<T: Default>(name: &str, slot: Option<Result<T, String>>) -> Result<T, Error> {
+    match slot {
+        Some(parsed) => named(name, parsed),
         None => Ok(T::default()),
     }
-}
-
-// ---------------------------------------------------------------------------
-// Vault's field rules.
-
-/// What [`collect`] produced: the map fields are parsed from, and warnings.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Collected {
-    /// Body (and, for read/list/delete, query) fields overlaid by captures.
-    pub fields: Map<String, Value>,
-    /// Warnings for the response.
-    pub warnings: Vec<String>,
-}
-
-/// Vault's field rules, in one place:
-///
-/// 1. The body's fields count; for read, list and delete so do URL query
-///    parameters (a repeated parameter is an array of its values; `list`
-///    on a list operation is the verb, not a field). Body fields beat query
-///    parameters of the same name.
-/// 2. URL captures beat both, with the warning "Endpoint replaced the value
-///    of these parameters with the values captured from the endpoint's
-///    path: [a b]".
-/// 3. Unless the path takes arbitrary input, fields the schema does not
-///    declare are ignored with the warning "Endpoint ignored these
-///    unrecognized parameters: [a b]".
-pub fn collect(
-    operation: Operation,
-    body: &Map<String, Value>,
-    query: &[(String, String)],
-    captures: &[(String, String)],
-    schema: &[FieldSchema],
-    takes_arbitrary_input: bool,
-) -> Collected {
-    let mut fields = body.clone();
-    if operation.takes_query() {
-        let mut from_query: Map<String, Value> = Map::new();
-        for (key, value) in query {
-            if operation == Operation::List && key == "list" {
-                continue;
-            }
-            let value = Value::String(value.clone());
-            match from_query.get_mut(key) {
-                Some(Value::Array(values)) => values.push(value),
-                Some(first) => {
-                    let first = first.take();
-                    from_query.insert(key.clone(), Value::Array(vec![first, value]));
-                }
-                None => {
-                    from_query.insert(key.clone(), value);
-                }
-            }
-        }
-        for (key, value) in from_query {
-            fields.entry(key).or_insert(value);
-        }
-    }
-
-    let declared = |name: &str| schema.iter().any(|f| f.name == name);
-    let mut ignored: Vec<&str> = Vec::new();
-    if !takes_arbitrary_input {
-        ignored = fields
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !declared(k) && !captures.iter().any(|(c, _)| c == k))
-            .collect();
-    }
-    let mut warnings = Vec::new();
-    if !ignored.is_empty() {
-        ignored.sort_unstable();
-        warnings.push(format!(
-            "Endpoint ignored these unrecognized parameters: [{}]",
-            ignored.join(" ")
-        ));
-    }
-
-    let mut replaced: Vec<&str> = Vec::new();
-    for (name, value) in captures {
-        if present(&fields, name).is_some() {
-            replaced.push(name);
-        }
-        fields.insert(name.clone(), Value::String(value.clone()));
-    }
-    if !replaced.is_empty() {
-        warnings.push(format!(
-            "Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [{}]",
-            replaced.join(" ")
-        ));
-    }
-    Collected { fields, warnings }
 }
 
 #[cfg(test)]
@@ -687,49 +805,5 @@ mod tests {
         assert_eq!(v::<Base64>(json!("aGk")).map(|b| b.0), Ok(b"hi".to_vec()));
         let err = v::<Base64>(json!("not base64!")).unwrap_err();
         assert!(err.contains("base64"), "{err}");
-    }
-
-    #[test]
-    fn rules() {
-        let schema = [FieldSchema {
-            name: "name",
-            kind: FieldType::String,
-            description: "",
-            default: None,
-            required: false,
-            allowed_values: &[],
-        }];
-        let body = json!({"name": "body", "zz": 1, "aa": 2});
-        let body = body.as_object().unwrap();
-        let query = [
-            ("q".to_owned(), "1".to_owned()),
-            ("q".to_owned(), "2".to_owned()),
-        ];
-        let caps = [("name".to_owned(), "url".to_owned())];
-
-        let c = collect(Operation::Update, body, &query, &caps, &schema, false);
-        assert_eq!(c.fields.get("name"), Some(&json!("url")));
-        assert_eq!(c.fields.get("q"), None, "query ignored for update");
-        assert_eq!(
-            c.warnings,
-            [
-                "Endpoint ignored these unrecognized parameters: [aa zz]",
-                "Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [name]",
-            ]
-        );
-
-        let c = collect(Operation::Read, &Map::new(), &query, &[], &schema, false);
-        assert_eq!(c.fields.get("q"), Some(&json!(["1", "2"])));
-        assert_eq!(
-            c.warnings,
-            ["Endpoint ignored these unrecognized parameters: [q]"]
-        );
-
-        let list = [("list".to_owned(), "true".to_owned())];
-        let c = collect(Operation::List, &Map::new(), &list, &[], &schema, false);
-        assert!(c.warnings.is_empty() && c.fields.is_empty());
-
-        let c = collect(Operation::Update, body, &[], &[], &schema, true);
-        assert!(c.warnings.is_empty());
     }
 }

@@ -4,7 +4,7 @@
 //! An engine is a table of paths. Each [`Path`] has a pattern, a typed
 //! [`Fields`] struct per handler, and one handler per [`Operation`]; the SDK
 //! routes requests (most specific pattern first), applies Vault's field
-//! rules ([`fields::collect`]), turns declared fields into 400s, and renders
+//! rules ([`fields::parse`]), turns declared fields into 400s, and renders
 //! [`Response`]s and [`Error`]s with the right status.
 //!
 //! ```
@@ -53,7 +53,7 @@ mod response;
 pub mod storage;
 pub mod testing;
 
-pub use batch::Batch;
+pub use batch::{Batch, BatchInput};
 pub use coffer_sdk_macros::{engine, FieldEnum, Fields};
 pub use ctx::Ctx;
 pub use engine::{Engine, Path};
@@ -93,6 +93,7 @@ pub mod __private {
     pub use crate::export::{exists, handle, periodic};
     pub use crate::fields::{
         check_default, enum_from_value, optional, required, unknown_variant, with_default,
+        FieldSeed, Key, Rules,
     };
     pub use serde;
     pub use serde_json;

@@ -152,6 +152,57 @@ impl TryFrom<crate::bindings::coffer::engine::types::Request> for Request {
     }
 }
 
+/// A request as dispatch works on it: the body still JSON text, read once
+/// by the handler's fields (a wasm request's body is never parsed into a
+/// `Value`).
+pub(crate) struct Call {
+    pub operation: Operation,
+    pub path: String,
+    pub body: String,
+    pub query: Vec<(String, String)>,
+    pub mount_path: String,
+    pub mount_options: Map<String, Value>,
+}
+
+impl From<Request> for Call {
+    fn from(r: Request) -> Self {
+        Self {
+            operation: r.operation,
+            path: r.path,
+            // A map with string keys always serialises.
+            body: serde_json::to_string(&r.body).unwrap_or_default(),
+            query: r.query,
+            mount_path: r.mount_path,
+            mount_options: r.mount_options,
+        }
+    }
+}
+
+impl TryFrom<crate::bindings::coffer::engine::types::Request> for Call {
+    type Error = Error;
+
+    fn try_from(r: crate::bindings::coffer::engine::types::Request) -> Result<Self, Error> {
+        use crate::bindings::coffer::engine::types::Operation as W;
+        let operation = match r.operation {
+            W::Read => Operation::Read,
+            W::Create => Operation::Create,
+            W::Update => Operation::Update,
+            W::Delete => Operation::Delete,
+            W::List => Operation::List,
+            W::Patch => Operation::Patch,
+        };
+        let mount_options = json_object(&r.mount_options, "mount options")?;
+        Ok(Self {
+            operation,
+            path: r.path,
+            body: r.data,
+            query: r.query,
+            mount_path: r.mount_path,
+            mount_options,
+        })
+    }
+}
+
 fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, Error> {
     if text.trim().is_empty() {
         return Ok(Map::new());

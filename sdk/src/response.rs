@@ -21,6 +21,11 @@ pub enum Body {
     None,
     /// A JSON value that becomes the envelope's `data`.
     Data(Value),
+    /// JSON text that becomes the envelope's `data` as it is: what a
+    /// serializer wrote without building a [`Value`] (batch results). The
+    /// host checks that it is JSON; [`crate::testing::TestEngine`] answers
+    /// it as [`Body::Data`].
+    Json(String),
     /// A body sent as it is, with no envelope.
     Raw {
         /// The `Content-Type` header.
@@ -43,6 +48,15 @@ impl Response {
     /// 200 with `data` serialised to JSON; a serialisation failure is a 500.
     pub fn json<T: Serialize + ?Sized>(data: &T) -> Result<Self, Error> {
         Ok(Self::data(serde_json::to_value(data)?))
+    }
+
+    /// 200 with `data` given as JSON text, sent as it is (see [`Body::Json`]).
+    pub(crate) fn json_text(text: String) -> Self {
+        Self {
+            status: 200,
+            body: Body::Json(text),
+            warnings: Vec::new(),
+        }
     }
 
     /// 200 with `data` when it is `Some`, else a 404 with empty errors
@@ -111,7 +125,8 @@ impl Response {
         &self.body
     }
 
-    /// The envelope's `data`, when the body is JSON.
+    /// The envelope's `data`, when the body is a [`Body::Data`] (as every
+    /// JSON answer is once it went through [`crate::testing::TestEngine`]).
     pub fn data_value(&self) -> Option<&Value> {
         match &self.body {
             Body::Data(v) => Some(v),
@@ -127,6 +142,17 @@ impl Response {
     pub(crate) fn prepend_warnings(&mut self, mut warnings: Vec<String>) {
         warnings.append(&mut self.warnings);
         self.warnings = warnings;
+    }
+
+    /// Parses a [`Body::Json`] into a [`Body::Data`], refusing text that is
+    /// not JSON as the host does (a 500).
+    pub(crate) fn parsed(mut self) -> Result<Self, Error> {
+        if let Body::Json(text) = &self.body {
+            let value = serde_json::from_str(text)
+                .map_err(|e| Error::Internal(format!("engine answered invalid JSON: {e}")))?;
+            self.body = Body::Data(value);
+        }
+        Ok(self)
     }
 
     /// Turns the internal 404 of an empty list into the error the host
@@ -145,7 +171,8 @@ impl From<Response> for crate::bindings::coffer::engine::types::Response {
         let body = match r.body {
             Body::None => WBody::None,
             // Serialising a `Value` cannot fail: its map keys are strings.
-            Body::Data(v) => WBody::Data(v.to_string()),
+            Body::Data(v) => WBody::Data(serde_json::to_string(&v).unwrap_or_default()),
+            Body::Json(text) => WBody::Data(text),
             Body::Raw {
                 content_type,
                 bytes,

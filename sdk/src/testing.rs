@@ -106,10 +106,15 @@ impl TestEngine {
     }
 
     /// Sends `req` as it is (no existence check); storage writes are
-    /// dropped if it fails.
+    /// dropped if it fails. JSON text the engine answered (batch results)
+    /// is parsed, so that [`Response::data_value`] shows it, and must be
+    /// JSON, as the host requires.
     pub fn request(&mut self, req: Request) -> Result<Response, Error> {
         let before = self.storage.clone();
-        let result = self.engine.handle(&mut self.storage, &self.clock, req);
+        let result = self
+            .engine
+            .handle(&mut self.storage, &self.clock, req)
+            .and_then(Response::parsed);
         if result.is_err() {
             self.storage.roll_back_to(before);
         }

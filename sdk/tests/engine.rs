@@ -3,8 +3,8 @@
 
 use coffer_sdk::prelude::*;
 use coffer_sdk::testing::{assert_paths_valid, check_paths, TestEngine};
-use coffer_sdk::{Batch, FieldType, Operation, Request};
-use serde_json::{json, Map, Value};
+use coffer_sdk::{Batch, BatchInput, FieldType, Operation, Request};
+use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FieldEnum)]
 enum KeyKind {
@@ -105,7 +105,7 @@ struct Shout {
     /// Input.
     text: Option<String>,
     /// Many inputs.
-    batch_input: Option<Vec<Map<String, Value>>>,
+    batch_input: Option<BatchInput<Item>>,
     /// Status when some items fail.
     partial_failure_response_code: Option<u16>,
 }

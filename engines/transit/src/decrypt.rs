@@ -1,8 +1,8 @@
 //! `decrypt/:name`: decrypts one ciphertext or a batch.
 
 use coffer_sdk::prelude::*;
-use coffer_sdk::Batch;
-use serde_json::{json, Map, Value};
+use coffer_sdk::{Batch, BatchInput};
+use serde::Serialize;
 
 use crate::policy::{cache, Mount};
 use crate::util::b64;
@@ -28,7 +28,7 @@ struct Decrypt {
     /// Ignored: nonces are carried in the ciphertext.
     nonce: Option<String>,
     /// Items to decrypt, each with the fields above and a `reference`.
-    batch_input: Option<Vec<Map<String, Value>>>,
+    batch_input: Option<BatchInput<Item>>,
     /// Status for a batch where some items failed and some succeeded.
     partial_failure_response_code: Option<u16>,
 }
@@ -64,8 +64,16 @@ fn decrypt(m: Mount, ctx: &mut Ctx<'_>, f: Decrypt) -> Result<Response, Error> {
         }
         let context = item.context.as_deref().unwrap_or_default();
         let (plain, _) = loaded.decrypt(&item.ciphertext, context, aad)?;
-        Ok(json!({"plaintext": b64::encode(&plain)}))
+        Ok(Decrypted {
+            plaintext: b64::encode(&plain),
+        })
     })
+}
+
+/// One result.
+#[derive(Serialize)]
+struct Decrypted {
+    plaintext: String,
 }
 
 #[cfg(test)]

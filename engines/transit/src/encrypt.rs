@@ -4,8 +4,8 @@
 use std::rc::Rc;
 
 use coffer_sdk::prelude::*;
-use coffer_sdk::Batch;
-use serde_json::{json, Map, Value};
+use coffer_sdk::{Batch, BatchInput};
+use serde::Serialize;
 
 use crate::config::read_config;
 use crate::keys::Name;
@@ -43,7 +43,7 @@ struct Encrypt {
     /// Whether a key created here is convergent (needs a context).
     convergent_encryption: bool,
     /// Items to encrypt, each with the fields above and a `reference`.
-    batch_input: Option<Vec<Map<String, Value>>>,
+    batch_input: Option<BatchInput<Item>>,
     /// Status for a batch where some items failed and some succeeded.
     partial_failure_response_code: Option<u16>,
 }
@@ -113,8 +113,18 @@ fn encrypt(m: Mount, ctx: &mut Ctx<'_>, f: Encrypt) -> Result<Response, Error> {
         };
         let context = item.context.as_deref().unwrap_or_default();
         let ciphertext = loaded.encrypt(v, context, &item.plaintext, aad, &nonce)?;
-        Ok(json!({"ciphertext": ciphertext, "key_version": v}))
+        Ok(Encrypted {
+            ciphertext,
+            key_version: v,
+        })
     })
+}
+
+/// One result.
+#[derive(Serialize)]
+struct Encrypted {
+    ciphertext: String,
+    key_version: u32,
 }
 
 /// Creates the key of an encrypt (or datakey) to a missing name, unless

@@ -3,8 +3,8 @@
 
 use coffer_sdk::crypto::{self, HashAlgorithm};
 use coffer_sdk::prelude::*;
-use coffer_sdk::Batch;
-use serde_json::{json, Map, Value};
+use coffer_sdk::{Batch, BatchInput};
+use serde_json::json;
 
 use crate::policy::{cache, Loaded, Mount};
 use crate::util::{b64, decode_b64, version_prefix, HashName};
@@ -31,7 +31,7 @@ struct Hmac {
     /// Base64 input.
     input: Option<String>,
     /// Items, each with `input` and a `reference`.
-    batch_input: Option<Vec<Map<String, Value>>>,
+    batch_input: Option<BatchInput<Item>>,
 }
 
 /// One input.

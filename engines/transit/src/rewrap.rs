@@ -2,8 +2,8 @@
 //! version, without ever returning the plaintext.
 
 use coffer_sdk::prelude::*;
-use coffer_sdk::Batch;
-use serde_json::{json, Map, Value};
+use coffer_sdk::{Batch, BatchInput};
+use serde_json::json;
 
 use crate::policy::crypto::Nonces;
 use crate::policy::{cache, Mount};
@@ -29,7 +29,7 @@ struct Rewrap {
     /// Ignored: nonces are carried in the ciphertext.
     nonce: Option<String>,
     /// Items to rewrap, each with the fields above and a `reference`.
-    batch_input: Option<Vec<Map<String, Value>>>,
+    batch_input: Option<BatchInput<Item>>,
 }
 
 /// One input.

@@ -3,8 +3,8 @@
 
 use coffer_sdk::crypto::RsaPadding;
 use coffer_sdk::prelude::*;
-use coffer_sdk::Batch;
-use serde_json::{json, Map, Value};
+use coffer_sdk::{Batch, BatchInput};
+use serde_json::json;
 
 use crate::policy::crypto::{Salt, SignParams};
 use crate::policy::{cache, Mount};
@@ -114,7 +114,7 @@ struct Sign {
     /// Base64 context (derived Ed25519 keys).
     context: Option<String>,
     /// Items, each with `input`, `context` and a `reference`.
-    batch_input: Option<Vec<Map<String, Value>>>,
+    batch_input: Option<BatchInput<SignItem>>,
 }
 
 #[derive(Fields)]
@@ -145,7 +145,7 @@ struct Verify {
     /// The HMAC (`vault:vN:...`), instead of a signature.
     hmac: Option<String>,
     /// Items, each with `input`, `signature` or `hmac`, `context` and a `reference`.
-    batch_input: Option<Vec<Map<String, Value>>>,
+    batch_input: Option<BatchInput<VerifyItem>>,
 }
 
 /// One input to sign.

@@ -18,6 +18,11 @@ pub mod b64 {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
+    /// Encodes with padding, appending to `out`.
+    pub fn encode_into(bytes: &[u8], out: &mut String) {
+        base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
+    }
+
     /// Serialises bytes as base64.
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&encode(bytes))
@@ -96,7 +101,28 @@ pub fn rfc3339_nanos(t: Time) -> String {
 
 /// The `vault:vN:` prefix.
 pub fn version_prefix(version: u32) -> String {
-    format!("vault:v{version}:")
+    let mut out = String::with_capacity(16);
+    push_version_prefix(&mut out, version);
+    out
+}
+
+/// Appends the `vault:vN:` prefix to `out` (without `format!`: it is
+/// written once per item of a batch).
+pub fn push_version_prefix(out: &mut String, version: u32) {
+    out.push_str("vault:v");
+    let mut digits = ['0'; 10];
+    let mut n = version;
+    let mut len = 0;
+    for slot in digits.iter_mut() {
+        *slot = char::from_digit(n % 10, 10).unwrap_or('0');
+        n /= 10;
+        len += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits.iter().take(len).rev());
+    out.push(':');
 }
 
 /// Splits `vault:vN:rest` into (N, rest); `what` names the value in errors
@@ -254,6 +280,9 @@ mod tests {
         assert!(split_versioned("vault:vx:abc", "ciphertext").is_err());
         assert!(split_versioned("vault:v1", "ciphertext").is_err());
         assert_eq!(hex(&[0, 255]), "00ff");
+        for v in [0, 1, 9, 10, 123, u32::MAX] {
+            assert_eq!(version_prefix(v), format!("vault:v{v}:"));
+        }
         assert_eq!(parse_url_version(Some("v2"), 5).unwrap(), Some(2));
         assert_eq!(parse_url_version(Some("latest"), 5).unwrap(), Some(5));
     }

@@ -140,9 +140,12 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     };
 
     let mut schema = Vec::new();
-    let mut parse = Vec::new();
+    let mut finish = Vec::new();
     let mut checks = Vec::new();
-    for field in named {
+    let mut wires = Vec::new();
+    let mut slots = Vec::new();
+    let mut types = Vec::new();
+    for (index, field) in named.into_iter().enumerate() {
         let Some(ident) = &field.ident else {
             return Err(syn::Error::new(field.span(), "field has no name"));
         };
@@ -171,6 +174,12 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 "a defaulted field cannot be an Option",
             ));
         }
+        if wires.contains(&wire) {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!("two fields are named {wire:?}"),
+            ));
+        }
         let required = attrs.required;
         let default_tokens = match &attrs.default {
             Some(expr) => quote!(::core::option::Option::Some(
@@ -188,6 +197,7 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 allowed_values: <#ty as ::coffer_sdk::FieldValue>::ALLOWED,
             }
         });
+        let slot = quote::format_ident!("__slot_{}", index);
         let value = if let Some(expr) = &attrs.default {
             checks.push(quote! {
                 if let ::core::option::Option::Some(p) = ::coffer_sdk::__private::check_default::<#ty>(
@@ -197,33 +207,64 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 }
             });
             quote!(::coffer_sdk::__private::with_default::<#ty>(
-                fields, #wire, &::coffer_sdk::__private::serde_json::json!(#expr))?)
+                #wire, #slot, || ::coffer_sdk::__private::serde_json::json!(#expr))?)
         } else if required {
-            quote!(::coffer_sdk::__private::required::<#ty>(fields, #wire)?)
+            quote!(::coffer_sdk::__private::required::<#ty>(#wire, #slot)?)
         } else {
-            quote!(::coffer_sdk::__private::optional::<#ty>(fields, #wire)?)
+            quote!(::coffer_sdk::__private::optional::<#ty>(#wire, #slot)?)
         };
-        parse.push(quote!(#ident: #value));
+        finish.push(quote!(#ident: #value));
+        wires.push(wire);
+        slots.push(slot);
+        types.push(ty.clone());
     }
 
     let construct = match &data.fields {
         SynFields::Unit => quote!(Self),
-        _ => quote!(Self { #(#parse),* }),
+        _ => quote!(Self { #(#finish),* }),
     };
+    let indexes: Vec<usize> = (0..slots.len()).collect();
+    let private = quote!(::coffer_sdk::__private);
     Ok(quote! {
         impl #impl_generics ::coffer_sdk::Fields for #name #ty_generics #where_clause {
             fn schema() -> ::std::vec::Vec<::coffer_sdk::FieldSchema> {
                 ::std::vec![#(#schema),*]
             }
 
-            #[allow(unused_variables)]
-            fn from_fields(
-                fields: &::coffer_sdk::__private::serde_json::Map<
-                    ::std::string::String,
-                    ::coffer_sdk::__private::serde_json::Value,
-                >,
-            ) -> ::core::result::Result<Self, ::coffer_sdk::Error> {
-                ::core::result::Result::Ok(#construct)
+            #[allow(unused_mut, unused_variables, clippy::redundant_closure_call)]
+            fn from_map<'de, __A: #private::serde::de::MapAccess<'de>>(
+                mut map: __A,
+                rules: &mut #private::Rules<'_>,
+            ) -> ::core::result::Result<
+                ::core::result::Result<Self, ::coffer_sdk::Error>,
+                __A::Error,
+            > {
+                const NAMES: &[&str] = &[#(#wires),*];
+                #(
+                    let mut #slots: ::core::option::Option<
+                        ::core::result::Result<#types, ::std::string::String>,
+                    > = ::core::option::Option::None;
+                )*
+                while let ::core::option::Option::Some(key) = map.next_key_seed(rules.key_seed(NAMES))? {
+                    match key {
+                        #(
+                            #private::Key::Field(#indexes) => {
+                                #slots = map.next_value_seed(#private::FieldSeed::<#types>::new())?;
+                            }
+                        )*
+                        other => rules.skip(&mut map, other)?,
+                    }
+                }
+                #(
+                    if let ::core::option::Option::Some(value) = rules.fill(#wires, #slots.is_some()) {
+                        #slots = ::core::option::Option::Some(
+                            <#types as ::coffer_sdk::FieldValue>::from_owned(value),
+                        );
+                    }
+                )*
+                ::core::result::Result::Ok((|| -> ::core::result::Result<Self, ::coffer_sdk::Error> {
+                    ::core::result::Result::Ok(#construct)
+                })())
             }
 
             #[allow(unused_mut)]

@@ -14,7 +14,10 @@ use coffer_sdk::crypto::{
 use coffer_sdk::Error;
 
 use super::model::{KeyKind, KeyVersion, Policy};
-use crate::util::{b64, decode_b64, decode_b64url, encode_b64url, split_versioned, version_prefix};
+use crate::util::{
+    b64, decode_b64, decode_b64url, encode_b64url, push_version_prefix, split_versioned,
+    version_prefix,
+};
 
 /// AEAD nonces and tags.
 const NONCE_LEN: usize = 12;
@@ -116,38 +119,37 @@ impl Loaded {
         nonce: &[u8; NONCE_LEN],
     ) -> Result<String, Error> {
         let p = &self.policy;
-        let mut out = version_prefix(v);
         if let Some(aead) = p.kind.aead() {
             let version = p.version(v)?;
-            let enc_len = p.kind.aead_key_len();
-            let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
-            if p.derived {
+            let (nonce, sealed) = if p.derived {
                 check_context(context)?;
+                let enc_len = p.kind.aead_key_len();
                 let convergent = p.convergent_encryption;
                 let len = if convergent { enc_len + 32 } else { enc_len };
                 let derived = derive(&version.key, context, len)?;
                 let (key, hmac_key) = derived.split_at(enc_len);
-                if convergent {
+                let nonce = if convergent {
                     let mac = crypto::hmac(HashAlgorithm::Sha256, hmac_key, plaintext)?;
-                    sealed.extend_from_slice(mac.get(..NONCE_LEN).unwrap_or_default());
+                    mac.get(..NONCE_LEN)
+                        .and_then(|n| <[u8; NONCE_LEN]>::try_from(n).ok())
+                        .ok_or_else(|| Error::internal("HMAC-SHA256 is too short for a nonce"))?
                 } else {
-                    sealed.extend_from_slice(nonce);
-                }
-                let n = sealed.clone();
-                sealed.extend(crypto::aead_seal(aead, key, &n, plaintext, aad)?);
+                    *nonce
+                };
+                (nonce, crypto::aead_seal(aead, key, &nonce, plaintext, aad)?)
             } else {
-                sealed.extend_from_slice(nonce);
-                sealed.extend(crypto::aead_seal(
-                    aead,
-                    &version.key,
-                    nonce,
-                    plaintext,
-                    aad,
-                )?);
-            }
-            out.push_str(&b64::encode(&sealed));
+                let sealed = crypto::aead_seal(aead, &version.key, nonce, plaintext, aad)?;
+                (*nonce, sealed)
+            };
+            // base64(nonce ‖ sealed) is base64(nonce) ‖ base64(sealed): the
+            // 12-byte nonce encodes to 16 characters without padding.
+            let mut out = String::with_capacity(16 + 4 * (NONCE_LEN + sealed.len()).div_ceil(3));
+            push_version_prefix(&mut out, v);
+            b64::encode_into(&nonce, &mut out);
+            b64::encode_into(&sealed, &mut out);
             return Ok(out);
         }
+        let out = version_prefix(v);
         if p.kind.is_rsa() {
             let key = self.asym(v)?;
             let public = match &*key {
