@@ -126,19 +126,25 @@ impl Request {
     }
 }
 
-impl TryFrom<crate::bindings::coffer::engine::types::Request> for Request {
-    type Error = Error;
-
-    fn try_from(r: crate::bindings::coffer::engine::types::Request) -> Result<Self, Error> {
+impl From<crate::bindings::coffer::engine::types::Operation> for Operation {
+    fn from(op: crate::bindings::coffer::engine::types::Operation) -> Self {
         use crate::bindings::coffer::engine::types::Operation as W;
-        let operation = match r.operation {
+        match op {
             W::Read => Operation::Read,
             W::Create => Operation::Create,
             W::Update => Operation::Update,
             W::Delete => Operation::Delete,
             W::List => Operation::List,
             W::Patch => Operation::Patch,
-        };
+        }
+    }
+}
+
+impl TryFrom<crate::bindings::coffer::engine::types::Request> for Request {
+    type Error = Error;
+
+    fn try_from(r: crate::bindings::coffer::engine::types::Request) -> Result<Self, Error> {
+        let operation = Operation::from(r.operation);
         let body = json_object(&r.data, "request body")?;
         let mount_options = json_object(&r.mount_options, "mount options")?;
         Ok(Self {
@@ -182,15 +188,7 @@ impl TryFrom<crate::bindings::coffer::engine::types::Request> for Call {
     type Error = Error;
 
     fn try_from(r: crate::bindings::coffer::engine::types::Request) -> Result<Self, Error> {
-        use crate::bindings::coffer::engine::types::Operation as W;
-        let operation = match r.operation {
-            W::Read => Operation::Read,
-            W::Create => Operation::Create,
-            W::Update => Operation::Update,
-            W::Delete => Operation::Delete,
-            W::List => Operation::List,
-            W::Patch => Operation::Patch,
-        };
+        let operation = Operation::from(r.operation);
         let mount_options = json_object(&r.mount_options, "mount options")?;
         Ok(Self {
             operation,
