@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
@@ -591,51 +591,29 @@ fn no_metadata(m: &Option<&BTreeMap<String, String>>) -> bool {
 
 /// `time` in UTC as Go formats RFC 3339: with `nanos`, the fraction of a
 /// second without trailing zeros (`RFC3339Nano`); without, whole seconds.
+/// (`humantime` writes the date; it always prints nine fraction digits.)
 pub(crate) fn rfc3339(time: SystemTime, nanos: bool) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    let mut out = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
-    let nano = since.subsec_nanos();
-    if nanos && nano != 0 {
-        let fraction = format!("{nano:09}");
-        out.push('.');
-        out.push_str(fraction.trim_end_matches('0'));
+    if !nanos {
+        return humantime::format_rfc3339_seconds(time).to_string();
     }
-    out.push('Z');
-    out
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
+    let full = humantime::format_rfc3339_nanos(time).to_string();
+    match full.strip_suffix('Z').and_then(|t| t.split_once('.')) {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.is_empty() {
+                format!("{whole}Z")
+            } else {
+                format!("{whole}.{fraction}Z")
+            }
+        }
+        None => full,
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 
