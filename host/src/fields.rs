@@ -32,18 +32,15 @@ pub fn opt_object(
     }
 }
 
-/// A bool field by Vault's rules (`true`, `"true"`, `"1"`).
+/// A bool field by Vault's rules: JSON `true`/`false`, or a string Go's
+/// `ParseBool` takes ([`coffer_rules::parse_bool`]).
 pub fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
     match data.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => match s.as_str() {
-            "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(Some(true)),
-            "false" | "0" | "f" | "F" | "FALSE" | "False" => Ok(Some(false)),
-            _ => Err(ApiError::bad(format!(
-                "field {field:?} must be a boolean, got {s:?}"
-            ))),
-        },
+        Some(Value::String(s)) => coffer_rules::parse_bool(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad(format!("field {field:?} must be a boolean, got {s:?}"))),
         Some(other) => Err(ApiError::bad(format!(
             "field {field:?} must be a boolean, got {other}"
         ))),
@@ -117,35 +114,10 @@ pub fn opt_u64(data: &Map<String, Value>, field: &str) -> Result<Option<u64>, Ap
     }
 }
 
-/// Parses `"3600"`, `"90s"`, `"1h30m"`, `"7d"` into seconds.
+/// Parses `"3600"`, `"90s"`, `"1h30m"`, `"7d"` into seconds: Vault's
+/// duration forms, defined once in [`coffer_rules::parse_duration`].
 pub fn parse_duration(text: &str) -> Option<u64> {
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(secs);
-    }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    let mut any = false;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: u64 = number.parse().ok()?;
-        number.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        any = true;
-    }
-    if !number.is_empty() || !any {
-        return None;
-    }
-    Some(total)
+    coffer_rules::parse_duration_secs(text)
 }
 
 #[cfg(test)]

@@ -371,11 +371,8 @@ impl FieldValue for bool {
     fn from_value(value: &Value) -> Result<Self, String> {
         match value {
             Value::Bool(b) => Ok(*b),
-            Value::String(s) => match s.trim() {
-                "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-                _ => Err(format!("expected a boolean, got {s:?}")),
-            },
+            Value::String(s) => coffer_rules::parse_bool(s.trim())
+                .ok_or_else(|| format!("expected a boolean, got {s:?}")),
             Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
             Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
             other => Err(expected("a boolean", other)),
@@ -506,43 +503,20 @@ impl DurationSeconds {
         std::time::Duration::from_secs(self.0)
     }
 
-    /// Parses the string forms.
+    /// Parses the string forms ([`coffer_rules::parse_duration`]; `""`
+    /// is 0 here, as Vault decodes an empty duration field).
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(Self(0));
         }
-        if let Ok(secs) = text.parse::<u64>() {
-            return Ok(Self(secs));
-        }
-        let bad = || {
-            format!("expected a duration such as 3600, \"90s\", \"1h30m\" or \"7d\", got {text:?}")
-        };
-        let mut total: u64 = 0;
-        let mut number = String::new();
-        for c in text.chars() {
-            if c.is_ascii_digit() {
-                number.push(c);
-                continue;
-            }
-            let unit: u64 = match c {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                _ => return Err(bad()),
-            };
-            let n: u64 = number.parse().map_err(|_| bad())?;
-            number.clear();
-            total = n
-                .checked_mul(unit)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| format!("duration {text:?} is too long"))?;
-        }
-        if !number.is_empty() {
-            return Err(bad());
-        }
-        Ok(Self(total))
+        coffer_rules::parse_duration_secs(text)
+            .map(Self)
+            .ok_or_else(|| {
+                format!(
+                    "expected a duration such as 3600, \"90s\", \"1h30m\" or \"7d\", got {text:?}"
+                )
+            })
     }
 }
 

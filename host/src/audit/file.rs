@@ -109,14 +109,7 @@ impl FileConfig {
     }
 }
 
-/// Go's `strconv.ParseBool`.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
+pub use coffer_rules::parse_bool;
 
 /// Where a device's lines go, with the lock that keeps them whole.
 pub struct Sink {

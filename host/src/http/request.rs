@@ -166,14 +166,18 @@ fn take_list_flag(query: &mut Vec<(String, String)>) -> Result<bool, ApiError> {
         if k != "list" {
             return true;
         }
+        // `?list` alone is a list, as in Vault; otherwise Go's ParseBool
+        // (hvac's `client.list` sends `list=True`).
         match v.as_str() {
-            "true" | "1" | "t" | "" => flag = true,
-            "false" | "0" | "f" => {}
-            other => {
-                err = Some(ApiError::bad(format!(
-                    "invalid value for \"list\": {other:?}"
-                )))
-            }
+            "" => flag = true,
+            other => match coffer_rules::parse_bool(other) {
+                Some(b) => flag = b,
+                None => {
+                    err = Some(ApiError::bad(format!(
+                        "invalid value for \"list\": {other:?}: use true or false"
+                    )))
+                }
+            },
         }
         false
     });
@@ -218,5 +222,14 @@ mod tests {
         assert_eq!(q, vec![("x".to_string(), "a b c".to_string())]);
         let mut q = parse_query("list=maybe").unwrap();
         assert_eq!(take_list_flag(&mut q).unwrap_err().status(), 400);
+        // Every spelling Go's ParseBool takes; hvac sends `True`.
+        for yes in ["1", "t", "T", "TRUE", "true", "True", ""] {
+            let mut q = parse_query(&format!("list={yes}")).unwrap();
+            assert!(take_list_flag(&mut q).unwrap(), "{yes:?}");
+        }
+        for no in ["0", "f", "F", "FALSE", "false", "False"] {
+            let mut q = parse_query(&format!("list={no}")).unwrap();
+            assert!(!take_list_flag(&mut q).unwrap(), "{no:?}");
+        }
     }
 }
