@@ -41,7 +41,12 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
         let storage = Storage::open(&dir.path().join("bench.redb"))?;
-        storage.set_keyring(Some(Keyring::generate(0)));
+        let gate = coffer_host::seal::Gate::default();
+        gate.open(Keyring::generate(0), async |_| Ok(()))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let unsealed = gate.enter().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let unsealed = &unsealed;
         let only = std::env::var("DISPATCH_ONLY").ok();
         let kv = engines::builtin("kv").ok_or_else(|| anyhow::anyhow!("no kv engine"))?;
         for (label, reuse) in [
@@ -58,8 +63,10 @@ fn main() -> anyhow::Result<()> {
             let mount = sandbox.mount(code, MountPrefix::for_mount(label), "secret/");
             let written = sandbox
                 .call(
+                    unsealed,
                     &mount,
                     request(Method::Write, r#"{"password":"hunter2","user":"app"}"#),
+                    None,
                 )
                 .await;
             anyhow::ensure!(
@@ -69,14 +76,14 @@ fn main() -> anyhow::Result<()> {
             let n = 20_000u32;
             for _ in 0..1000 {
                 sandbox
-                    .call(&mount, request(Method::Read, "{}"))
+                    .call(unsealed, &mount, request(Method::Read, "{}"), None)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             }
             let start = Instant::now();
             for _ in 0..n {
                 sandbox
-                    .call(&mount, request(Method::Read, "{}"))
+                    .call(unsealed, &mount, request(Method::Read, "{}"), None)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             }
@@ -86,7 +93,7 @@ fn main() -> anyhow::Result<()> {
                 per_call.as_secs_f64() * 1e6
             );
         }
-        transit(&storage, only.as_deref()).await?;
+        transit(&storage, unsealed, only.as_deref()).await?;
         Ok(())
     })
 }
@@ -98,7 +105,11 @@ fn main() -> anyhow::Result<()> {
 /// alternating rounds with the current engine so that both see the same
 /// load, and the ratio current / baseline is printed. Each line gives the
 /// median of the rounds' mean times.
-async fn transit(storage: &Storage, only: Option<&str>) -> anyhow::Result<()> {
+async fn transit(
+    storage: &Storage,
+    unsealed: &coffer_host::seal::Unsealed,
+    only: Option<&str>,
+) -> anyhow::Result<()> {
     let current =
         engines::builtin("transit").ok_or_else(|| anyhow::anyhow!("no transit engine"))?;
     let mut builds: Vec<(&str, Vec<u8>)> = Vec::new();
@@ -122,9 +133,16 @@ async fn transit(storage: &Storage, only: Option<&str>) -> anyhow::Result<()> {
             MountPrefix::for_mount(&format!("transit-{label}")),
             "transit/",
         );
-        call_ok(&sandbox, &mount, "keys/bench", "{}".into()).await?;
+        call_ok(unsealed, &sandbox, &mount, "keys/bench", "{}".into()).await?;
         // Ciphertexts this build made, for its decrypt scenarios.
-        let made = call_ok(&sandbox, &mount, "encrypt/bench", encrypt_batch.clone()).await?;
+        let made = call_ok(
+            unsealed,
+            &sandbox,
+            &mount,
+            "encrypt/bench",
+            encrypt_batch.clone(),
+        )
+        .await?;
         let made: serde_json::Value = serde_json::from_str(&made)?;
         let items: Vec<String> = made["batch_results"]
             .as_array()
@@ -173,7 +191,7 @@ async fn transit(storage: &Storage, only: Option<&str>) -> anyhow::Result<()> {
                 };
                 let start = Instant::now();
                 for _ in 0..per_round {
-                    call_ok(&sandbox, mount, path, body.clone()).await?;
+                    call_ok(unsealed, &sandbox, mount, path, body.clone()).await?;
                 }
                 // Round 0 warms up.
                 if let Some(times) = times.get_mut(i).filter(|_| round > 0) {
@@ -209,6 +227,7 @@ fn median(values: &mut [f64]) -> f64 {
 
 /// One `write` on a transit mount that must answer 200; returns its `data`.
 async fn call_ok(
+    unsealed: &coffer_host::seal::Unsealed,
     sandbox: &Sandbox,
     mount: &std::sync::Arc<coffer_host::sandbox::MountRuntime>,
     path: &str,
@@ -223,7 +242,7 @@ async fn call_ok(
         mount_options: "{}".into(),
         write_rule: WriteRule::Any,
     };
-    match sandbox.call(mount, request).await {
+    match sandbox.call(unsealed, mount, request, None).await {
         Ok(Reply::EngineData {
             status: 200, data, ..
         }) => Ok(data.get().to_owned()),

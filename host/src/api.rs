@@ -37,6 +37,10 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// The client token, from `X-Vault-Token` or `Authorization: Bearer`.
     pub token: Option<String>,
+    /// The place an engine request took in its mount's queue before its
+    /// body was read ([`crate::server::Server::admit`]); `None` for host
+    /// paths, or when none was taken (one is then taken at the call).
+    pub admission: Option<crate::sandbox::Admission>,
 }
 
 impl Request {
@@ -150,8 +154,11 @@ pub enum ApiError {
     TooLarge(String),
     /// 500: our fault; the message is logged and shown.
     Internal(String),
-    /// 503: temporarily unable (sealed, overloaded).
+    /// 503: temporarily unable (sealed, shutting down).
     Unavailable(String),
+    /// 503 with `Retry-After`: too many requests wait for this mount's
+    /// engine; nothing of the request ran.
+    Busy(String),
 }
 
 impl ApiError {
@@ -164,7 +171,7 @@ impl ApiError {
             ApiError::UnsupportedOperation(_) => 405,
             ApiError::TooLarge(_) => 413,
             ApiError::Internal(_) => 500,
-            ApiError::Unavailable(_) => 503,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => 503,
         }
     }
 
@@ -176,6 +183,7 @@ impl ApiError {
             | ApiError::TooLarge(m)
             | ApiError::Internal(m)
             | ApiError::Unavailable(m)
+            | ApiError::Busy(m)
             | ApiError::Forbidden(m) => vec![m.clone()],
             ApiError::PermissionDenied => vec!["permission denied".to_string()],
             ApiError::NotFound(Some(m)) => vec![m.clone()],
@@ -198,6 +206,15 @@ impl ApiError {
         ApiError::Unavailable("Vault is sealed".to_string())
     }
 
+    /// Seconds a client should wait before trying again (`Retry-After`),
+    /// for the errors that say so.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            ApiError::Busy(_) => Some(1),
+            _ => None,
+        }
+    }
+
     /// 405 for a host path that does not take this verb.
     pub fn unsupported() -> Self {
         ApiError::UnsupportedOperation("unsupported operation".to_string())
@@ -206,10 +223,7 @@ impl ApiError {
 
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
-        match e {
-            crate::storage::StorageError::Sealed => ApiError::sealed(),
-            other => ApiError::Internal(other.to_string()),
-        }
+        ApiError::Internal(e.to_string())
     }
 }
 

@@ -14,7 +14,10 @@
 //! }
 //! plugin_directory    = "/var/lib/coffer/plugins"
 //! engine_call_timeout = "30s"    # Coffer: deadline of one engine call
-//! engine_memory_limit = "64MiB"  # Coffer: memory cap of one engine instance
+//! engine_memory_limit = "256MiB" # Coffer: memory cap of one engine instance
+//! engine_max_concurrent_calls = 64 # Coffer: calls running at once per mount
+//! engine_max_queued_calls = 256    # Coffer: calls waiting per mount (then 503)
+//! engine_queue_timeout = "10s"     # Coffer: longest wait for a running slot
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -119,8 +122,13 @@ pub fn default_limits() -> Limits {
         // Wall time, host functions included: generating an RSA-4096 key
         // alone can take several seconds on a loaded machine.
         call_timeout: Duration::from_secs(30),
-        memory_bytes: 64 << 20,
+        // Room for a request near the 32 MiB body limit (the body, its
+        // parse and the answer); instances that grew past 32 MiB are not
+        // kept warm (sandbox::limits::KEEP_WARM_BYTES).
+        memory_bytes: 256 << 20,
         max_concurrent_calls: 64,
+        max_queued_calls: 256,
+        queue_timeout: Duration::from_secs(10),
         max_reuse: 10_000,
         clock_offset: Duration::ZERO,
     }
@@ -203,6 +211,11 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
                 limits.max_concurrent_calls = usize::try_from(integer(&attr.expr, key)?)
                     .map_err(|_| anyhow::anyhow!("{key} is too large"))?
             }
+            "engine_max_queued_calls" => {
+                limits.max_queued_calls = usize::try_from(integer(&attr.expr, key)?)
+                    .map_err(|_| anyhow::anyhow!("{key} is too large"))?
+            }
+            "engine_queue_timeout" => limits.queue_timeout = duration(&attr.expr, key)?,
             "api_addr" | "cluster_addr" | "ui" | "disable_mlock" | "log_level" | "cluster_name"
             | "default_lease_ttl" | "max_lease_ttl" | "disable_cache" | "pid_file" => {
                 tracing::warn!("config: {key:?} is accepted for compatibility and ignored");

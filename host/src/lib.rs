@@ -28,6 +28,7 @@ pub use coffer_crypto as crypto;
 pub mod engines;
 pub mod fields;
 pub mod http;
+pub mod mounts;
 pub mod router;
 pub mod sandbox;
 pub mod seal;
@@ -79,13 +80,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     // Dev mode: initialised with one share, unsealed, `secret/` mounted.
     let mut shown = None;
     if let Some(wanted) = &config.dev_root_token {
-        let (keys, token) = server.initialize(1, 1, wanted.as_deref()).map_err(fail)?;
+        let (keys, token) = server
+            .initialize(1, 1, wanted.as_deref())
+            .await
+            .map_err(fail)?;
         let key = keys
             .first()
             .map(|k| base64::engine::general_purpose::STANDARD.encode(k.as_slice()))
             .unwrap_or_default();
         server.submit_share(&key).await.map_err(fail)?;
-        mount_dev_kv(&server).map_err(fail)?;
+        mount_dev_kv(&server).await.map_err(fail)?;
         shown = Some((key, token));
     }
     let listener = tokio::net::TcpListener::bind(&config.listener.address)
@@ -143,46 +147,45 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 }
 
 /// Mounts kv version 1 at `secret/`, as Vault's dev server does.
-fn mount_dev_kv(server: &Server) -> Result<(), api::ApiError> {
+async fn mount_dev_kv(server: &Server) -> Result<(), api::ApiError> {
     let mut options = serde_json::Map::new();
     options.insert("version".into(), "1".into());
-    let record = router::MountRecord {
-        path: "secret/".into(),
-        kind: "kv".into(),
-        description: "key/value secret storage".into(),
-        uuid: uuid::Uuid::new_v4().to_string(),
-        accessor: format!("kv_{}", hex::encode(rand::random::<[u8; 4]>())),
-        config: router::MountConfig::default(),
-        options,
-        local: false,
-        seal_wrap: false,
-        sha256: String::new(),
-    };
-    let mount = server.start_mount(record)?;
-    let mut mounts: Vec<_> = server.router.table().mounts().to_vec();
-    mounts.push(mount);
-    let table = router::MountTable::new(mounts);
-    server.persist_mounts(&table)?;
-    server.router.replace(table);
-    Ok(())
+    let unsealed = server.gate.enter().await?;
+    server
+        .mounts
+        .add(
+            &unsealed,
+            mounts::NewMount {
+                path: "secret/".into(),
+                kind: "kv".into(),
+                description: "key/value secret storage".into(),
+                config: router::MountConfig::default(),
+                options,
+                local: false,
+                seal_wrap: false,
+            },
+        )
+        .await
 }
 
-/// Calls every mount's periodic entry point at a fixed interval (while
-/// unsealed).
+/// Calls every mount's periodic entry point at a fixed interval. Each call
+/// holds an [`seal::Unsealed`] like a request: a seal waits for it, and
+/// nothing runs while sealed.
 async fn periodic(server: Arc<Server>, every: std::time::Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        if !server.is_unsealed() {
-            continue;
-        }
-        let table = server.router.table();
+        let table = server.mounts.table();
         for mount in table.mounts() {
+            let Ok(unsealed) = server.gate.enter().await else {
+                break;
+            };
             let options = serde_json::Value::Object(mount.record.options.clone()).to_string();
             if let Err(e) = server
-                .sandbox
-                .periodic(&mount.runtime, &mount.record.path, &options)
+                .mounts
+                .sandbox()
+                .periodic(&unsealed, &mount.runtime, &mount.record.path, &options)
                 .await
             {
                 tracing::warn!(mount = %mount.record.path, "periodic call failed: {:?}", e.messages());

@@ -22,6 +22,7 @@ pub mod tokens;
 use std::sync::Arc;
 
 use crate::api::{ApiError, Method};
+use crate::seal::Unsealed;
 use crate::storage::Storage;
 use policies::PolicyStore;
 use policy::{Acl, Capability};
@@ -133,9 +134,9 @@ impl Auth {
 
     /// Loads what must be in memory while unsealed (the token salt) and
     /// stores the `default` policy if it is missing.
-    pub fn load(&self) -> Result<(), ApiError> {
-        self.tokens.load()?;
-        self.policies.ensure_default()
+    pub fn load(&self, u: &Unsealed) -> Result<(), ApiError> {
+        self.tokens.load(u)?;
+        self.policies.ensure_default(u)
     }
 
     /// Forgets every cached token and policy (on seal).
@@ -145,15 +146,15 @@ impl Auth {
     }
 
     /// The caller behind a token, or 403.
-    pub fn caller(&self, token: Option<&str>) -> Result<Arc<Caller>, ApiError> {
+    pub fn caller(&self, u: &Unsealed, token: Option<&str>) -> Result<Arc<Caller>, ApiError> {
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::PermissionDenied)?;
         let entry = self
             .tokens
-            .lookup(token)?
+            .lookup(u, token)?
             .ok_or(ApiError::PermissionDenied)?;
-        let acl = self.policies.acl(&entry.policies)?;
+        let acl = self.policies.acl(u, &entry.policies)?;
         Ok(Arc::new(Caller {
             token: token.to_string(),
             entry,
@@ -161,22 +162,36 @@ impl Auth {
         }))
     }
 
+    /// The proof for one of the seal's own [`UNAUTHENTICATED`] paths,
+    /// which anyone may call, sealed or not; `None` for every other path.
+    pub fn unauthenticated(&self, path: &str) -> Option<Authorized> {
+        UNAUTHENTICATED.contains(&path).then(|| Authorized {
+            path: path.to_string(),
+            caller: None,
+            write_rule: WriteRule::Any,
+        })
+    }
+
     /// Allows the request or answers 403 `permission denied`.
+    ///
+    /// A host path may end in `/` (the CLI sends `sys/mounts/<path>/`), and
+    /// its handler serves both spellings alike; so a request is allowed
+    /// only if the path as sent allows it and the path without the `/`
+    /// does not refuse it (a rule that matches it and lacks the capability,
+    /// `deny` included): an exact `deny` on `sys/mounts/victim` holds for
+    /// `sys/mounts/victim/` too.
     pub fn check(
         &self,
+        u: &Unsealed,
         token: Option<&str>,
         method: Method,
         path: &str,
         target: Target,
     ) -> Result<Authorized, ApiError> {
-        if UNAUTHENTICATED.contains(&path) {
-            return Ok(Authorized {
-                path: path.to_string(),
-                caller: None,
-                write_rule: WriteRule::Any,
-            });
+        if let Some(authorized) = self.unauthenticated(path) {
+            return Ok(authorized);
         }
-        let caller = self.caller(token)?;
+        let caller = self.caller(u, token)?;
         let write_rule = if caller.acl.is_root() {
             WriteRule::Any
         } else if let Some(mount_path) = ui_mount_path(method, path) {
@@ -198,7 +213,18 @@ impl Auth {
             } else if method == Method::List {
                 caller.acl.list_capabilities(path)
             } else {
-                caller.acl.capabilities(path)
+                let as_sent = caller.acl.capabilities(path);
+                match path.strip_suffix('/') {
+                    Some(trimmed) => {
+                        let other = caller.acl.capabilities(trimmed);
+                        if other == policy::Capabilities::NONE {
+                            as_sent
+                        } else {
+                            as_sent.both(other)
+                        }
+                    }
+                    None => as_sent,
+                }
             };
             if policy::needs_sudo(path) && !caps.allows(Capability::Sudo) {
                 return Err(ApiError::PermissionDenied);
@@ -229,7 +255,7 @@ impl Auth {
                 }
             }
         };
-        self.tokens.use_once(&caller.entry)?;
+        self.tokens.use_once(u, &caller.entry)?;
         Ok(Authorized {
             path: path.to_string(),
             caller: Some(caller),

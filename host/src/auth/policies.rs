@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 
 use super::policy::{Acl, Policy, DEFAULT_POLICY};
 use crate::api::ApiError;
+use crate::seal::Unsealed;
 use crate::storage::Storage;
 
 const PREFIX: &str = "policy/acl/";
@@ -64,14 +65,16 @@ impl PolicyStore {
     }
 
     /// Stores `default` if it is missing (at unseal).
-    pub fn ensure_default(&self) -> Result<(), ApiError> {
+    pub fn ensure_default(&self, u: &Unsealed) -> Result<(), ApiError> {
         if self
             .storage
-            .system_get(&format!("{PREFIX}default"))?
+            .system_get(u, &format!("{PREFIX}default"))?
             .is_none()
         {
-            self.storage
-                .system_write(&[(&format!("{PREFIX}default"), Some(DEFAULT_POLICY.as_bytes()))])?;
+            self.storage.system_write(
+                u,
+                &[(&format!("{PREFIX}default"), Some(DEFAULT_POLICY.as_bytes()))],
+            )?;
         }
         Ok(())
     }
@@ -94,8 +97,8 @@ impl PolicyStore {
     }
 
     /// Every policy name, `root` included, sorted.
-    pub fn list(&self) -> Result<Vec<String>, ApiError> {
-        let mut names = self.storage.system_list(PREFIX)?;
+    pub fn list(&self, u: &Unsealed) -> Result<Vec<String>, ApiError> {
+        let mut names = self.storage.system_list(u, PREFIX)?;
         names.push("root".into());
         names.sort();
         names.dedup();
@@ -103,7 +106,7 @@ impl PolicyStore {
     }
 
     /// A stored policy.
-    pub fn get(&self, name: &str) -> Result<Option<Arc<Policy>>, ApiError> {
+    pub fn get(&self, u: &Unsealed, name: &str) -> Result<Option<Arc<Policy>>, ApiError> {
         let name = name.to_string();
         if let Some(p) = self.parsed.read().ok().and_then(|p| p.get(&name).cloned()) {
             return Ok(Some(p));
@@ -112,7 +115,7 @@ impl PolicyStore {
             return Ok(None);
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let Some(bytes) = self.storage.system_get(&format!("{PREFIX}{name}"))? else {
+        let Some(bytes) = self.storage.system_get(u, &format!("{PREFIX}{name}"))? else {
             return Ok(None);
         };
         let text = String::from_utf8(bytes).map_err(ApiError::internal)?;
@@ -129,7 +132,7 @@ impl PolicyStore {
     }
 
     /// Parses and stores a policy (nothing is stored if it does not parse).
-    pub fn put(&self, name: &str, text: &str) -> Result<(), ApiError> {
+    pub fn put(&self, u: &Unsealed, name: &str, text: &str) -> Result<(), ApiError> {
         let name = check_name(name)?;
         if name == "root" {
             return Err(ApiError::bad("cannot update \"root\" policy"));
@@ -137,19 +140,19 @@ impl PolicyStore {
         // Parsed to be refused now rather than at use; cached on first use.
         Policy::parse(&name, text).map_err(|e| ApiError::bad(e.to_string()))?;
         self.storage
-            .system_write(&[(&format!("{PREFIX}{name}"), Some(text.as_bytes()))])?;
+            .system_write(u, &[(&format!("{PREFIX}{name}"), Some(text.as_bytes()))])?;
         self.forget(&name);
         Ok(())
     }
 
     /// Deletes a policy (`root` and `default` cannot be).
-    pub fn delete(&self, name: &str) -> Result<(), ApiError> {
+    pub fn delete(&self, u: &Unsealed, name: &str) -> Result<(), ApiError> {
         let name = check_name(name)?;
         if name == "root" || name == "default" {
             return Err(ApiError::bad(format!("cannot delete {name:?} policy")));
         }
         self.storage
-            .system_write(&[(&format!("{PREFIX}{name}"), None)])?;
+            .system_write(u, &[(&format!("{PREFIX}{name}"), None)])?;
         self.forget(&name);
         Ok(())
     }
@@ -157,7 +160,7 @@ impl PolicyStore {
     /// The ACL for a token's policy names: root if `root` is among them;
     /// unknown names are skipped (Vault lets a token name a policy that is
     /// written later).
-    pub fn acl(&self, names: &[String]) -> Result<Arc<Acl>, ApiError> {
+    pub fn acl(&self, u: &Unsealed, names: &[String]) -> Result<Arc<Acl>, ApiError> {
         if let Some(a) = self.acls.read().ok().and_then(|a| a.get(names).cloned()) {
             return Ok(a);
         }
@@ -167,7 +170,7 @@ impl PolicyStore {
         } else {
             let mut policies = Vec::new();
             for n in names {
-                if let Some(p) = self.get(n)? {
+                if let Some(p) = self.get(u, n)? {
                     policies.push(p);
                 }
             }

@@ -9,9 +9,10 @@ use super::tokens::{new_token, now, TokenEntry, MAX_TTL};
 use super::{Auth, Authorized, Caller};
 use crate::api::{ApiError, ApiResult, Method, Reply, Request};
 use crate::fields::{opt_bool, opt_duration, opt_object, opt_string, opt_string_list, opt_u64};
+use crate::seal::Unsealed;
 
 /// Handles `auth/token/<rest>`.
-pub fn handle(auth: &Auth, authorized: &Authorized, request: &Request) -> ApiResult {
+pub fn handle(auth: &Auth, u: &Unsealed, authorized: &Authorized, request: &Request) -> ApiResult {
     let rest = authorized
         .path()
         .strip_prefix("auth/token/")
@@ -23,8 +24,8 @@ pub fn handle(auth: &Auth, authorized: &Authorized, request: &Request) -> ApiRes
         _ => query_fields(request),
     };
     match (rest, method) {
-        ("create", Method::Write) => create(auth, caller, &data, false),
-        ("create-orphan", Method::Write) => create(auth, caller, &data, true),
+        ("create", Method::Write) => create(auth, u, caller, &data, false),
+        ("create-orphan", Method::Write) => create(auth, u, caller, &data, true),
         ("lookup-self", Method::Read | Method::Write) => {
             Ok(Reply::data(caller.entry.lookup_data(&caller.token, now())))
         }
@@ -36,7 +37,7 @@ pub fn handle(auth: &Auth, authorized: &Authorized, request: &Request) -> ApiRes
             };
             let entry = auth
                 .tokens
-                .lookup(&token)?
+                .lookup(u, &token)?
                 .ok_or_else(|| ApiError::Forbidden("bad token".into()))?;
             Ok(Reply::data(entry.lookup_data(&token, now())))
         }
@@ -44,13 +45,13 @@ pub fn handle(auth: &Auth, authorized: &Authorized, request: &Request) -> ApiRes
             let accessor = required(&data, "accessor")?;
             let entry = auth
                 .tokens
-                .lookup_accessor(&accessor)?
+                .lookup_accessor(u, &accessor)?
                 .ok_or_else(|| ApiError::bad("invalid accessor"))?;
             Ok(Reply::data(entry.lookup_data("", now())))
         }
         ("renew-self", Method::Write) => {
             let increment = opt_duration(&data, "increment")?;
-            let entry = auth.tokens.renew(&caller.entry.hash, increment)?;
+            let entry = auth.tokens.renew(u, &caller.entry.hash, increment)?;
             Ok(Reply::auth(
                 entry.auth_block(&caller.token, now()),
                 Vec::new(),
@@ -61,9 +62,9 @@ pub fn handle(auth: &Auth, authorized: &Authorized, request: &Request) -> ApiRes
             let increment = opt_duration(&data, "increment")?;
             let entry = auth
                 .tokens
-                .lookup(&token)?
+                .lookup(u, &token)?
                 .ok_or_else(|| ApiError::bad("token not found"))?;
-            let entry = auth.tokens.renew(&entry.hash, increment)?;
+            let entry = auth.tokens.renew(u, &entry.hash, increment)?;
             Ok(Reply::auth(entry.auth_block(&token, now()), Vec::new()))
         }
         ("renew-accessor", Method::Write) => {
@@ -71,26 +72,26 @@ pub fn handle(auth: &Auth, authorized: &Authorized, request: &Request) -> ApiRes
             let increment = opt_duration(&data, "increment")?;
             let entry = auth
                 .tokens
-                .lookup_accessor(&accessor)?
+                .lookup_accessor(u, &accessor)?
                 .ok_or_else(|| ApiError::bad("invalid accessor"))?;
-            let entry = auth.tokens.renew(&entry.hash, increment)?;
+            let entry = auth.tokens.renew(u, &entry.hash, increment)?;
             Ok(Reply::auth(entry.auth_block("", now()), Vec::new()))
         }
         ("revoke-self", Method::Write) => {
-            auth.tokens.revoke_tree(&caller.entry.hash)?;
+            auth.tokens.revoke_tree(u, &caller.entry.hash)?;
             Ok(Reply::empty())
         }
         ("revoke", Method::Write) => {
             let token = required(&data, "token")?;
-            if let Some(entry) = auth.tokens.lookup(&token)? {
-                auth.tokens.revoke_tree(&entry.hash)?;
+            if let Some(entry) = auth.tokens.lookup(u, &token)? {
+                auth.tokens.revoke_tree(u, &entry.hash)?;
             }
             Ok(Reply::empty())
         }
         ("revoke-orphan", Method::Write) => {
             let token = required(&data, "token")?;
-            if let Some(entry) = auth.tokens.lookup(&token)? {
-                auth.tokens.revoke_orphan(&entry.hash)?;
+            if let Some(entry) = auth.tokens.lookup(u, &token)? {
+                auth.tokens.revoke_orphan(u, &entry.hash)?;
             }
             Ok(Reply::empty())
         }
@@ -98,13 +99,13 @@ pub fn handle(auth: &Auth, authorized: &Authorized, request: &Request) -> ApiRes
             let accessor = required(&data, "accessor")?;
             let entry = auth
                 .tokens
-                .lookup_accessor(&accessor)?
+                .lookup_accessor(u, &accessor)?
                 .ok_or_else(|| ApiError::bad("invalid accessor"))?;
-            auth.tokens.revoke_tree(&entry.hash)?;
+            auth.tokens.revoke_tree(u, &entry.hash)?;
             Ok(Reply::empty())
         }
         ("accessors" | "accessors/", Method::List) => Ok(Reply::data(json!({
-            "keys": auth.tokens.accessors()?,
+            "keys": auth.tokens.accessors(u)?,
         }))),
         (
             "create" | "create-orphan" | "lookup-self" | "lookup" | "lookup-accessor"
@@ -250,7 +251,13 @@ fn display_name(raw: &str) -> String {
     }
 }
 
-fn create(auth: &Auth, caller: &Caller, data: &Map<String, Value>, orphan_path: bool) -> ApiResult {
+fn create(
+    auth: &Auth,
+    u: &Unsealed,
+    caller: &Caller,
+    data: &Map<String, Value>,
+    orphan_path: bool,
+) -> ApiResult {
     let req = parse_create(data)?;
     let parent = &caller.entry;
     let parent_root = parent.is_root();
@@ -306,7 +313,7 @@ fn create(auth: &Auth, caller: &Caller, data: &Map<String, Value>, orphan_path: 
     }
     let mut warnings = Vec::new();
     for p in &policies {
-        if p != "root" && auth.policies.get(p)?.is_none() {
+        if p != "root" && auth.policies.get(u, p)?.is_none() {
             warnings.push(format!("Policy {p:?} does not exist"));
         }
     }
@@ -359,7 +366,7 @@ fn create(auth: &Auth, caller: &Caller, data: &Map<String, Value>, orphan_path: 
         },
         last_renewal: None,
     };
-    let entry = auth.tokens.create(&token, entry)?;
+    let entry = auth.tokens.create(u, &token, entry)?;
     Ok(Reply::auth(entry.auth_block(&token, now), warnings))
 }
 

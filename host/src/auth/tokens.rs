@@ -32,6 +32,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::api::ApiError;
+use crate::seal::Unsealed;
 use crate::storage::Storage;
 
 /// The default and maximum TTL of a non-root token (Vault's 32 days).
@@ -215,15 +216,15 @@ impl TokenStore {
     }
 
     /// Reads the salt, making it on first use (at unseal and init).
-    pub fn load(&self) -> Result<(), ApiError> {
-        let salt: [u8; 32] = match self.storage.system_get(SALT_KEY)? {
+    pub fn load(&self, u: &Unsealed) -> Result<(), ApiError> {
+        let salt: [u8; 32] = match self.storage.system_get(u, SALT_KEY)? {
             Some(bytes) => bytes
                 .as_slice()
                 .try_into()
                 .map_err(|_| ApiError::internal("the stored token salt is corrupt"))?,
             None => {
                 let salt: [u8; 32] = rand::random();
-                self.storage.system_write(&[(SALT_KEY, Some(&salt))])?;
+                self.storage.system_write(u, &[(SALT_KEY, Some(&salt))])?;
                 salt
             }
         };
@@ -296,12 +297,12 @@ impl TokenStore {
             .map_err(|_| ApiError::internal("token store lock poisoned"))
     }
 
-    fn get_stored(&self, hash: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
+    fn get_stored(&self, u: &Unsealed, hash: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
         if let Some(e) = self.cache.read().ok().and_then(|c| c.get(hash).cloned()) {
             return Ok(Some(e));
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let Some(bytes) = self.storage.system_get(&id_key(hash))? else {
+        let Some(bytes) = self.storage.system_get(u, &id_key(hash))? else {
             return Ok(None);
         };
         let entry: TokenEntry = serde_json::from_slice(&bytes)
@@ -311,10 +312,10 @@ impl TokenStore {
         Ok(Some(entry))
     }
 
-    fn put(&self, entry: TokenEntry) -> Result<Arc<TokenEntry>, ApiError> {
+    fn put(&self, u: &Unsealed, entry: TokenEntry) -> Result<Arc<TokenEntry>, ApiError> {
         let bytes = serde_json::to_vec(&entry).map_err(ApiError::internal)?;
         self.storage
-            .system_write(&[(&id_key(&entry.hash), Some(&bytes))])?;
+            .system_write(u, &[(&id_key(&entry.hash), Some(&bytes))])?;
         let entry = Arc::new(entry);
         self.cache_set(Some(entry.clone()), &entry.hash.clone());
         Ok(entry)
@@ -323,9 +324,9 @@ impl TokenStore {
     /// The live entry for a token hash: `None` if unknown, revoked or
     /// expired (an expired token, or one under an expired ancestor, is
     /// revoked on the spot).
-    pub fn live(&self, hash: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
+    pub fn live(&self, u: &Unsealed, hash: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
         let now = now();
-        let Some(entry) = self.get_stored(hash)? else {
+        let Some(entry) = self.get_stored(u, hash)? else {
             return Ok(None);
         };
         // Walk up: every ancestor must be live too.
@@ -333,7 +334,7 @@ impl TokenStore {
         let mut depth = 0;
         loop {
             if current.expired(now) {
-                self.revoke_tree(&current.hash)?;
+                self.revoke_tree(u, &current.hash)?;
                 return Ok(None);
             }
             let Some(parent) = current.parent.clone() else {
@@ -343,11 +344,11 @@ impl TokenStore {
             if depth > 1000 {
                 return Err(ApiError::internal("token parent chain is too deep"));
             }
-            match self.get_stored(&parent)? {
+            match self.get_stored(u, &parent)? {
                 Some(p) => current = p,
                 // The parent is gone but this child was missed: revoke it.
                 None => {
-                    self.revoke_tree(&entry.hash)?;
+                    self.revoke_tree(u, &entry.hash)?;
                     return Ok(None);
                 }
             }
@@ -356,30 +357,34 @@ impl TokenStore {
     }
 
     /// The live entry for a token.
-    pub fn lookup(&self, token: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
-        self.live(&self.hash(token)?)
+    pub fn lookup(&self, u: &Unsealed, token: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
+        self.live(u, &self.hash(token)?)
     }
 
     /// The live entry for an accessor.
-    pub fn lookup_accessor(&self, accessor: &str) -> Result<Option<Arc<TokenEntry>>, ApiError> {
+    pub fn lookup_accessor(
+        &self,
+        u: &Unsealed,
+        accessor: &str,
+    ) -> Result<Option<Arc<TokenEntry>>, ApiError> {
         if accessor.is_empty() {
             return Ok(None);
         }
-        let Some(bytes) = self.storage.system_get(&self.accessor_key(accessor)?)? else {
+        let Some(bytes) = self.storage.system_get(u, &self.accessor_key(accessor)?)? else {
             return Ok(None);
         };
         let record: AccessorRecord = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(format!("stored accessor record is corrupt: {e}")))?;
-        self.live(&record.token)
+        self.live(u, &record.token)
     }
 
     /// Every accessor.
-    pub fn accessors(&self) -> Result<Vec<String>, ApiError> {
+    pub fn accessors(&self, u: &Unsealed) -> Result<Vec<String>, ApiError> {
         let mut out = Vec::new();
-        for key in self.storage.system_list(ACCESSOR_PREFIX)? {
+        for key in self.storage.system_list(u, ACCESSOR_PREFIX)? {
             if let Some(bytes) = self
                 .storage
-                .system_get(&format!("{ACCESSOR_PREFIX}{key}"))?
+                .system_get(u, &format!("{ACCESSOR_PREFIX}{key}"))?
             {
                 let record: AccessorRecord = serde_json::from_slice(&bytes).map_err(|e| {
                     ApiError::internal(format!("stored accessor record is corrupt: {e}"))
@@ -392,10 +397,15 @@ impl TokenStore {
     }
 
     /// Stores a new token; `token` is the secret to hand out once.
-    pub fn create(&self, token: &str, mut entry: TokenEntry) -> Result<Arc<TokenEntry>, ApiError> {
+    pub fn create(
+        &self,
+        u: &Unsealed,
+        token: &str,
+        mut entry: TokenEntry,
+    ) -> Result<Arc<TokenEntry>, ApiError> {
         let _guard = self.lock()?;
         entry.hash = self.hash(token)?;
-        if self.storage.system_get(&id_key(&entry.hash))?.is_some() {
+        if self.storage.system_get(u, &id_key(&entry.hash))?.is_some() {
             return Err(ApiError::bad("cannot create a token with a duplicate ID"));
         }
         entry.accessor = random_base62(24);
@@ -417,7 +427,7 @@ impl TokenStore {
         if let Some(c) = &child {
             writes.push((c, Some(b"")));
         }
-        self.storage.system_write(&writes)?;
+        self.storage.system_write(u, &writes)?;
         let entry = Arc::new(entry);
         self.cache_set(Some(entry.clone()), &entry.hash.clone());
         Ok(entry)
@@ -425,21 +435,21 @@ impl TokenStore {
 
     /// Counts one use of a token with limited uses; after the last one the
     /// token is revoked (the request that used it still runs).
-    pub fn use_once(&self, entry: &TokenEntry) -> Result<(), ApiError> {
+    pub fn use_once(&self, u: &Unsealed, entry: &TokenEntry) -> Result<(), ApiError> {
         if entry.num_uses == 0 {
             return Ok(());
         }
         let _guard = self.lock()?;
-        let Some(current) = self.get_stored(&entry.hash)? else {
+        let Some(current) = self.get_stored(u, &entry.hash)? else {
             return Err(ApiError::PermissionDenied);
         };
         match current.num_uses {
             0 => Ok(()),
-            1 => self.revoke_tree_locked(&entry.hash),
+            1 => self.revoke_tree_locked(u, &entry.hash),
             n => {
                 let mut next = (*current).clone();
                 next.num_uses = n - 1;
-                self.put(next).map(|_| ())
+                self.put(u, next).map(|_| ())
             }
         }
     }
@@ -447,9 +457,14 @@ impl TokenStore {
     /// Extends a token's TTL by `increment` (or its creation TTL), bounded
     /// by `explicit_max_ttl` and the system maximum; periodic tokens get
     /// their period.
-    pub fn renew(&self, hash: &str, increment: Option<u64>) -> Result<Arc<TokenEntry>, ApiError> {
+    pub fn renew(
+        &self,
+        u: &Unsealed,
+        hash: &str,
+        increment: Option<u64>,
+    ) -> Result<Arc<TokenEntry>, ApiError> {
         let _guard = self.lock()?;
-        let Some(current) = self.get_stored(hash)? else {
+        let Some(current) = self.get_stored(u, hash)? else {
             return Err(ApiError::bad("token not found"));
         };
         if current.expire_time.is_none() {
@@ -480,24 +495,24 @@ impl TokenStore {
         let mut next = (*current).clone();
         next.expire_time = Some(expire);
         next.last_renewal = Some(now);
-        self.put(next)
+        self.put(u, next)
     }
 
     /// Revokes a token and every descendant.
-    pub fn revoke_tree(&self, hash: &str) -> Result<(), ApiError> {
+    pub fn revoke_tree(&self, u: &Unsealed, hash: &str) -> Result<(), ApiError> {
         let _guard = self.lock()?;
-        self.revoke_tree_locked(hash)
+        self.revoke_tree_locked(u, hash)
     }
 
     /// [`TokenStore::revoke_tree`] with the write lock already held.
-    fn revoke_tree_locked(&self, hash: &str) -> Result<(), ApiError> {
+    fn revoke_tree_locked(&self, u: &Unsealed, hash: &str) -> Result<(), ApiError> {
         let mut pending = vec![hash.to_string()];
         let mut doomed = Vec::new();
         while let Some(h) = pending.pop() {
             if doomed.len() > 100_000 {
                 return Err(ApiError::internal("token tree is too large to revoke"));
             }
-            for child in self.storage.system_list(&child_prefix(&h))? {
+            for child in self.storage.system_list(u, &child_prefix(&h))? {
                 pending.push(child);
             }
             doomed.push(h);
@@ -505,29 +520,29 @@ impl TokenStore {
         // Children first, so a failure part-way never leaves an orphaned
         // child whose parent is gone (and `live` catches one that is).
         for h in doomed.iter().rev() {
-            self.remove(h)?;
+            self.remove(u, h)?;
         }
         Ok(())
     }
 
     /// Revokes a token but not its children, which become orphans
     /// (`revoke-orphan`).
-    pub fn revoke_orphan(&self, hash: &str) -> Result<(), ApiError> {
+    pub fn revoke_orphan(&self, u: &Unsealed, hash: &str) -> Result<(), ApiError> {
         let _guard = self.lock()?;
-        for child in self.storage.system_list(&child_prefix(hash))? {
-            if let Some(entry) = self.get_stored(&child)? {
+        for child in self.storage.system_list(u, &child_prefix(hash))? {
+            if let Some(entry) = self.get_stored(u, &child)? {
                 let mut next = (*entry).clone();
                 next.parent = None;
-                self.put(next)?;
+                self.put(u, next)?;
             }
         }
-        self.remove(hash)
+        self.remove(u, hash)
     }
 
-    fn remove(&self, hash: &str) -> Result<(), ApiError> {
-        let entry = self.get_stored(hash)?;
+    fn remove(&self, u: &Unsealed, hash: &str) -> Result<(), ApiError> {
+        let entry = self.get_stored(u, hash)?;
         let mut keys = vec![id_key(hash)];
-        for child in self.storage.system_list(&child_prefix(hash))? {
+        for child in self.storage.system_list(u, &child_prefix(hash))? {
             keys.push(format!("{}{child}", child_prefix(hash)));
         }
         if let Some(e) = &entry {
@@ -537,7 +552,7 @@ impl TokenStore {
             }
         }
         let writes: Vec<(&str, Option<&[u8]>)> = keys.iter().map(|k| (k.as_str(), None)).collect();
-        self.storage.system_write(&writes)?;
+        self.storage.system_write(u, &writes)?;
         self.cache_set(None, hash);
         Ok(())
     }

@@ -101,6 +101,13 @@ async fn handle(
         Ok(h) => h,
         Err(e) => return response::error(&e),
     };
+    // An engine request takes its place in the mount's queue before its
+    // body is read: a full queue is a 503 at once, so waiting requests
+    // cannot pile up bodies.
+    let admission = match server.admit(&head.path) {
+        Ok(a) => a,
+        Err(e) => return response::error(&e),
+    };
     let data = if matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD) {
         "{}".to_string()
     } else {
@@ -109,7 +116,7 @@ async fn handle(
             Err(e) => return response::error(&e),
         }
     };
-    let request = request::assemble(head, data);
+    let request = request::assemble(head, data, admission);
     let id = request.id;
     let task = tokio::spawn(async move {
         let handled = server.handle(request).await;

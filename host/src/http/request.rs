@@ -115,7 +115,11 @@ pub fn check_json_body(bytes: &[u8]) -> Result<String, ApiError> {
 }
 
 /// Assembles the domain request.
-pub fn assemble(head: Head, body: String) -> api::Request {
+pub fn assemble(
+    head: Head,
+    body: String,
+    admission: Option<crate::sandbox::Admission>,
+) -> api::Request {
     api::Request {
         id: Uuid::new_v4(),
         method: head.method,
@@ -123,6 +127,7 @@ pub fn assemble(head: Head, body: String) -> api::Request {
         body,
         query: head.query,
         token: head.token,
+        admission,
     }
 }
 

@@ -57,7 +57,13 @@ pub fn render(request_id: Uuid, result: ApiResult, mount_type: &str) -> Response
 
 /// `{"errors": [...]}` with the error's status.
 pub fn error(e: &ApiError) -> Response<Full<Bytes>> {
-    json_response(e.status(), &json!({ "errors": e.messages() }))
+    let mut response = json_response(e.status(), &json!({ "errors": e.messages() }));
+    if let Some(secs) = e.retry_after() {
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 /// Vault's response envelope; `top_level` fields come first (Vault repeats

@@ -25,6 +25,9 @@
 
 pub mod bindings;
 pub mod host;
+pub mod limits;
+
+pub use limits::{Admission, Limits};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,32 +38,13 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{
-    Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder,
-};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::{ApiError, ApiResult, Method, Reply};
+use crate::seal::Unsealed;
 use crate::storage::{MountPrefix, Snapshot, Storage, WriteSet};
 use bindings::{Body, EngineError, EngineRequest, EngineResponse, Operation};
-
-/// Limits applied to every engine call; defaults in `config.rs`.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Longest a call may run in wasm before it is trapped.
-    pub call_timeout: Duration,
-    /// Linear memory one instance may grow to.
-    pub memory_bytes: usize,
-    /// Calls running at once on one mount; more wait for a slot.
-    pub max_concurrent_calls: usize,
-    /// Calls one warm instance serves before it is replaced.
-    pub max_reuse: u32,
-    /// How far ahead of the wall clock the engines' `clock` runs. Zero
-    /// except under the loudly named dev setting `dev_insecure_clock_offset`,
-    /// which tests use to make time-driven work (auto-rotation) happen now.
-    pub clock_offset: Duration,
-}
 
 /// How often the epoch ticks: the granularity of call deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -80,7 +64,7 @@ pub struct EngineCode {
 pub struct InstanceState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: limits::MemoryLimiter,
     live_keys: usize,
     clock_offset: Duration,
     /// When the current call must end (checked at every epoch tick).
@@ -133,11 +117,15 @@ pub struct MountRuntime {
     generation: AtomicU64,
     /// Held while validating and committing a write set, and while re-running
     /// a call that lost a race, so commits on one mount are serial.
-    commit_lock: tokio::sync::Mutex<()>,
+    commit_lock: Arc<tokio::sync::Mutex<()>>,
     /// Set on unmount, under `commit_lock`: nothing commits afterwards.
     removed: AtomicBool,
     idle: Mutex<Vec<Warm>>,
     slots: Semaphore,
+    /// Calls admitted (waiting for a slot or running), bounded.
+    queue: Arc<limits::Queue>,
+    /// Longest a call waits for a slot.
+    queue_timeout: Duration,
 }
 
 impl MountRuntime {
@@ -162,6 +150,13 @@ impl MountRuntime {
     /// in-memory caches).
     pub fn idle_instances(&self) -> usize {
         self.idle.lock().map(|i| i.len()).unwrap_or(0)
+    }
+
+    /// A place in this mount's queue, or 503 with `Retry-After` at once
+    /// when it is full (take it before reading the request body).
+    pub fn admit(&self) -> Result<Admission, ApiError> {
+        let label = self.label.read().map(|l| l.clone()).unwrap_or_default();
+        Admission::take(&self.queue, &label)
     }
 
     /// Marks the mount removed and drops its warm instances; waits for a
@@ -359,10 +354,15 @@ impl Sandbox {
             code,
             label: RwLock::new(label.to_string()),
             generation: AtomicU64::new(0),
-            commit_lock: tokio::sync::Mutex::new(()),
+            commit_lock: Arc::new(tokio::sync::Mutex::new(())),
             removed: AtomicBool::new(false),
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
+            queue: Arc::new(limits::Queue::new(
+                self.limits.max_concurrent_calls.max(1),
+                self.limits.max_queued_calls,
+            )),
+            queue_timeout: self.limits.queue_timeout,
         });
         if let Ok(mut mounts) = self.mounts.lock() {
             mounts.retain(|m| m.strong_count() > 0);
@@ -376,11 +376,7 @@ impl Sandbox {
         let state = InstanceState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory_bytes)
-                .trap_on_grow_failure(true)
-                .instances(16)
-                .build(),
+            limits: limits::MemoryLimiter::new(self.limits.memory_bytes),
             live_keys: 0,
             clock_offset: self.limits.clock_offset,
             deadline: std::time::Instant::now(),
@@ -450,8 +446,20 @@ impl Sandbox {
     }
 
     /// Runs one request on a mount's engine.
-    pub async fn call(&self, mount: &Arc<MountRuntime>, request: CallRequest) -> ApiResult {
-        match self.run(mount, Entry::Handle(&request)).await? {
+    /// `admission` is the place the request took in the mount's queue
+    /// before its body was read; without one (or with another mount's,
+    /// after a remount) a place is taken now.
+    pub async fn call(
+        &self,
+        unsealed: &Unsealed,
+        mount: &Arc<MountRuntime>,
+        request: CallRequest,
+        admission: Option<Admission>,
+    ) -> ApiResult {
+        match self
+            .run(unsealed, mount, Entry::Handle(&request), admission)
+            .await?
+        {
             Outcome::Handled(Ok(response)) => Ok(reply(response)),
             Outcome::Handled(Err(e)) => Err(engine_error(e)),
             Outcome::Denied => Err(ApiError::PermissionDenied),
@@ -462,17 +470,20 @@ impl Sandbox {
     /// Runs a mount's periodic entry point.
     pub async fn periodic(
         &self,
+        unsealed: &Unsealed,
         mount: &Arc<MountRuntime>,
         mount_path: &str,
         mount_options: &str,
     ) -> Result<(), ApiError> {
         match self
             .run(
+                unsealed,
                 mount,
                 Entry::Periodic {
                     mount_path,
                     mount_options,
                 },
+                None,
             )
             .await?
         {
@@ -490,12 +501,27 @@ impl Sandbox {
     /// may have read stale data, so its writes are dropped and it runs again
     /// while holding the lock, which nothing can overtake. Nothing has been
     /// answered before the commit, so the re-run is invisible.
-    async fn run(&self, mount: &Arc<MountRuntime>, entry: Entry<'_>) -> Result<Outcome, ApiError> {
-        let _slot = mount
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Unavailable("mount is shutting down".into()))?;
+    async fn run(
+        &self,
+        unsealed: &Unsealed,
+        mount: &Arc<MountRuntime>,
+        entry: Entry<'_>,
+        admission: Option<Admission>,
+    ) -> Result<Outcome, ApiError> {
+        let _admission = match admission {
+            Some(a) if a.is_for(&mount.queue) => a,
+            _ => mount.admit()?,
+        };
+        let _slot = match tokio::time::timeout(mount.queue_timeout, mount.slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return Err(ApiError::Unavailable("mount is shutting down".into())),
+            Err(_) => {
+                return Err(ApiError::Busy(format!(
+                    "mount is busy: no engine instance became free within {:?}",
+                    mount.queue_timeout
+                )))
+            }
+        };
         let mut warm = match mount.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             Some(w) => w,
             None => self.instantiate(mount).await?,
@@ -508,7 +534,7 @@ impl Sandbox {
             // Read the generation before the snapshot: the snapshot then holds
             // at least every commit counted in it (see `commit_lock`).
             let generation = mount.generation.load(Ordering::SeqCst);
-            let snapshot = self.storage.snapshot(mount.prefix.clone())?;
+            let snapshot = self.storage.snapshot(unsealed, mount.prefix.clone())?;
             let (outcome, call) = match self.invoke(&mut warm, &entry, snapshot, generation).await {
                 Ok(done) => done,
                 Err(e) => {
@@ -516,6 +542,15 @@ impl Sandbox {
                     // instance is dead and its writes are dropped with it.
                     let label = mount.label.read().map(|l| l.clone()).unwrap_or_default();
                     tracing::warn!(mount = %label, "engine call failed: {e:?}");
+                    let memory = &warm.store.data().limits;
+                    if memory.exceeded() {
+                        // What the request asked for does not fit: its
+                        // size is the client's to change, so not a 500.
+                        return Err(ApiError::TooLarge(format!(
+                            "the request needs more memory than the engine's limit of {} MiB (engine_memory_limit)",
+                            memory.cap() >> 20
+                        )));
+                    }
                     return Err(ApiError::Internal(format!(
                         "engine call failed: {}",
                         trap_reason(&e)
@@ -533,7 +568,7 @@ impl Sandbox {
             }
             let guard = match held.take() {
                 Some(g) => g,
-                None => mount.commit_lock.lock().await,
+                None => mount.commit_lock.clone().lock_owned().await,
             };
             if mount.removed.load(Ordering::SeqCst) {
                 return Err(ApiError::NotFound(None));
@@ -542,13 +577,29 @@ impl Sandbox {
                 held = Some(guard);
                 continue;
             }
+            // The commit and the generation bump run in their own task, which
+            // holds the commit lock and a clone of the proof: if this call's
+            // future is dropped (the request's deadline), they still finish
+            // together, and the seal waits for them.
             let storage = self.storage.clone();
-            let prefix = mount.prefix.clone();
-            tokio::task::spawn_blocking(move || storage.commit(&prefix, &call.writes))
+            let unsealed = unsealed.clone();
+            let committing = mount.clone();
+            let commit = tokio::spawn(async move {
+                let prefix = committing.prefix.clone();
+                let written = tokio::task::spawn_blocking(move || {
+                    storage.commit(&unsealed, &prefix, &call.writes)
+                })
+                .await;
+                if matches!(written, Ok(Ok(()))) {
+                    committing.generation.fetch_add(1, Ordering::SeqCst);
+                }
+                drop(guard);
+                written
+            });
+            commit
                 .await
+                .map_err(ApiError::internal)?
                 .map_err(ApiError::internal)??;
-            mount.generation.fetch_add(1, Ordering::SeqCst);
-            drop(guard);
             self.recycle(mount, warm);
             return Ok(outcome);
         }
@@ -627,7 +678,10 @@ impl Sandbox {
     }
 
     fn recycle(&self, mount: &MountRuntime, mut warm: Warm) {
-        if warm.uses >= self.limits.max_reuse || mount.removed.load(Ordering::SeqCst) {
+        if warm.uses >= self.limits.max_reuse
+            || warm.store.data().limits.peak() > limits::KEEP_WARM_BYTES
+            || mount.removed.load(Ordering::SeqCst)
+        {
             return;
         }
         warm.store.data_mut().call = None;

@@ -19,7 +19,10 @@
 //! This module only holds the keys and the unseal progress; bringing the
 //! server's state up and down around them is `server.rs`'s job.
 
+pub mod gate;
 pub mod shamir;
+
+pub use gate::{Gate, Unsealed};
 
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};

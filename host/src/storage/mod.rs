@@ -10,9 +10,11 @@
 //!
 //! **Invariant 4:** every value of `engine` and `system` passes through the
 //! [`barrier`] (AES-256-GCM, the storage key as associated data) on its way
-//! to and from disk. While sealed there is no keyring, and every read or
-//! write of those tables fails with [`StorageError::Sealed`]. Keys (paths)
-//! stay in clear, as in Vault, so that listing works without decrypting.
+//! to and from disk. Storage holds no keyring: every read or write of those
+//! tables takes an [`Unsealed`] proof (only `seal::gate` makes one) and
+//! uses the keyring it carries, so nothing can reach them while sealed.
+//! Keys (paths) stay in clear, as in Vault, so that listing works without
+//! decrypting.
 //!
 //! Engines read through a [`Snapshot`] (one redb read transaction, so a call
 //! sees a consistent state) and write through a [`WriteSet`] that is applied
@@ -24,13 +26,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
 
 pub mod barrier;
 
-use barrier::Keyring;
+use crate::seal::Unsealed;
 
 const ENGINE: TableDefinition<&str, &[u8]> = TableDefinition::new("engine");
 const SYSTEM: TableDefinition<&str, &[u8]> = TableDefinition::new("system");
@@ -42,15 +44,12 @@ pub enum StorageError {
     /// The file is unreadable, full, or corrupt, or a value failed to open:
     /// a 500 for the request that met it, never the client's fault.
     Failed(String),
-    /// The barrier is sealed: a 503.
-    Sealed,
 }
 
 impl std::fmt::Display for StorageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StorageError::Failed(m) => write!(f, "storage error: {m}"),
-            StorageError::Sealed => f.write_str("Vault is sealed"),
         }
     }
 }
@@ -100,8 +99,6 @@ pub type WriteSet = BTreeMap<String, Option<Vec<u8>>>;
 pub struct Storage {
     db: Arc<Database>,
     durability: Durability,
-    /// The barrier's keyring; `None` while sealed.
-    keyring: Arc<RwLock<Option<Arc<Keyring>>>>,
 }
 
 impl Storage {
@@ -112,7 +109,6 @@ impl Storage {
         let storage = Storage {
             db: Arc::new(db),
             durability: Durability::Immediate,
-            keyring: Arc::new(RwLock::new(None)),
         };
         // Create the tables so read transactions can always open them.
         let txn = storage.db.begin_write().map_err(err)?;
@@ -123,45 +119,32 @@ impl Storage {
         Ok(storage)
     }
 
-    /// Opens the barrier with `keyring` (on unseal) or closes it (`None`, on
-    /// seal: the keyring is dropped once no call in flight holds it).
-    pub fn set_keyring(&self, keyring: Option<Keyring>) {
-        if let Ok(mut k) = self.keyring.write() {
-            *k = keyring.map(Arc::new);
-        }
-    }
-
-    /// Whether the barrier is open.
-    pub fn is_unsealed(&self) -> bool {
-        self.keyring.read().map(|k| k.is_some()).unwrap_or(false)
-    }
-
-    /// The current keyring, or `Sealed`.
-    pub fn keyring(&self) -> Result<Arc<Keyring>, StorageError> {
-        self.keyring
-            .read()
-            .ok()
-            .and_then(|k| k.clone())
-            .ok_or(StorageError::Sealed)
-    }
-
-    /// A consistent read view of one mount's data.
-    pub fn snapshot(&self, prefix: MountPrefix) -> Result<Snapshot, StorageError> {
-        let keyring = self.keyring()?;
+    /// A consistent read view of one mount's data (it keeps the proof, and
+    /// so holds the seal open, while it lives).
+    pub fn snapshot(
+        &self,
+        unsealed: &Unsealed,
+        prefix: MountPrefix,
+    ) -> Result<Snapshot, StorageError> {
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(ENGINE).map_err(err)?;
         Ok(Snapshot {
             table,
             prefix,
-            keyring,
+            unsealed: unsealed.clone(),
         })
     }
 
     /// Applies `writes` to the mount's data in one transaction: all or none.
     /// Blocking (it may wait for the file to sync): call it off the async
     /// workers.
-    pub fn commit(&self, prefix: &MountPrefix, writes: &WriteSet) -> Result<(), StorageError> {
-        let keyring = self.keyring()?;
+    pub fn commit(
+        &self,
+        unsealed: &Unsealed,
+        prefix: &MountPrefix,
+        writes: &WriteSet,
+    ) -> Result<(), StorageError> {
+        let keyring = unsealed.keyring();
         let mut txn = self.db.begin_write().map_err(err)?;
         txn.set_durability(self.durability).map_err(err)?;
         {
@@ -185,7 +168,11 @@ impl Storage {
     }
 
     /// Removes every key of a mount (on unmount). Blocking.
-    pub fn delete_mount_data(&self, prefix: &MountPrefix) -> Result<(), StorageError> {
+    pub fn delete_mount_data(
+        &self,
+        _unsealed: &Unsealed,
+        prefix: &MountPrefix,
+    ) -> Result<(), StorageError> {
         let mut txn = self.db.begin_write().map_err(err)?;
         txn.set_durability(self.durability).map_err(err)?;
         {
@@ -199,8 +186,12 @@ impl Storage {
     }
 
     /// A host record.
-    pub fn system_get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let keyring = self.keyring()?;
+    pub fn system_get(
+        &self,
+        unsealed: &Unsealed,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let keyring = unsealed.keyring();
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(SYSTEM).map_err(err)?;
         let value = table.get(key).map_err(err)?;
@@ -215,8 +206,12 @@ impl Storage {
     }
 
     /// Sets (`Some`) or removes (`None`) host records, all in one transaction.
-    pub fn system_write(&self, writes: &[(&str, Option<&[u8]>)]) -> Result<(), StorageError> {
-        let keyring = self.keyring()?;
+    pub fn system_write(
+        &self,
+        unsealed: &Unsealed,
+        writes: &[(&str, Option<&[u8]>)],
+    ) -> Result<(), StorageError> {
+        let keyring = unsealed.keyring();
         let mut txn = self.db.begin_write().map_err(err)?;
         txn.set_durability(self.durability).map_err(err)?;
         {
@@ -237,8 +232,11 @@ impl Storage {
     }
 
     /// Host record keys that start with `prefix`, with the prefix removed.
-    pub fn system_list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        self.keyring()?;
+    pub fn system_list(
+        &self,
+        _unsealed: &Unsealed,
+        prefix: &str,
+    ) -> Result<Vec<String>, StorageError> {
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(SYSTEM).map_err(err)?;
         let (start, end) = prefix_range(prefix);
@@ -281,7 +279,7 @@ impl Storage {
 pub struct Snapshot {
     table: ReadOnlyTable<&'static str, &'static [u8]>,
     prefix: MountPrefix,
-    keyring: Arc<Keyring>,
+    unsealed: Unsealed,
 }
 
 impl Snapshot {
@@ -291,7 +289,8 @@ impl Snapshot {
         let value = self.table.get(full.as_str()).map_err(err)?;
         match value {
             Some(v) => Ok(Some(
-                self.keyring
+                self.unsealed
+                    .keyring()
                     .open(&aad("engine", &full), v.value())
                     .map_err(|e| opened_badly(&full, e))?,
             )),
@@ -383,30 +382,19 @@ pub fn fold_listing<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn storage() -> (tempfile::TempDir, Storage) {
+    use crate::storage::barrier::Keyring;
+
+    fn storage() -> (tempfile::TempDir, Storage, Unsealed) {
         let dir = tempfile::tempdir().unwrap();
         let s = Storage::open(&dir.path().join("c.redb")).unwrap();
-        s.set_keyring(Some(Keyring::generate(0)));
-        (dir, s)
+        (dir, s, Unsealed::for_tests(Keyring::generate(0)))
     }
 
     #[test]
-    fn sealed_storage_refuses_every_barrier_table() {
-        let (_d, s) = storage();
-        s.system_write(&[("core/x", Some(b"v"))]).unwrap();
-        s.set_keyring(None);
-        let p = MountPrefix::for_mount("m");
-        assert!(matches!(s.system_get("core/x"), Err(StorageError::Sealed)));
-        assert!(matches!(
-            s.system_write(&[("core/x", None)]),
-            Err(StorageError::Sealed)
-        ));
-        assert!(matches!(s.snapshot(p.clone()), Err(StorageError::Sealed)));
-        assert!(matches!(
-            s.commit(&p, &WriteSet::new()),
-            Err(StorageError::Sealed)
-        ));
-        // The seal table stays readable: it is how the seal opens.
+    fn the_seal_table_needs_no_proof() {
+        // It is how the seal opens; the other tables cannot be named
+        // without an `Unsealed` (a compile-time check).
+        let (_d, s, _u) = storage();
         s.seal_write(&[("config", b"{}")]).unwrap();
         assert_eq!(s.seal_get("config").unwrap(), Some(b"{}".to_vec()));
     }
@@ -417,11 +405,11 @@ mod tests {
         let path = dir.path().join("c.redb");
         {
             let s = Storage::open(&path).unwrap();
-            s.set_keyring(Some(Keyring::generate(0)));
+            let u = Unsealed::for_tests(Keyring::generate(0));
             let mut w = WriteSet::new();
             w.insert("k".into(), Some(b"engine-secret-4242".to_vec()));
-            s.commit(&MountPrefix::for_mount("m"), &w).unwrap();
-            s.system_write(&[("core/x", Some(b"system-secret-4242"))])
+            s.commit(&u, &MountPrefix::for_mount("m"), &w).unwrap();
+            s.system_write(&u, &[("core/x", Some(b"system-secret-4242"))])
                 .unwrap();
         }
         let raw = std::fs::read(&path).unwrap();
@@ -432,8 +420,8 @@ mod tests {
 
     #[test]
     fn a_value_moved_to_another_key_does_not_open() {
-        let (_d, s) = storage();
-        s.system_write(&[("a", Some(b"v"))]).unwrap();
+        let (_d, s, u) = storage();
+        s.system_write(&u, &[("a", Some(b"v"))]).unwrap();
         let sealed = {
             let txn = s.db.begin_read().unwrap();
             let t = txn.open_table(SYSTEM).unwrap();
@@ -448,50 +436,53 @@ mod tests {
                 .unwrap();
             txn.commit().unwrap();
         }
-        assert!(matches!(s.system_get("b"), Err(StorageError::Failed(_))));
+        assert!(matches!(
+            s.system_get(&u, "b"),
+            Err(StorageError::Failed(_))
+        ));
     }
 
     #[test]
     fn mounts_do_not_see_each_other() {
-        let (_d, s) = storage();
+        let (_d, s, u) = storage();
         let a = MountPrefix::for_mount("aaaa");
         let b = MountPrefix::for_mount("bbbb");
         let mut w = WriteSet::new();
         w.insert("k".into(), Some(b"1".to_vec()));
-        s.commit(&a, &w).unwrap();
+        s.commit(&u, &a, &w).unwrap();
         assert_eq!(
-            s.snapshot(a.clone()).unwrap().get("k").unwrap(),
+            s.snapshot(&u, a.clone()).unwrap().get("k").unwrap(),
             Some(b"1".to_vec())
         );
-        assert_eq!(s.snapshot(b.clone()).unwrap().get("k").unwrap(), None);
-        assert!(s.snapshot(b).unwrap().list("").unwrap().is_empty());
+        assert_eq!(s.snapshot(&u, b.clone()).unwrap().get("k").unwrap(), None);
+        assert!(s.snapshot(&u, b).unwrap().list("").unwrap().is_empty());
     }
 
     #[test]
     fn list_folds_folders_and_skips_their_contents() {
-        let (_d, s) = storage();
+        let (_d, s, u) = storage();
         let p = MountPrefix::for_mount("m");
         let mut w = WriteSet::new();
         for k in ["a", "b/c", "b/d/e", "b0", "c/x", "c/y"] {
             w.insert(k.into(), Some(vec![1]));
         }
-        s.commit(&p, &w).unwrap();
-        let snap = s.snapshot(p.clone()).unwrap();
+        s.commit(&u, &p, &w).unwrap();
+        let snap = s.snapshot(&u, p.clone()).unwrap();
         assert_eq!(snap.list("").unwrap(), vec!["a", "b/", "b0", "c/"]);
         assert_eq!(snap.list("b/").unwrap(), vec!["c", "d/"]);
         assert!(snap.list("zz/").unwrap().is_empty());
-        s.delete_mount_data(&p).unwrap();
-        assert!(s.snapshot(p).unwrap().list("").unwrap().is_empty());
+        s.delete_mount_data(&u, &p).unwrap();
+        assert!(s.snapshot(&u, p).unwrap().list("").unwrap().is_empty());
     }
 
     #[test]
     fn snapshot_does_not_see_later_commits() {
-        let (_d, s) = storage();
+        let (_d, s, u) = storage();
         let p = MountPrefix::for_mount("m");
-        let snap = s.snapshot(p.clone()).unwrap();
+        let snap = s.snapshot(&u, p.clone()).unwrap();
         let mut w = WriteSet::new();
         w.insert("k".into(), Some(vec![1]));
-        s.commit(&p, &w).unwrap();
+        s.commit(&u, &p, &w).unwrap();
         assert_eq!(snap.get("k").unwrap(), None);
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use super::{only, opt_bool, opt_string};
 use crate::api::{ApiError, ApiResult, Method, Reply};
 use crate::audit::{EnableRequest, STORAGE_KEY};
+use crate::seal::Unsealed;
 use crate::server::Server;
 
 /// `GET sys/audit`: the devices by path, repeated at the top level of the
@@ -38,17 +39,25 @@ pub fn list(server: &Server, method: Method) -> ApiResult {
 }
 
 /// `sys/audit/<path>`: PUT enables, DELETE disables.
-pub fn one(server: &Server, method: Method, path: &str, data: &Map<String, Value>) -> ApiResult {
+pub fn one(
+    server: &Server,
+    u: &Unsealed,
+    method: Method,
+    path: &str,
+    data: &Map<String, Value>,
+) -> ApiResult {
     match method {
         Method::Write => {
             let request = parse_enable(path, data)?;
             server
                 .audit
-                .enable(request, |bytes| persist(server, bytes))?;
+                .enable(request, |bytes| persist(server, u, bytes))?;
             Ok(Reply::empty())
         }
         Method::Delete => {
-            server.audit.disable(path, |bytes| persist(server, bytes))?;
+            server
+                .audit
+                .disable(path, |bytes| persist(server, u, bytes))?;
             Ok(Reply::empty())
         }
         _ => Err(ApiError::unsupported()),
@@ -124,10 +133,10 @@ fn no_trailing_slash(path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn persist(server: &Server, bytes: &[u8]) -> Result<(), String> {
+fn persist(server: &Server, u: &Unsealed, bytes: &[u8]) -> Result<(), String> {
     server
         .storage
-        .system_write(&[(STORAGE_KEY, Some(bytes))])
+        .system_write(u, &[(STORAGE_KEY, Some(bytes))])
         .map_err(|e| e.to_string())
 }
 

@@ -6,9 +6,10 @@ use serde_json::{Map, Value};
 
 use crate::api::{ApiError, ApiResult, Method, Reply};
 use crate::auth::policy::Acl;
+use crate::auth::Auth;
 use crate::auth::Authorized;
 use crate::fields::{opt_string, opt_string_list};
-use crate::server::Server;
+use crate::seal::Unsealed;
 
 /// Which token to ask about.
 pub enum Whose {
@@ -22,7 +23,8 @@ pub enum Whose {
 
 /// Handles the three endpoints.
 pub fn capabilities(
-    server: &Server,
+    auth: &Auth,
+    u: &Unsealed,
     authorized: &Authorized,
     method: Method,
     data: &Map<String, Value>,
@@ -44,22 +46,20 @@ pub fn capabilities(
         Whose::Token => {
             let token =
                 opt_string(data, "token")?.ok_or_else(|| ApiError::bad("missing \"token\""))?;
-            let entry = server
-                .auth
+            let entry = auth
                 .tokens
-                .lookup(&token)?
+                .lookup(u, &token)?
                 .ok_or_else(|| ApiError::bad("invalid token"))?;
-            server.auth.policies.acl(&entry.policies)?
+            auth.policies.acl(u, &entry.policies)?
         }
         Whose::Accessor => {
             let accessor = opt_string(data, "accessor")?
                 .ok_or_else(|| ApiError::bad("missing \"accessor\""))?;
-            let entry = server
-                .auth
+            let entry = auth
                 .tokens
-                .lookup_accessor(&accessor)?
+                .lookup_accessor(u, &accessor)?
                 .ok_or_else(|| ApiError::bad("invalid accessor"))?;
-            server.auth.policies.acl(&entry.policies)?
+            auth.policies.acl(u, &entry.policies)?
         }
     };
     let mut out = Map::new();

@@ -50,8 +50,8 @@ pub fn health(server: &Server, method: Method, query: &[(String, String)]) -> Ap
     });
     if !sealed {
         if let Some(obj) = body.as_object_mut() {
-            obj.insert("cluster_name".into(), server.cluster_name.clone().into());
-            obj.insert("cluster_id".into(), server.cluster_id.clone().into());
+            obj.insert("cluster_name".into(), server.cluster.name.clone().into());
+            obj.insert("cluster_id".into(), server.cluster.id.clone().into());
         }
     }
     Ok(Reply::Bare { status, body })

@@ -6,12 +6,12 @@ use serde_json::{Map, Value};
 use super::mounts::render;
 use super::only;
 use crate::api::{ApiError, ApiResult, Method, Reply};
-use crate::server::Server;
+use crate::mounts::Mounts;
 
 /// `GET sys/internal/ui/mounts/<path>`.
-pub fn one(server: &Server, method: Method, path: &str) -> ApiResult {
+pub fn one(mounts: &Mounts, method: Method, path: &str) -> ApiResult {
     only(method, &[Method::Read])?;
-    let table = server.router.table();
+    let table = mounts.table();
     let (mount, _) = table.route(path).ok_or(ApiError::NotFound(None))?;
     let mut data = match render(&mount.record) {
         Value::Object(m) => m,
@@ -22,10 +22,10 @@ pub fn one(server: &Server, method: Method, path: &str) -> ApiResult {
 }
 
 /// `GET sys/internal/ui/mounts`.
-pub fn all(server: &Server, method: Method) -> ApiResult {
+pub fn all(mounts: &Mounts, method: Method) -> ApiResult {
     only(method, &[Method::Read])?;
     let mut secret = Map::new();
-    for mount in server.router.table().mounts() {
+    for mount in mounts.table().mounts() {
         secret.insert(mount.record.path.clone(), render(&mount.record));
     }
     Ok(Reply::data(

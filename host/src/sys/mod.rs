@@ -16,44 +16,73 @@ use serde_json::Map;
 
 use crate::api::{ApiError, ApiResult, Method, Request};
 use crate::auth::Authorized;
+use crate::seal::Unsealed;
 use crate::server::Server;
 
 pub(crate) use crate::fields::{opt_bool, opt_duration, opt_object, opt_string};
 
-/// Routes a `sys/` request to its handler.
-pub async fn handle(server: &Server, authorized: Authorized, request: Request) -> ApiResult {
+/// Routes one of the seal's own unauthenticated paths (`sys/health`,
+/// `sys/seal-status`, `sys/leader`, `sys/init`, `sys/unseal`), which answer
+/// sealed or not.
+pub async fn unauthenticated(
+    server: &Server,
+    authorized: Authorized,
+    request: Request,
+) -> ApiResult {
+    let method = request.method;
+    let body = body_of(&request)?;
+    let data = &body;
+    match authorized.path() {
+        "sys/health" => health::health(server, method, &request.query),
+        "sys/seal-status" => seal::status(server, method),
+        "sys/leader" => health::leader(method),
+        "sys/init" => seal::init(server, method, data).await,
+        "sys/unseal" => seal::unseal(server, method, data).await,
+        _ => Err(ApiError::NotFound(Some("unsupported path".into()))),
+    }
+}
+
+/// Routes a `sys/` request to its handler. `unsealed` is given up (dropped)
+/// by the handlers that change the seal state, which must wait for every
+/// request in flight.
+pub async fn handle(
+    server: &Server,
+    unsealed: Unsealed,
+    authorized: Authorized,
+    request: Request,
+) -> ApiResult {
     let path = authorized.path().to_string();
     let rest = path.strip_prefix("sys/").unwrap_or_default();
     let method = request.method;
-    let body = if matches!(method, Method::Write | Method::Patch) {
-        request.data()?
-    } else {
-        Map::new()
-    };
+    let body = body_of(&request)?;
     let data = &body;
+    let u = &unsealed;
+    let mounts = &server.mounts;
     match rest {
-        "health" => health::health(server, method, &request.query),
-        "seal-status" => seal::status(server, method),
-        "init" => seal::init(server, method, data),
-        "unseal" => seal::unseal(server, method, data).await,
-        "seal" => seal::seal(server, method).await,
-        "rotate" | "rotate/keyring" => seal::rotate(server, method).await,
-        "key-status" => seal::key_status(server, method),
-        "leader" => health::leader(method),
-        "policies/acl" | "policies/acl/" => policies::list_acl(server, method),
-        "policy" | "policy/" => policies::list_old(server, method),
-        "capabilities-self" => {
-            capabilities::capabilities(server, &authorized, method, data, capabilities::Whose::Own)
-        }
+        "seal" => seal::seal(server, method, unsealed).await,
+        "rotate" | "rotate/keyring" => seal::rotate(server, method, unsealed).await,
+        "key-status" => seal::key_status(u, method),
+        "policies/acl" | "policies/acl/" => policies::list_acl(&server.auth, u, method),
+        "policy" | "policy/" => policies::list_old(&server.auth, u, method),
+        "capabilities-self" => capabilities::capabilities(
+            &server.auth,
+            u,
+            &authorized,
+            method,
+            data,
+            capabilities::Whose::Own,
+        ),
         "capabilities" => capabilities::capabilities(
-            server,
+            &server.auth,
+            u,
             &authorized,
             method,
             data,
             capabilities::Whose::Token,
         ),
         "capabilities-accessor" => capabilities::capabilities(
-            server,
+            &server.auth,
+            u,
             &authorized,
             method,
             data,
@@ -61,40 +90,49 @@ pub async fn handle(server: &Server, authorized: Authorized, request: Request) -
         ),
         "mounts" => mounts::list(server, method),
         "audit" => audit::list(server, method),
-        "remount" => remount::remount(server, method, data).await,
-        "plugins/catalog" => plugins::catalog(server, method),
-        "plugins/catalog/secret" | "plugins/catalog/secret/" => plugins::list(server, method),
-        "internal/ui/mounts" => internal_ui::all(server, method),
+        "remount" => remount::remount(mounts, u, method, data).await,
+        "plugins/catalog" => plugins::catalog(mounts, u, method),
+        "plugins/catalog/secret" | "plugins/catalog/secret/" => plugins::list(mounts, u, method),
+        "internal/ui/mounts" => internal_ui::all(mounts, method),
         _ => {
             if let Some(p) = rest.strip_prefix("mounts/") {
                 if let Some(mount) = p.strip_suffix("/tune") {
-                    return mounts::tune(server, method, mount, data).await;
+                    return mounts::tune(mounts, u, method, mount, data).await;
                 }
-                return mounts::one(server, method, p, data).await;
+                return mounts::one(mounts, u, method, p, data).await;
             }
             if let Some(p) = rest.strip_prefix("audit/") {
-                return audit::one(server, method, p, data);
+                return audit::one(server, u, method, p, data);
             }
             if let Some(p) = rest.strip_prefix("audit-hash/") {
                 return audit::hash(server, method, p, data);
             }
             if let Some(id) = rest.strip_prefix("remount/status/") {
-                return remount::status(server, method, id);
+                return remount::status(mounts, method, id);
             }
             if let Some(name) = rest.strip_prefix("plugins/catalog/secret/") {
-                return plugins::entry(server, method, name, data).await;
+                return plugins::entry(mounts, u, method, name, data).await;
             }
             if let Some(name) = rest.strip_prefix("policies/acl/") {
-                return policies::one(server, method, name, data, false);
+                return policies::one(&server.auth, u, method, name, data, false);
             }
             if let Some(name) = rest.strip_prefix("policy/") {
-                return policies::one(server, method, name, data, true);
+                return policies::one(&server.auth, u, method, name, data, true);
             }
             if let Some(p) = rest.strip_prefix("internal/ui/mounts/") {
-                return internal_ui::one(server, method, p);
+                return internal_ui::one(mounts, method, p);
             }
             Err(ApiError::NotFound(Some("unsupported path".into())))
         }
+    }
+}
+
+/// The body of a write as a JSON object; empty for other verbs.
+fn body_of(request: &Request) -> Result<Map<String, serde_json::Value>, ApiError> {
+    if matches!(request.method, Method::Write | Method::Patch) {
+        request.data()
+    } else {
+        Ok(Map::new())
     }
 }
 

@@ -4,22 +4,16 @@ use serde_json::{json, Map, Value};
 
 use super::{only, opt_bool, opt_duration, opt_object, opt_string};
 use crate::api::{ApiError, ApiResult, Method, Reply};
-use crate::router::{normalize_mount_path, MountConfig, MountRecord, MountTable};
+use crate::mounts::{Mounts, NewMount};
+use crate::router::{normalize_mount_path, MountConfig, MountRecord};
+use crate::seal::Unsealed;
 use crate::server::Server;
 
 /// Vault's system default lease TTL (32 days), shown when a mount has none.
 const SYSTEM_TTL: u64 = 32 * 24 * 3600;
 
 /// A mount request, parsed.
-struct MountRequest {
-    path: String,
-    kind: String,
-    description: String,
-    config: MountConfig,
-    options: Map<String, Value>,
-    local: bool,
-    seal_wrap: bool,
-}
+struct MountRequest(NewMount);
 
 impl MountRequest {
     fn parse(raw_path: &str, data: &Map<String, Value>) -> Result<Self, ApiError> {
@@ -55,7 +49,7 @@ impl MountRequest {
             config.max_lease_ttl = opt_duration(&c, "max_lease_ttl")?.unwrap_or(0);
             config.force_no_cache = opt_bool(&c, "force_no_cache")?.unwrap_or(false);
         }
-        Ok(MountRequest {
+        Ok(MountRequest(NewMount {
             path,
             kind,
             description: opt_string(data, "description")?.unwrap_or_default(),
@@ -63,7 +57,7 @@ impl MountRequest {
             options,
             local: opt_bool(data, "local")?.unwrap_or(false),
             seal_wrap: opt_bool(data, "seal_wrap")?.unwrap_or(false),
-        })
+        }))
     }
 }
 
@@ -94,8 +88,8 @@ fn system_mount(server: &Server) -> Value {
     json!({
         "type": "system",
         "description": "system endpoints used for control, policy and debugging",
-        "accessor": format!("system_{}", server.cluster_id.get(..8).unwrap_or_default()),
-        "uuid": server.cluster_id,
+        "accessor": format!("system_{}", server.cluster.id.get(..8).unwrap_or_default()),
+        "uuid": server.cluster.id,
         "config": { "default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": false },
         "options": null,
         "local": false,
@@ -112,7 +106,7 @@ fn system_mount(server: &Server) -> Value {
 pub fn list(server: &Server, method: Method) -> ApiResult {
     only(method, &[Method::Read])?;
     let mut data = Map::new();
-    for mount in server.router.table().mounts() {
+    for mount in server.mounts.table().mounts() {
         data.insert(mount.record.path.clone(), render(&mount.record));
     }
     data.insert("sys/".into(), system_mount(server));
@@ -126,7 +120,8 @@ pub fn list(server: &Server, method: Method) -> ApiResult {
 
 /// `sys/mounts/<path>`: GET reads, POST mounts, DELETE unmounts.
 pub async fn one(
-    server: &Server,
+    mounts: &Mounts,
+    u: &Unsealed,
     method: Method,
     raw_path: &str,
     data: &Map<String, Value>,
@@ -134,8 +129,7 @@ pub async fn one(
     match method {
         Method::Read => {
             let path = normalize_mount_path(raw_path).map_err(ApiError::BadRequest)?;
-            let mount = server
-                .router
+            let mount = mounts
                 .table()
                 .exact(&path)
                 .ok_or_else(|| ApiError::bad(format!("no mount at {path:?}")))?;
@@ -143,80 +137,22 @@ pub async fn one(
         }
         Method::Write => {
             let req = MountRequest::parse(raw_path, data)?;
-            mount(server, req).await
+            mounts.add(u, req.0).await?;
+            Ok(Reply::empty())
         }
         Method::Delete => {
             let path = normalize_mount_path(raw_path).map_err(ApiError::BadRequest)?;
-            unmount(server, &path).await
+            mounts.remove(u, &path).await?;
+            Ok(Reply::empty())
         }
         _ => Err(ApiError::unsupported()),
     }
 }
 
-async fn mount(server: &Server, req: MountRequest) -> ApiResult {
-    let _guard = server.mounts_lock.lock().await;
-    let table = server.router.table();
-    if let Some(existing) = table.conflict(&req.path) {
-        return Err(ApiError::bad(format!(
-            "path is already in use at {existing}"
-        )));
-    }
-    let uuid = uuid::Uuid::new_v4().to_string();
-    let accessor = format!("{}_{}", req.kind, uuid.get(..8).unwrap_or_default());
-    let sha256 = match server.plugin(&req.kind)? {
-        Some(p) => p.sha256,
-        None => String::new(),
-    };
-    let record = MountRecord {
-        path: req.path,
-        kind: req.kind,
-        description: req.description,
-        uuid,
-        accessor,
-        config: req.config,
-        options: req.options,
-        local: req.local,
-        seal_wrap: req.seal_wrap,
-        sha256,
-    };
-    let live = server.start_mount(record)?;
-    let mut mounts = table.mounts().to_vec();
-    mounts.push(live);
-    let new_table = MountTable::new(mounts);
-    server.persist_mounts(&new_table)?;
-    server.router.replace(new_table);
-    Ok(Reply::empty())
-}
-
-async fn unmount(server: &Server, path: &str) -> ApiResult {
-    let _guard = server.mounts_lock.lock().await;
-    let table = server.router.table();
-    // Vault answers 204 for a path with nothing mounted.
-    let Some(mount) = table.exact(path) else {
-        return Ok(Reply::empty());
-    };
-    let remaining: Vec<_> = table
-        .mounts()
-        .iter()
-        .filter(|m| m.record.path != path)
-        .cloned()
-        .collect();
-    let new_table = MountTable::new(remaining);
-    // Route no new request to it, wait out any commit, then delete its data.
-    server.persist_mounts(&new_table)?;
-    server.router.replace(new_table);
-    mount.runtime.retire().await;
-    let storage = server.storage.clone();
-    let prefix = mount.runtime.prefix().clone();
-    tokio::task::spawn_blocking(move || storage.delete_mount_data(&prefix))
-        .await
-        .map_err(ApiError::internal)??;
-    Ok(Reply::empty())
-}
-
 /// `sys/mounts/<path>/tune`.
 pub async fn tune(
-    server: &Server,
+    mounts: &Mounts,
+    u: &Unsealed,
     method: Method,
     raw_path: &str,
     data: &Map<String, Value>,
@@ -224,7 +160,7 @@ pub async fn tune(
     let path = normalize_mount_path(raw_path).map_err(ApiError::BadRequest)?;
     match method {
         Method::Read => {
-            let mount = server.router.table().exact(&path).ok_or_else(|| {
+            let mount = mounts.table().exact(&path).ok_or_else(|| {
                 ApiError::bad(format!("cannot fetch mount config: no mount at {path:?}"))
             })?;
             let r = &mount.record;
@@ -243,51 +179,34 @@ pub async fn tune(
             let default_ttl = opt_duration(data, "default_lease_ttl")?;
             let max_ttl = opt_duration(data, "max_lease_ttl")?;
             let options = opt_object(data, "options")?;
-            let _guard = server.mounts_lock.lock().await;
-            let table = server.router.table();
-            let mount = table
-                .exact(&path)
-                .ok_or_else(|| ApiError::bad(format!("cannot tune: no mount at {path:?}")))?;
-            let mut record = mount.record.clone();
-            if let Some(d) = description {
-                record.description = d;
-            }
-            if let Some(t) = default_ttl {
-                record.config.default_lease_ttl = t;
-            }
-            if let Some(t) = max_ttl {
-                record.config.max_lease_ttl = t;
-            }
-            if let Some(o) = options {
-                if record.kind == "kv" {
-                    if let Some(v) = o.get("version") {
-                        if v != "1" && v != 1 {
-                            return Err(ApiError::bad(
-                                "kv version 2 is not supported; only version 1",
-                            ));
+            mounts
+                .update(u, &path, |record| {
+                    if let Some(o) = &options {
+                        if record.kind == "kv" {
+                            if let Some(v) = o.get("version") {
+                                if v != "1" && v != 1 {
+                                    return Err(ApiError::bad(
+                                        "kv version 2 is not supported; only version 1",
+                                    ));
+                                }
+                            }
                         }
                     }
-                }
-                record.options.extend(o);
-            }
-            let updated = std::sync::Arc::new(crate::router::Mount {
-                record,
-                runtime: mount.runtime.clone(),
-            });
-            let mounts = table
-                .mounts()
-                .iter()
-                .map(|m| {
-                    if m.record.path == path {
-                        updated.clone()
-                    } else {
-                        m.clone()
+                    if let Some(d) = description {
+                        record.description = d;
                     }
+                    if let Some(t) = default_ttl {
+                        record.config.default_lease_ttl = t;
+                    }
+                    if let Some(t) = max_ttl {
+                        record.config.max_lease_ttl = t;
+                    }
+                    if let Some(o) = options {
+                        record.options.extend(o);
+                    }
+                    Ok(())
                 })
-                .collect();
-            let new_table = MountTable::new(mounts);
-            server.persist_mounts(&new_table)?;
-            server.router.replace(new_table);
+                .await?;
             Ok(Reply::empty())
         }
         _ => Err(ApiError::unsupported()),

@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::{only, opt_string};
 use crate::api::{ApiError, ApiResult, Method, Reply};
-use crate::engines::{self, PluginRecord, BUILTINS, PLUGIN_PREFIX};
-use crate::server::Server;
+use crate::engines::{self, PluginRecord, BUILTINS};
+use crate::mounts::Mounts;
+use crate::seal::Unsealed;
 
 /// A registration, parsed.
 struct Registration {
@@ -73,9 +74,9 @@ impl Registration {
 }
 
 /// `GET sys/plugins/catalog`.
-pub fn catalog(server: &Server, method: Method) -> ApiResult {
+pub fn catalog(mounts: &Mounts, u: &Unsealed, method: Method) -> ApiResult {
     only(method, &[Method::Read])?;
-    let names = names(server)?;
+    let names = names(mounts, u)?;
     let detailed: Vec<Value> = names
         .iter()
         .map(|(name, builtin)| json!({ "name": name, "type": "secret", "builtin": builtin, "version": "" }))
@@ -90,15 +91,15 @@ pub fn catalog(server: &Server, method: Method) -> ApiResult {
 }
 
 /// `LIST sys/plugins/catalog/secret`.
-pub fn list(server: &Server, method: Method) -> ApiResult {
+pub fn list(mounts: &Mounts, u: &Unsealed, method: Method) -> ApiResult {
     only(method, &[Method::List])?;
-    let keys: Vec<String> = names(server)?.into_iter().map(|(n, _)| n).collect();
+    let keys: Vec<String> = names(mounts, u)?.into_iter().map(|(n, _)| n).collect();
     Ok(Reply::data(json!({ "keys": keys })))
 }
 
 /// Every engine name with whether it is built in, sorted.
-fn names(server: &Server) -> Result<Vec<(String, bool)>, ApiError> {
-    let registered = server.storage.system_list(PLUGIN_PREFIX)?;
+fn names(mounts: &Mounts, u: &Unsealed) -> Result<Vec<(String, bool)>, ApiError> {
+    let registered = mounts.catalog().registered(u)?;
     let mut all: Vec<(String, bool)> = BUILTINS
         .iter()
         .filter(|b| !registered.iter().any(|r| r == b.name))
@@ -111,14 +112,15 @@ fn names(server: &Server) -> Result<Vec<(String, bool)>, ApiError> {
 
 /// `sys/plugins/catalog/secret/<name>`: GET, POST, DELETE.
 pub async fn entry(
-    server: &Server,
+    mounts: &Mounts,
+    u: &Unsealed,
     method: Method,
     name: &str,
     data: &Map<String, Value>,
 ) -> ApiResult {
     match method {
         Method::Read => {
-            if let Some(r) = server.plugin(name)? {
+            if let Some(r) = mounts.catalog().get(u, name)? {
                 return Ok(Reply::data(json!({
                     "name": r.name,
                     "command": r.command,
@@ -142,7 +144,7 @@ pub async fn entry(
         }
         Method::Write => {
             let reg = Registration::parse(name, data)?;
-            let wasm = server.read_plugin_file(&reg.record.command)?;
+            let wasm = mounts.catalog().read_file(&reg.record.command)?;
             let actual: [u8; 32] = Sha256::digest(&wasm).into();
             if actual != reg.digest {
                 return Err(ApiError::bad(format!(
@@ -152,19 +154,14 @@ pub async fn entry(
                     hex::encode(actual)
                 )));
             }
-            server.sandbox.load(&wasm).map_err(ApiError::BadRequest)?;
-            let bytes = serde_json::to_vec(&reg.record).map_err(ApiError::internal)?;
-            let _guard = server.mounts_lock.lock().await;
-            server
-                .storage
-                .system_write(&[(&engines::plugin_key(name), Some(&bytes))])?;
+            mounts.sandbox().load(&wasm).map_err(ApiError::BadRequest)?;
+            let _guard = mounts.lock().await;
+            mounts.catalog().put(u, name, Some(&reg.record))?;
             Ok(Reply::empty())
         }
         Method::Delete => {
-            let _guard = server.mounts_lock.lock().await;
-            server
-                .storage
-                .system_write(&[(&engines::plugin_key(name), None)])?;
+            let _guard = mounts.lock().await;
+            mounts.catalog().put(u, name, None)?;
             Ok(Reply::empty())
         }
         _ => Err(ApiError::unsupported()),

@@ -5,19 +5,20 @@ use serde_json::{json, Map, Value};
 
 use super::only;
 use crate::api::{ApiError, ApiResult, Method, Reply};
+use crate::auth::Auth;
 use crate::fields::opt_string;
-use crate::server::Server;
+use crate::seal::Unsealed;
 
 /// `LIST sys/policies/acl`.
-pub fn list_acl(server: &Server, method: Method) -> ApiResult {
+pub fn list_acl(auth: &Auth, u: &Unsealed, method: Method) -> ApiResult {
     only(method, &[Method::List])?;
-    Ok(Reply::data(json!({ "keys": server.auth.policies.list()? })))
+    Ok(Reply::data(json!({ "keys": auth.policies.list(u)? })))
 }
 
 /// `GET sys/policy`: the names, in both fields old clients read.
-pub fn list_old(server: &Server, method: Method) -> ApiResult {
+pub fn list_old(auth: &Auth, u: &Unsealed, method: Method) -> ApiResult {
     only(method, &[Method::Read, Method::List])?;
-    let names = server.auth.policies.list()?;
+    let names = auth.policies.list(u)?;
     let data = json!({ "keys": names, "policies": names });
     Ok(Reply::Data {
         status: 200,
@@ -30,7 +31,8 @@ pub fn list_old(server: &Server, method: Method) -> ApiResult {
 /// `sys/policies/acl/:name` (`old` = `sys/policy/:name`, whose text field
 /// is `rules` and whose data is repeated at the top level).
 pub fn one(
-    server: &Server,
+    auth: &Auth,
+    u: &Unsealed,
     method: Method,
     name: &str,
     data: &Map<String, Value>,
@@ -48,7 +50,7 @@ pub fn one(
             let text = if name == "root" {
                 String::new()
             } else {
-                match server.auth.policies.get(name)? {
+                match auth.policies.get(u, name)? {
                     Some(p) => p.raw().to_string(),
                     None => return Err(ApiError::NotFound(None)),
                 }
@@ -74,11 +76,11 @@ pub fn one(
             };
             // Vault accepts the policy base64-encoded too.
             let text = decode_maybe_base64(&text);
-            server.auth.policies.put(name, &text)?;
+            auth.policies.put(u, name, &text)?;
             Ok(Reply::empty())
         }
         _ => {
-            server.auth.policies.delete(name)?;
+            auth.policies.delete(u, name)?;
             Ok(Reply::empty())
         }
     }

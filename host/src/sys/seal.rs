@@ -8,10 +8,11 @@ use super::health::VERSION;
 use super::only;
 use crate::api::{ApiError, ApiResult, Method, Reply};
 use crate::fields::{opt_bool, opt_string, opt_u64};
+use crate::seal::Unsealed;
 use crate::server::Server;
 
 /// `GET sys/init` (is it initialised) and `PUT sys/init` (initialise).
-pub fn init(server: &Server, method: Method, data: &Map<String, Value>) -> ApiResult {
+pub async fn init(server: &Server, method: Method, data: &Map<String, Value>) -> ApiResult {
     only(method, &[Method::Read, Method::Write])?;
     if method == Method::Read {
         return Ok(Reply::Bare {
@@ -40,7 +41,7 @@ pub fn init(server: &Server, method: Method, data: &Map<String, Value>) -> ApiRe
     };
     let shares = count("secret_shares")?;
     let threshold = count("secret_threshold")?;
-    let (keys, root_token) = server.initialize(shares, threshold, None)?;
+    let (keys, root_token) = server.initialize(shares, threshold, None).await?;
     Ok(Reply::Bare {
         status: 200,
         body: json!({
@@ -74,8 +75,10 @@ pub async fn unseal(server: &Server, method: Method, data: &Map<String, Value>) 
 }
 
 /// `PUT sys/seal` (needs `sudo`).
-pub async fn seal(server: &Server, method: Method) -> ApiResult {
+pub async fn seal(server: &Server, method: Method, unsealed: Unsealed) -> ApiResult {
     only(method, &[Method::Write])?;
+    // Give up this request's hold on the seal: sealing waits for all.
+    drop(unsealed);
     server.seal_now().await;
     Ok(Reply::empty())
 }
@@ -101,24 +104,25 @@ pub fn status(server: &Server, method: Method) -> ApiResult {
     });
     if !sealed {
         if let Some(obj) = body.as_object_mut() {
-            obj.insert("cluster_name".into(), server.cluster_name.clone().into());
-            obj.insert("cluster_id".into(), server.cluster_id.clone().into());
+            obj.insert("cluster_name".into(), server.cluster.name.clone().into());
+            obj.insert("cluster_id".into(), server.cluster.id.clone().into());
         }
     }
     Ok(Reply::Bare { status: 200, body })
 }
 
 /// `PUT sys/rotate` (needs `sudo`): a new barrier key term.
-pub async fn rotate(server: &Server, method: Method) -> ApiResult {
+pub async fn rotate(server: &Server, method: Method, unsealed: Unsealed) -> ApiResult {
     only(method, &[Method::Write])?;
+    drop(unsealed);
     server.rotate_barrier().await?;
     Ok(Reply::empty())
 }
 
 /// `GET sys/key-status`: the active barrier term.
-pub fn key_status(server: &Server, method: Method) -> ApiResult {
+pub fn key_status(unsealed: &Unsealed, method: Method) -> ApiResult {
     only(method, &[Method::Read])?;
-    let (term, installed) = server.storage.keyring()?.active();
+    let (term, installed) = unsealed.keyring().active();
     let data = json!({
         "term": term,
         "install_time": crate::auth::tokens::rfc3339(installed),

@@ -146,6 +146,16 @@ impl Capabilities {
         self.0 & c.bit() != 0
     }
 
+    /// What both sets grant: each capability that both allow (a `deny` in
+    /// either denies everything).
+    #[must_use]
+    pub const fn both(self, other: Self) -> Self {
+        if self.contains(Capability::Deny) || other.contains(Capability::Deny) {
+            return Self::DENY;
+        }
+        Capabilities(self.0 & other.0)
+    }
+
     /// Whether the set grants `c`: it contains `c` and not `deny`.
     pub const fn allows(self, c: Capability) -> bool {
         self.contains(c) && !self.contains(Capability::Deny)

@@ -1,0 +1,115 @@
+//! Init, unseal, seal and barrier rotation: the seal's keys (`seal/`) and
+//! the gate, with the other services brought up and down around them.
+
+use super::{Server, UnsealShares};
+use crate::api::ApiError;
+use crate::auth::tokens::{now, TokenEntry};
+use crate::seal::{Submitted, Unsealed};
+use crate::storage::barrier::Keyring;
+
+impl Server {
+    /// `sys/init`: makes the keys, stores the root token, and leaves the
+    /// server sealed. `root_token` picks the token (dev mode).
+    pub async fn initialize(
+        &self,
+        shares: u8,
+        threshold: u8,
+        root_token: Option<&str>,
+    ) -> Result<(UnsealShares, String), ApiError> {
+        let init = self.seal.init(shares, threshold)?;
+        let token = root_token
+            .map(str::to_string)
+            .unwrap_or_else(crate::auth::tokens::new_token);
+        // The barrier is opened for this one write only, under the gate's
+        // exclusive lock; requests still see a sealed server.
+        let written = self
+            .gate
+            .initialize(init.keyring, |u| {
+                self.auth.tokens.load(u)?;
+                self.auth.tokens.create(u, &token, root_entry())
+            })
+            .await;
+        self.auth.clear();
+        written?;
+        Ok((init.keys, token))
+    }
+
+    /// `sys/unseal` with one share; unseals when the threshold is met.
+    pub async fn submit_share(&self, key: &str) -> Result<(), ApiError> {
+        if self.is_unsealed() {
+            return Ok(());
+        }
+        if let Submitted::Unsealed(keyring) = self.seal.submit(key)? {
+            self.unseal_with(keyring).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings the server up behind an opened keyring: policies, audit
+    /// devices, mounts, then requests are let in. A stored audit table
+    /// whose devices cannot be opened keeps the server sealed (Vault's
+    /// rule: better unavailable than unaudited).
+    async fn unseal_with(&self, keyring: Keyring) -> Result<(), ApiError> {
+        let opened = self
+            .gate
+            .open(keyring, async |u: &Unsealed| {
+                self.auth.load(u)?;
+                if let Some(stored) = self.storage.system_get(u, crate::audit::STORAGE_KEY)? {
+                    self.audit.load(&stored)?;
+                }
+                self.mounts.restore(u).await
+            })
+            .await;
+        if let Err(e) = opened {
+            self.mounts.retire_all().await;
+            self.auth.clear();
+            self.audit.clear();
+            self.seal.forget();
+            return Err(e);
+        }
+        tracing::info!("unsealed");
+        Ok(())
+    }
+
+    /// `sys/seal`: waits for requests in flight, then stops serving, drops
+    /// every engine instance (and so the engines' in-memory caches), every
+    /// cached token and policy, the audit devices' keys, then the keys.
+    pub async fn seal_now(&self) {
+        self.gate
+            .close(async || {
+                self.mounts.retire_all().await;
+                self.auth.clear();
+                self.audit.clear();
+                self.seal.forget();
+            })
+            .await;
+        tracing::info!("sealed");
+    }
+
+    /// `sys/rotate`: a new barrier key term for new writes, made and
+    /// installed while no request runs.
+    pub async fn rotate_barrier(&self) -> Result<(), ApiError> {
+        self.gate.rotate(|current| self.seal.rotate(current)).await
+    }
+}
+
+/// The root token's entry, made at init.
+fn root_entry() -> TokenEntry {
+    TokenEntry {
+        hash: String::new(),
+        accessor: String::new(),
+        policies: vec!["root".into()],
+        parent: None,
+        meta: None,
+        display_name: "root".into(),
+        num_uses: 0,
+        creation_time: now(),
+        creation_ttl: 0,
+        expire_time: None,
+        explicit_max_ttl: 0,
+        period: 0,
+        renewable: false,
+        path: "auth/token/root".into(),
+        last_renewal: None,
+    }
+}

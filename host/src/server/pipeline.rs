@@ -1,0 +1,327 @@
+//! One request's way through the host: the seal gate, the token check,
+//! the audit devices, then `sys/`, `auth/token/` or an engine.
+//!
+//! **Invariant 1:** nothing past the seal's own unauthenticated paths runs
+//! without an [`Unsealed`] from [`Gate::enter`](crate::seal::Gate::enter) and
+//! an [`Authorized`] from [`Auth::check`](crate::auth::Auth::check).
+
+use super::Server;
+use crate::api::{ApiError, ApiResult, Method, Reply, Request};
+use crate::auth::tokens::now;
+use crate::auth::{Authorized, Target};
+use crate::sandbox::{Admission, CallRequest};
+use crate::seal::Unsealed;
+
+/// What a handled request produced, plus the mount type for the envelope.
+pub struct Handled {
+    /// The answer.
+    pub result: ApiResult,
+    /// `mount_type` of the envelope.
+    pub mount_type: String,
+}
+
+impl Handled {
+    fn error(e: ApiError) -> Self {
+        Handled {
+            result: Err(e),
+            mount_type: String::new(),
+        }
+    }
+}
+
+/// A token a response hands out, read back from its `auth` block so the
+/// audit line can hash it.
+struct IssuedAuth {
+    client_token: String,
+    accessor: String,
+    policies: Vec<String>,
+    metadata: Option<std::collections::BTreeMap<String, String>>,
+    ttl: i64,
+}
+
+impl IssuedAuth {
+    fn from_block(auth: &serde_json::Value) -> Self {
+        let text = |k: &str| auth[k].as_str().unwrap_or_default().to_string();
+        IssuedAuth {
+            client_token: text("client_token"),
+            accessor: text("accessor"),
+            policies: serde_json::from_value(auth["policies"].clone()).unwrap_or_default(),
+            metadata: serde_json::from_value(auth["metadata"].clone()).unwrap_or_default(),
+            ttl: auth["lease_duration"].as_i64().unwrap_or(0),
+        }
+    }
+
+    fn info(&self) -> crate::audit::AuthInfo<'_> {
+        crate::audit::AuthInfo {
+            client_token: Some(&self.client_token),
+            accessor: Some(&self.accessor),
+            display_name: "",
+            policies: &self.policies,
+            token_policies: &self.policies,
+            metadata: self.metadata.as_ref(),
+            token_type: "service",
+            token_ttl: self.ttl,
+            ..crate::audit::AuthInfo::default()
+        }
+    }
+}
+
+impl Server {
+    /// A place in the queue of the mount an engine path goes to, taken
+    /// before the request's body is read; `None` for host paths and paths
+    /// no mount serves. 503 with `Retry-After` when the queue is full.
+    pub fn admit(&self, path: &str) -> Result<Option<Admission>, ApiError> {
+        if path == "sys" || path.starts_with("sys/") || path.starts_with("auth/") {
+            return Ok(None);
+        }
+        match self.mounts.table().route(path) {
+            Some((mount, _)) => mount.runtime.admit().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Seal, then authorise, then run one request (invariant 1).
+    pub async fn handle(&self, request: Request) -> Handled {
+        let path = request.path.as_str();
+        // The seal's own paths answer sealed or not, without a token, and
+        // are never audited (as in Vault): an unseal share must never
+        // reach a log.
+        if let Some(authorized) = self.auth.unauthenticated(path) {
+            return Handled {
+                result: crate::sys::unauthenticated(self, authorized, request).await,
+                mount_type: "system".into(),
+            };
+        }
+        let unsealed = match self.gate.enter().await {
+            Ok(u) => u,
+            Err(e) => return Handled::error(e),
+        };
+        let host = path == "sys" || path.starts_with("sys/") || path.starts_with("auth/token/");
+        let target = if host { Target::Host } else { Target::Engine };
+        // Engines ignore a trailing slash on a path they serve, so the
+        // policy check would see another path than the engine: only a
+        // LIST may end in '/' (Vault refuses such writes as well). Host
+        // paths keep it (the CLI sends `sys/mounts/<path>/`); the check
+        // then covers both spellings (see `Auth::check`).
+        if target == Target::Engine && path.ends_with('/') && request.method != Method::List {
+            return Handled::error(ApiError::bad(format!(
+                "unsupported path {path:?}: only a LIST may end in '/'"
+            )));
+        }
+        let authorized = self.auth.check(
+            &unsealed,
+            request.token.as_deref(),
+            request.method,
+            path,
+            target,
+        );
+        if self.audit.is_enabled() {
+            return self.handle_audited(unsealed, request, authorized).await;
+        }
+        match authorized {
+            Ok(a) => self.dispatch(unsealed, a, request).await,
+            Err(e) => Handled::error(e),
+        }
+    }
+
+    /// Runs an authorised request on its handler.
+    async fn dispatch(
+        &self,
+        unsealed: Unsealed,
+        authorized: Authorized,
+        request: Request,
+    ) -> Handled {
+        let path = authorized.path();
+        if path == "sys" || path.starts_with("sys/") {
+            return Handled {
+                result: crate::sys::handle(self, unsealed, authorized, request).await,
+                mount_type: "system".into(),
+            };
+        }
+        if path.starts_with("auth/token/") {
+            return Handled {
+                result: crate::auth::token::handle(&self.auth, &unsealed, &authorized, &request),
+                mount_type: "token".into(),
+            };
+        }
+        self.call_engine(&unsealed, authorized, request).await
+    }
+
+    /// [`Server::handle`] with audit devices enabled: the request is logged
+    /// before it runs (and does not run if no device could log it), the
+    /// response after (and a response no device could log becomes a 500,
+    /// as in Vault). Refused requests are logged with their error.
+    async fn handle_audited(
+        &self,
+        unsealed: Unsealed,
+        request: Request,
+        authorized: Result<Authorized, ApiError>,
+    ) -> Handled {
+        use crate::audit::{AuthInfo, Operation, Payload, RequestEntry, ResponseEntry};
+        let id = request.id;
+        let method = request.method;
+        let path = request.path.clone();
+        let token = request.token.clone();
+        let body = (request.body.trim() != "{}").then(|| request.body.clone());
+        let caller = authorized.as_ref().ok().and_then(|a| a.caller().cloned());
+        let now = now();
+        let caller_info = caller.as_ref().map(|c| AuthInfo {
+            client_token: Some(&c.token),
+            accessor: Some(&c.entry.accessor),
+            display_name: &c.entry.display_name,
+            policies: &c.entry.policies,
+            token_policies: &c.entry.policies,
+            metadata: c.entry.meta.as_ref(),
+            num_uses: i64::try_from(c.entry.num_uses).unwrap_or(i64::MAX),
+            token_type: "service",
+            token_ttl: i64::try_from(c.entry.ttl(now)).unwrap_or(i64::MAX),
+            ..AuthInfo::default()
+        });
+        let (mount_point, mount_type, mount_accessor) = self.mount_of(&path);
+        let mut entry = RequestEntry::new(id, Operation::from(method), &path);
+        entry.mount_point = &mount_point;
+        entry.mount_type = &mount_type;
+        entry.mount_accessor = &mount_accessor;
+        entry.client_token = token.as_deref();
+        entry.client_token_accessor = caller.as_ref().map(|c| c.entry.accessor.as_str());
+        entry.data = body.as_deref().map(Payload::Text);
+        entry.auth = caller_info.as_ref();
+
+        let authorized = match authorized {
+            Ok(a) => a,
+            Err(e) => {
+                let message = e.messages().join("; ");
+                entry.error = Some(&message);
+                // A refusal is answered whether or not it could be logged.
+                let _ = self.audit.log_request(&entry);
+                let _ = self.audit.log_response(
+                    &entry,
+                    &ResponseEntry {
+                        error: Some(&message),
+                        ..ResponseEntry::default()
+                    },
+                );
+                return Handled {
+                    result: Err(e),
+                    mount_type,
+                };
+            }
+        };
+        if let Err(e) = self.audit.log_request(&entry) {
+            return Handled {
+                result: Err(e.into()),
+                mount_type,
+            };
+        }
+        let handled = self.dispatch(unsealed, authorized, request).await;
+        let error = handled
+            .result
+            .as_ref()
+            .err()
+            .map(|e| e.messages().join("; "));
+        let empty = Vec::new();
+        let issued = match &handled.result {
+            Ok(Reply::Auth { auth, .. }) => Some(IssuedAuth::from_block(auth)),
+            _ => None,
+        };
+        let issued_info = issued.as_ref().map(IssuedAuth::info);
+        let response = match &handled.result {
+            Ok(Reply::Data { data, warnings, .. }) => ResponseEntry {
+                data: Some(Payload::Value(data)),
+                warnings,
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::EngineData { data, warnings, .. }) => ResponseEntry {
+                data: Some(Payload::Text(data.get())),
+                warnings,
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::Auth { warnings, .. }) => ResponseEntry {
+                auth: issued_info.as_ref(),
+                warnings,
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::Bare { body, .. }) => ResponseEntry {
+                data: Some(Payload::Value(body)),
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::Empty { warnings }) => ResponseEntry {
+                warnings,
+                ..ResponseEntry::default()
+            },
+            Ok(Reply::Raw { .. }) => ResponseEntry {
+                warnings: &empty,
+                ..ResponseEntry::default()
+            },
+            Err(_) => ResponseEntry {
+                error: error.as_deref(),
+                ..ResponseEntry::default()
+            },
+        };
+        if let Err(e) = self.audit.log_response(&entry, &response) {
+            return Handled {
+                result: Err(e.into()),
+                mount_type: handled.mount_type,
+            };
+        }
+        handled
+    }
+
+    /// The mount a path goes to, for audit lines: path, type, accessor.
+    fn mount_of(&self, path: &str) -> (String, String, String) {
+        if path == "sys" || path.starts_with("sys/") {
+            return ("sys/".into(), "system".into(), String::new());
+        }
+        if path.starts_with("auth/token/") {
+            return ("auth/token/".into(), "token".into(), String::new());
+        }
+        match self.mounts.table().route(path) {
+            Some((mount, _)) => (
+                mount.record.path.clone(),
+                mount.record.kind.clone(),
+                mount.record.accessor.clone(),
+            ),
+            None => Default::default(),
+        }
+    }
+
+    async fn call_engine(
+        &self,
+        unsealed: &Unsealed,
+        authorized: Authorized,
+        request: Request,
+    ) -> Handled {
+        let table = self.mounts.table();
+        let Some((mount, inner)) = table.route(authorized.path()) else {
+            return Handled {
+                result: Err(ApiError::NotFound(Some(format!(
+                    "no handler for route {:?}. route entry not found.",
+                    request.path
+                )))),
+                mount_type: String::new(),
+            };
+        };
+        let admission = request.admission;
+        let call = CallRequest {
+            method: request.method,
+            path: inner,
+            data: request.body,
+            // Vault's rule: query parameters are fields only for these verbs.
+            query: match request.method {
+                Method::Read | Method::List | Method::Delete => request.query,
+                Method::Write | Method::Patch => Vec::new(),
+            },
+            mount_path: mount.record.path.clone(),
+            mount_options: serde_json::Value::Object(mount.record.options.clone()).to_string(),
+            write_rule: authorized.write_rule(),
+        };
+        Handled {
+            result: self
+                .mounts
+                .sandbox()
+                .call(unsealed, &mount.runtime, call, admission)
+                .await,
+            mount_type: mount.record.kind.clone(),
+        }
+    }
+}
