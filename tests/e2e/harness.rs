@@ -213,6 +213,16 @@ impl Server {
         (server, keys)
     }
 
+    /// Restarts on existing storage: `coffer server --config ...` on `dir`,
+    /// then `sys/unseal` with `keys`; [`Server::client`] uses their root
+    /// token. For restarts after [`Server::stop`] or [`Server::kill`].
+    pub fn config_unsealed(dir: &ConfigDir, keys: &InitKeys) -> Server {
+        let mut server = Server::config(dir);
+        server.unseal(&keys.keys);
+        server.root_token = Some(keys.root_token.clone());
+        server
+    }
+
     /// `PUT sys/init`; remembers the root token for [`Server::client`].
     #[track_caller]
     pub fn init(&mut self, shares: u8, threshold: u8) -> InitKeys {
@@ -288,7 +298,9 @@ impl Server {
         status
     }
 
-    /// Kills the server at once (SIGKILL), as a crash would.
+    /// Kills the server at once (SIGKILL), as a crash would: no graceful
+    /// shutdown runs, and a config server's storage ([`ConfigDir`]) stays as
+    /// the crash left it, for [`Server::config_unsealed`].
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -500,7 +512,8 @@ impl Client {
         }
     }
 
-    /// Sends one request; the token goes in `X-Vault-Token`.
+    /// Sends one request; the token goes in `X-Vault-Token`. Panics on a
+    /// transport error (see [`Client::try_send`]).
     pub fn send(
         &self,
         method: &str,
@@ -508,6 +521,19 @@ impl Client {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Response {
+        self.try_send(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// [`Client::send`], with a transport error (no complete answer, e.g.
+    /// the server died) as `Err` rather than a panic.
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Response, String> {
         let method = ureq::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut builder = ureq::http::Request::builder()
             .method(method.clone())
@@ -529,7 +555,7 @@ impl Client {
         let response = self
             .agent
             .run(request)
-            .unwrap_or_else(|e| panic!("{method} {path}: transport error: {e}"));
+            .map_err(|e| format!("transport error: {e}"))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -541,12 +567,12 @@ impl Client {
             .with_config()
             .limit(64 << 20)
             .read_to_string()
-            .unwrap_or_else(|e| panic!("{method} {path}: reading the body: {e}"));
-        Response {
+            .map_err(|e| format!("reading the body: {e}"))?;
+        Ok(Response {
             status,
             body,
             content_type,
-        }
+        })
     }
 
     pub fn get(&self, path: &str) -> Response {

@@ -11,6 +11,8 @@
 //! - `api`: Vault's HTTP conventions: verbs, tokens, status codes, bodies.
 //! - `sandbox`: engines that loop, allocate without bound or trap.
 //! - `persistence`: data and tokens across restarts on one redb file.
+//! - `crash`: SIGKILL under load keeps every acknowledged write whole; an
+//!   engine call that writes and then fails leaves nothing stored.
 //! - `concurrency`: concurrent writes through one engine.
 //! - `startup`: start-up output and refusing bad configurations.
 //! - `tls`: a TLS listener (rustls) checked by an independent client.
@@ -29,6 +31,7 @@ mod api;
 mod audit;
 mod catalog;
 mod concurrency;
+mod crash;
 mod mounts;
 mod persistence;
 mod sandbox;

@@ -2,6 +2,12 @@
 //! tested: `ok` answers, `loop` never returns, `alloc` eats memory without
 //! bound, `trap` panics. `pem` answers a raw PEM body, for the host's raw
 //! response path.
+//!
+//! For the all-or-nothing commit (design invariant 3), writes (POST/PUT)
+//! that store a key and then fail: `write-trap` stores `t` and panics,
+//! `write-loop` stores `l` and never returns, `write-alloc` stores `a` and
+//! eats memory, `write-fail` stores `f` and answers a 400. `put/{key}`
+//! stores `key` and succeeds; `get/{key}` reads a key back (404 if absent).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -17,6 +23,62 @@ pub fn engine() -> Engine {
         .path(Path::new("alloc").read(alloc))
         .path(Path::new("trap").read(trap))
         .path(Path::new("pem").read(pem))
+        .path(Path::new("write-trap").update(write_trap))
+        .path(Path::new("write-loop").update(write_loop))
+        .path(Path::new("write-alloc").update(write_alloc))
+        .path(Path::new("write-fail").update(write_fail))
+        .path(Path::new("put/{key}").update(put))
+        .path(Path::new("get/{key}").read(get))
+}
+
+/// A key of this engine's storage, named in the path.
+#[derive(Fields)]
+struct Key {
+    /// The storage key.
+    key: String,
+}
+
+/// What the writing paths store: the key's own name, so a value read back
+/// says where it was written.
+fn stored(key: &str) -> serde_json::Value {
+    serde_json::json!({ "written_as": key })
+}
+
+/// Stores `key` and succeeds.
+fn put(ctx: &mut Ctx<'_>, f: Key) -> Result<Response, Error> {
+    ctx.storage().put_json(&f.key, &stored(&f.key))?;
+    Ok(Response::none())
+}
+
+/// Reads `key` back: `{"value": ...}`, or 404 when absent.
+fn get(ctx: &mut Ctx<'_>, f: Key) -> Result<Response, Error> {
+    let value: Option<serde_json::Value> = ctx.storage().get_json(&f.key)?;
+    Response::data_or_not_found(value.map(|v| serde_json::json!({ "value": v })))
+}
+
+/// Stores `t`, then panics (a trap).
+#[allow(clippy::panic)]
+fn write_trap(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+    ctx.storage().put_json("t", &stored("t"))?;
+    panic!("misbehave: trap after a write");
+}
+
+/// Stores `l`, then never returns (stopped by the call deadline).
+fn write_loop(ctx: &mut Ctx<'_>, f: ()) -> Result<Response, Error> {
+    ctx.storage().put_json("l", &stored("l"))?;
+    spin(ctx, f)
+}
+
+/// Stores `a`, then allocates until the memory cap stops it.
+fn write_alloc(ctx: &mut Ctx<'_>, f: ()) -> Result<Response, Error> {
+    ctx.storage().put_json("a", &stored("a"))?;
+    alloc(ctx, f)
+}
+
+/// Stores `f`, then answers an error (400): the engine itself fails.
+fn write_fail(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+    ctx.storage().put_json("f", &stored("f"))?;
+    Err(Error::invalid("misbehave: failing after a write"))
 }
 
 /// The PEM text `pem` answers.
@@ -64,6 +126,31 @@ mod tests {
         let mut t = TestEngine::new(super::engine());
         let r = t.read("ok").unwrap();
         assert_eq!(r.data_value(), Some(&serde_json::json!({ "ok": true })));
+    }
+
+    #[test]
+    fn put_get_and_failing_write() {
+        let mut t = TestEngine::new(super::engine());
+        assert_eq!(t.read("get/k"), Err(coffer_sdk::Error::not_found()));
+        assert_eq!(
+            t.write("put/k", serde_json::json!({})).unwrap().status(),
+            204
+        );
+        assert_eq!(
+            t.read("get/k").unwrap().data_value(),
+            Some(&serde_json::json!({ "value": { "written_as": "k" } }))
+        );
+        assert!(matches!(
+            t.write("write-fail", serde_json::json!({})),
+            Err(coffer_sdk::Error::InvalidRequest(_))
+        ));
+        assert_eq!(t.read("get/f"), Err(coffer_sdk::Error::not_found()));
+    }
+
+    #[test]
+    #[should_panic(expected = "trap after a write")]
+    fn write_trap_panics() {
+        let _ = TestEngine::new(super::engine()).write("write-trap", serde_json::json!({}));
     }
 
     #[test]
