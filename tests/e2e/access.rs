@@ -457,6 +457,57 @@ fn ambiguous_paths_cannot_slip_past_a_deny() {
     c.get("sys/internal/ui/mounts/sys/x").expect(403);
 }
 
+/// A trailing `/` on a host path (which the CLI sends, and which the
+/// handler serves like the path without it) does not slip past an exact
+/// rule on the path without it: `DELETE sys/mounts/victim/` is refused like
+/// `DELETE sys/mounts/victim`, and the mount and its data stay; the same
+/// for `sys/audit/<path>/`. A policy written for the slash spelling alone
+/// still works.
+#[test]
+fn a_trailing_slash_on_a_sys_path_does_not_pass_an_exact_deny() {
+    let server = Server::dev();
+    let root = server.client();
+    root.mount("victim", "kv");
+    root.write("victim/k", &json!({ "v": "kept" }));
+    let log = server.plugin_dir().join("audit.log");
+    root.put(
+        "sys/audit/file",
+        &json!({ "type": "file", "options": { "file_path": log.to_str().unwrap() } }),
+    )
+    .expect_no_content();
+    policy(
+        &root,
+        "mounter",
+        r#"
+        path "sys/mounts/*" { capabilities = ["create", "read", "update", "delete"] }
+        path "sys/mounts/victim" { capabilities = ["deny"] }
+        path "sys/audit/*" { capabilities = ["update", "delete", "sudo"] }
+        path "sys/audit/file" { capabilities = ["deny"] }
+        path "sys/mounts/mine/" { capabilities = ["create", "update"] }
+        "#,
+    );
+    let (t, _) = token(&root, json!({ "policies": ["mounter"] }));
+    let c = root.with_token(Some(&t));
+    c.delete("sys/mounts/victim").expect(403);
+    c.delete("sys/mounts/victim/").expect(403);
+    c.delete("sys/audit/file").expect(403);
+    c.delete("sys/audit/file/").expect(403);
+    assert_eq!(root.read("victim/k"), json!({ "v": "kept" }));
+    assert!(root.get("sys/audit").data()["file/"].is_object());
+    // Both spellings answer `deny` in sys/capabilities-self.
+    for p in ["sys/mounts/victim", "sys/mounts/victim/"] {
+        let r = c.post("sys/capabilities-self", &json!({ "path": p }));
+        assert_eq!(r.data()["capabilities"], json!(["deny"]), "{p}");
+    }
+    // Other mounts under the glob can still be made and removed with the
+    // CLI's trailing slash; a rule for the slash spelling alone works.
+    c.post("sys/mounts/other/", &json!({ "type": "kv" }))
+        .expect_no_content();
+    c.delete("sys/mounts/other/").expect_no_content();
+    c.post("sys/mounts/mine/", &json!({ "type": "kv" }))
+        .expect_no_content();
+}
+
 #[test]
 fn only_privileged_tokens_make_periodic_children_and_limited_tokens_make_none() {
     let server = Server::dev();

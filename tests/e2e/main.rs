@@ -20,6 +20,8 @@
 //!   cannot do, precedence, expiry, revocation.
 //! - `seal`: init, unseal, seal, barrier rotation.
 //! - `audit`: the file audit device: lines, hashing, failing closed.
+//! - `queues`: bounded engine queues (503 + `Retry-After` before the body)
+//!   and large bodies that are served, never a 500.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -34,6 +36,7 @@ mod concurrency;
 mod crash;
 mod mounts;
 mod persistence;
+mod queues;
 mod sandbox;
 mod seal;
 mod startup;

@@ -88,3 +88,27 @@ def test_token_lookup_self(client):
     me = client.auth.token.lookup_self()["data"]
     assert me["policies"] == ["root"]
     assert me["id"] == client.token
+
+
+def test_generic_list_on_kv_and_transit(client):
+    """hvac's generic `client.list(path)` sends `GET ...?list=True`
+    (Python's True), which Go's ParseBool accepts: it must list, on kv and
+    on transit alike."""
+    client.sys.enable_secrets_engine(backend_type="kv", path="glist/kv")
+    client.sys.enable_secrets_engine(backend_type="transit", path="glist/transit")
+    client.secrets.kv.v1.create_or_update_secret(path="a", secret={"v": "1"}, mount_point="glist/kv")
+    client.secrets.kv.v1.create_or_update_secret(path="b/c", secret={"v": "2"}, mount_point="glist/kv")
+    client.secrets.transit.create_key(name="k1", mount_point="glist/transit")
+    client.secrets.transit.create_key(name="k2", mount_point="glist/transit")
+
+    assert client.list("glist/kv")["data"]["keys"] == ["a", "b/"]
+    assert client.list("glist/kv/b")["data"]["keys"] == ["c"]
+    assert client.list("glist/transit/keys")["data"]["keys"] == ["k1", "k2"]
+    # The raw query hvac builds, and the other spellings Go accepts.
+    for flag in ["True", "true", "1", "t", "T", "TRUE"]:
+        r = client.adapter.get(f"/v1/glist/transit/keys?list={flag}")
+        assert r["data"]["keys"] == ["k1", "k2"], flag
+    # `False` reads (and the keys path answers reads with 405 in Vault;
+    # what matters is that it is not a list).
+    with pytest.raises(hvac.exceptions.VaultError):
+        client.adapter.get("/v1/glist/transit/keys?list=maybe")

@@ -43,6 +43,16 @@ pub struct Limits {
 /// needed.
 pub const KEEP_WARM_BYTES: usize = 32 << 20;
 
+/// Whether a request body of `body` bytes is large enough, against a
+/// memory cap of `cap` bytes, that running out of memory is the request's
+/// size (413) rather than an engine bug (500): at least 1/32 of the cap
+/// (8 MiB under the default 256 MiB). An engine needs a few copies of its
+/// body (the text, its parse, the answer), so a large body can exhaust the
+/// cap honestly; a small one cannot.
+pub fn body_explains_memory(body: usize, cap: usize) -> bool {
+    body >= cap / 32
+}
+
 /// The store limiter of one instance: a memory cap that traps (and
 /// remembers that it did, so the host can answer 413 rather than 500), the
 /// peak size, and a cap on instances.

@@ -543,7 +543,11 @@ impl Sandbox {
                     let label = mount.label.read().map(|l| l.clone()).unwrap_or_default();
                     tracing::warn!(mount = %label, "engine call failed: {e:?}");
                     let memory = &warm.store.data().limits;
-                    if memory.exceeded() {
+                    let body = match &entry {
+                        Entry::Handle(req) => req.data.len(),
+                        Entry::Periodic { .. } => 0,
+                    };
+                    if memory.exceeded() && limits::body_explains_memory(body, memory.cap()) {
                         // What the request asked for does not fit: its
                         // size is the client's to change, so not a 500.
                         return Err(ApiError::TooLarge(format!(
