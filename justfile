@@ -9,7 +9,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Every test suite, as CI runs them (set-up, cargo test, engines, pytest).
+# Every test suite, as CI runs them (set-up, lints, cargo test, engines, pytest).
 test:
     scripts/test.sh
 
@@ -22,12 +22,10 @@ bench *ARGS:
     bench/run.sh {{ARGS}}
     cargo bench -p coffer-host --bench dispatch
 
-# Formatting and clippy, warnings denied, for the workspace and the engines.
+# Formatting and clippy, warnings denied, for the workspace and the engines
+# (also the first step of `test` and CI).
 lint:
-    cargo fmt --all --check
-    cargo fmt --manifest-path engines/Cargo.toml --all --check
-    cargo clippy --workspace --all-targets -- -D warnings
-    cargo clippy --manifest-path engines/Cargo.toml --workspace --all-targets -- -D warnings
+    scripts/lint.sh
 
 # A dev server on 127.0.0.1:8200 with root token `root` (kv v1 at secret/).
 server *ARGS:
