@@ -18,6 +18,9 @@
 //!   cannot do, precedence, expiry, revocation.
 //! - `seal`: init, unseal, seal, barrier rotation.
 //! - `audit`: the file audit device: lines, hashing, failing closed.
+//! - `limits`: every wait a client can cause is bounded (header, body and
+//!   idle timeouts, TLS handshake, connection cap, head size,
+//!   `max_request_duration`, the shutdown deadline).
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -29,6 +32,7 @@ mod api;
 mod audit;
 mod catalog;
 mod concurrency;
+mod limits;
 mod mounts;
 mod persistence;
 mod sandbox;
