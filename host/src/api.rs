@@ -150,6 +150,8 @@ pub enum ApiError {
     NotFound(Option<String>),
     /// 405.
     UnsupportedOperation(String),
+    /// 408: the request did not arrive in time (`http_read_timeout`).
+    RequestTimeout(String),
     /// 413: the body is over the limit.
     TooLarge(String),
     /// 500: our fault; the message is logged and shown.
@@ -169,6 +171,7 @@ impl ApiError {
             ApiError::PermissionDenied | ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::UnsupportedOperation(_) => 405,
+            ApiError::RequestTimeout(_) => 408,
             ApiError::TooLarge(_) => 413,
             ApiError::Internal(_) => 500,
             ApiError::Unavailable(_) | ApiError::Busy(_) => 503,
@@ -180,6 +183,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(m)
             | ApiError::UnsupportedOperation(m)
+            | ApiError::RequestTimeout(m)
             | ApiError::TooLarge(m)
             | ApiError::Internal(m)
             | ApiError::Unavailable(m)

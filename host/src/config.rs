@@ -11,6 +11,15 @@
 //!   tls_cert_file = "/etc/coffer/cert.pem"
 //!   tls_key_file  = "/etc/coffer/key.pem"
 //!   tls_min_version = "tls12"
+//!   # Bounds on clients (these are the defaults):
+//!   http_read_header_timeout = "10s"   # accept (or TLS) to a complete head
+//!   http_read_timeout        = "30s"   # head to the end of the body (408)
+//!   http_idle_timeout        = "5m"    # no request in flight, after an answer
+//!   max_request_size         = 33554432 # body bytes (413); "32MiB" works too
+//!   max_request_duration     = "90s"   # head to answer (503)
+//!   tls_handshake_timeout    = "10s"   # Coffer: accept to a finished handshake
+//!   max_connections          = 4096    # Coffer: open connections at most
+//!   http_max_header_bytes    = "64KiB" # Coffer: request head size (431)
 //! }
 //! plugin_directory    = "/var/lib/coffer/plugins"
 //! engine_call_timeout = "30s"    # Coffer: deadline of one engine call
@@ -18,7 +27,14 @@
 //! engine_max_concurrent_calls = 64 # Coffer: calls running at once per mount
 //! engine_max_queued_calls = 256    # Coffer: calls waiting per mount (then 503)
 //! engine_queue_timeout = "10s"     # Coffer: longest wait for a running slot
+//! graceful_shutdown_timeout = "30s" # Coffer: how long requests in flight may finish at shutdown
 //! ```
+//!
+//! Durations are seconds or Vault's `"90s"`, `"5m"`, `"1h30m"`, and
+//! `"500ms"`; the HTTP bounds are between 1 ms and 24 h. `--dev` with
+//! `--config` takes the file's engine settings, plugin directory, listener
+//! bounds and `graceful_shutdown_timeout`; dev mode keeps its own address,
+//! storage and plain HTTP.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +43,7 @@ use clap::{Args, Parser, Subcommand};
 use hcl::{BlockLabel, Expression};
 
 use crate::http::tls::MinVersion;
+use crate::http::{self, MIN_HEADER_BYTES};
 use crate::sandbox::Limits;
 
 /// The `coffer` command line.
@@ -77,6 +94,8 @@ pub struct Listener {
     pub address: String,
     /// TLS settings, unless `tls_disable`.
     pub tls: Option<TlsFiles>,
+    /// Bounds on what clients may hold.
+    pub limits: http::Limits,
 }
 
 /// TLS material for a listener.
@@ -114,6 +133,8 @@ pub struct Config {
     pub dev_root_token: Option<Option<String>>,
     /// Seconds between periodic engine calls.
     pub periodic_interval: Duration,
+    /// How long requests in flight may finish after a shutdown signal.
+    pub graceful_shutdown_timeout: Duration,
 }
 
 /// Default engine limits.
@@ -134,6 +155,26 @@ pub fn default_limits() -> Limits {
     }
 }
 
+/// Default listener bounds (Vault's where Vault has the setting).
+pub fn default_http_limits() -> http::Limits {
+    http::Limits {
+        read_header_timeout: Duration::from_secs(10),
+        read_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(5 * 60),
+        tls_handshake_timeout: Duration::from_secs(10),
+        max_request_size: 32 << 20,
+        max_request_duration: Duration::from_secs(90),
+        max_connections: 4096,
+        max_header_bytes: 64 << 10,
+    }
+}
+
+/// Default `graceful_shutdown_timeout`.
+pub const DEFAULT_GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(30);
+
+/// The longest any HTTP bound or the shutdown deadline may be.
+const MAX_BOUND: Duration = Duration::from_secs(24 * 3600);
+
 impl Config {
     /// The configuration the flags (and file, if any) describe.
     pub fn from_args(args: &ServerArgs) -> anyhow::Result<Config> {
@@ -143,16 +184,20 @@ impl Config {
                 listener: Listener {
                     address: args.dev_listen_address.clone(),
                     tls: None,
+                    limits: default_http_limits(),
                 },
                 plugin_dir: args.dev_plugin_dir.clone(),
                 limits: default_limits(),
                 dev_root_token: Some(args.dev_root_token_id.clone()),
                 periodic_interval: Duration::from_secs(60),
+                graceful_shutdown_timeout: DEFAULT_GRACEFUL_SHUTDOWN,
             };
             if let Some(file) = &args.config {
                 // Vault allows -dev with -config: the file tunes limits.
                 let parsed = parse_file_for_dev(file)?;
                 config.limits = parsed.limits;
+                config.listener.limits = parsed.listener.limits;
+                config.graceful_shutdown_timeout = parsed.graceful_shutdown_timeout;
                 config.periodic_interval = parsed.periodic_interval;
                 if parsed.plugin_dir.is_some() {
                     config.plugin_dir = parsed.plugin_dir;
@@ -193,12 +238,14 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
     let mut plugin_dir = None;
     let mut limits = default_limits();
     let mut periodic_interval = Duration::from_secs(60);
+    let mut graceful_shutdown_timeout = DEFAULT_GRACEFUL_SHUTDOWN;
     for attr in body.attributes() {
         let key = attr.key.as_str();
         match key {
             "plugin_directory" => plugin_dir = Some(PathBuf::from(string(&attr.expr, key)?)),
             "engine_call_timeout" => limits.call_timeout = duration(&attr.expr, key)?,
             "engine_periodic_interval" => periodic_interval = duration(&attr.expr, key)?,
+            "graceful_shutdown_timeout" => graceful_shutdown_timeout = bound(&attr.expr, key)?,
             "dev_insecure_clock_offset" => {
                 limits.clock_offset = duration(&attr.expr, key)?;
                 tracing::warn!(
@@ -206,7 +253,7 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
                     limits.clock_offset
                 );
             }
-            "engine_memory_limit" => limits.memory_bytes = size(&attr.expr, key)?,
+            "engine_memory_limit" => limits.memory_bytes = size(&attr.expr, key, 1 << 20, "1MiB")?,
             "engine_max_concurrent_calls" => {
                 limits.max_concurrent_calls = usize::try_from(integer(&attr.expr, key)?)
                     .map_err(|_| anyhow::anyhow!("{key} is too large"))?
@@ -255,6 +302,7 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
         listener = listener.or(Some(Listener {
             address: String::new(),
             tls: None,
+            limits: default_http_limits(),
         }));
     }
     Ok(Config {
@@ -265,6 +313,7 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
         limits,
         dev_root_token: None,
         periodic_interval,
+        graceful_shutdown_timeout,
     })
 }
 
@@ -274,9 +323,25 @@ fn parse_listener(body: &hcl::Body) -> anyhow::Result<Listener> {
     let mut cert = None;
     let mut key = None;
     let mut min_version = MinVersion::Tls12;
+    let mut limits = default_http_limits();
     for attr in body.attributes() {
         let k = attr.key.as_str();
         match k {
+            "http_read_header_timeout" => limits.read_header_timeout = bound(&attr.expr, k)?,
+            "http_read_timeout" => limits.read_timeout = bound(&attr.expr, k)?,
+            "http_idle_timeout" => limits.idle_timeout = bound(&attr.expr, k)?,
+            "tls_handshake_timeout" => limits.tls_handshake_timeout = bound(&attr.expr, k)?,
+            "max_request_duration" => limits.max_request_duration = bound(&attr.expr, k)?,
+            "max_request_size" => limits.max_request_size = size(&attr.expr, k, 1, "1")?,
+            "http_max_header_bytes" => {
+                limits.max_header_bytes = size(&attr.expr, k, MIN_HEADER_BYTES, "8KiB")?
+            }
+            "max_connections" => {
+                limits.max_connections = usize::try_from(integer(&attr.expr, k)?)
+                    .ok()
+                    .filter(|n| (1..=1 << 20).contains(n))
+                    .ok_or_else(|| anyhow::anyhow!("{k} must be between 1 and 1048576"))?
+            }
             "address" => address = string(&attr.expr, k)?,
             "tls_disable" => disable = boolean(&attr.expr, k)?,
             "tls_cert_file" => cert = Some(PathBuf::from(string(&attr.expr, k)?)),
@@ -310,7 +375,11 @@ fn parse_listener(body: &hcl::Body) -> anyhow::Result<Listener> {
             ),
         }
     };
-    Ok(Listener { address, tls })
+    Ok(Listener {
+        address,
+        tls,
+        limits,
+    })
 }
 
 fn label(l: &BlockLabel) -> String {
@@ -349,27 +418,33 @@ fn integer(e: &Expression, key: &str) -> anyhow::Result<u64> {
     }
 }
 
+/// A positive duration: seconds as a number, or Vault's forms through
+/// [`coffer_rules::parse_duration`] (`"90s"`, `"5m"`, `"500ms"`).
 fn duration(e: &Expression, key: &str) -> anyhow::Result<Duration> {
-    let secs = match e {
-        Expression::Number(n) => n.as_u64(),
-        Expression::String(s) => {
-            if let Some(ms) = s.strip_suffix("ms") {
-                return ms
-                    .parse::<u64>()
-                    .map(Duration::from_millis)
-                    .map_err(|_| anyhow::anyhow!("{key}: invalid duration {s:?}"));
-            }
-            crate::fields::parse_duration(s)
-        }
+    let parsed = match e {
+        Expression::Number(n) => n.as_u64().map(Duration::from_secs),
+        Expression::String(s) => coffer_rules::parse_duration(s),
         _ => None,
     };
-    match secs {
-        Some(s) if s > 0 => Ok(Duration::from_secs(s)),
+    match parsed {
+        Some(d) if !d.is_zero() => Ok(d),
         _ => anyhow::bail!("{key} must be a positive duration such as \"10s\""),
     }
 }
 
-fn size(e: &Expression, key: &str) -> anyhow::Result<usize> {
+/// A duration for an HTTP bound or the shutdown deadline: positive and at
+/// most [`MAX_BOUND`] (so that deadlines computed from it cannot overflow).
+fn bound(e: &Expression, key: &str) -> anyhow::Result<Duration> {
+    let d = duration(e, key)?;
+    if d > MAX_BOUND {
+        anyhow::bail!("{key} must be at most 24h");
+    }
+    Ok(d)
+}
+
+/// A size in bytes (a number, or a string with `KiB`, `MiB` or `GiB`) of
+/// at least `min` (spelled `min_text` in the error).
+fn size(e: &Expression, key: &str, min: usize, min_text: &str) -> anyhow::Result<usize> {
     let bytes = match e {
         Expression::Number(n) => n.as_u64(),
         Expression::String(s) => {
@@ -391,8 +466,10 @@ fn size(e: &Expression, key: &str) -> anyhow::Result<usize> {
         _ => None,
     };
     match bytes.and_then(|b| usize::try_from(b).ok()) {
-        Some(b) if b >= (1 << 20) => Ok(b),
-        _ => anyhow::bail!("{key} must be a size of at least 1MiB such as \"64MiB\""),
+        Some(b) if b >= min => Ok(b),
+        _ => anyhow::bail!(
+            "{key} must be a size of at least {min_text}: bytes, or a string such as \"64KiB\""
+        ),
     }
 }
 
@@ -434,5 +511,124 @@ mod tests {
         let e = parse("bogus = 1").unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
         assert!(parse("storage {").is_err());
+    }
+
+    /// A file with these listener lines (plain HTTP) and top-level lines.
+    fn with_listener(listener: &str, top: &str) -> anyhow::Result<Config> {
+        parse(&format!(
+            "storage \"redb\" {{ path = \"x\" }}\n\
+             listener \"tcp\" {{\n  tls_disable = true\n  {listener}\n}}\n{top}\n"
+        ))
+    }
+
+    #[test]
+    fn http_bounds_default_to_vaults_values() {
+        let c = with_listener("", "").unwrap();
+        let l = c.listener.limits;
+        assert_eq!(l, default_http_limits());
+        assert_eq!(l.read_header_timeout, Duration::from_secs(10));
+        assert_eq!(l.read_timeout, Duration::from_secs(30));
+        assert_eq!(l.idle_timeout, Duration::from_secs(300));
+        assert_eq!(l.tls_handshake_timeout, Duration::from_secs(10));
+        assert_eq!(l.max_request_size, 32 << 20);
+        assert_eq!(l.max_request_duration, Duration::from_secs(90));
+        assert!(l.max_connections >= 1024);
+        assert_eq!(l.max_header_bytes, 64 << 10);
+        assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn http_bounds_are_read_from_the_listener_block() {
+        let c = with_listener(
+            r#"
+              http_read_header_timeout = "2s"
+              http_read_timeout = "1m30s"
+              http_idle_timeout = "5m"
+              tls_handshake_timeout = "500ms"
+              max_request_size = 1048576
+              max_request_duration = 7
+              max_connections = 8
+              http_max_header_bytes = "16KiB"
+            "#,
+            r#"graceful_shutdown_timeout = "3s""#,
+        )
+        .unwrap();
+        let l = c.listener.limits;
+        assert_eq!(l.read_header_timeout, Duration::from_secs(2));
+        assert_eq!(l.read_timeout, Duration::from_secs(90));
+        assert_eq!(l.idle_timeout, Duration::from_secs(300));
+        assert_eq!(l.tls_handshake_timeout, Duration::from_millis(500));
+        assert_eq!(l.max_request_size, 1 << 20);
+        assert_eq!(l.max_request_duration, Duration::from_secs(7));
+        assert_eq!(l.max_connections, 8);
+        assert_eq!(l.max_header_bytes, 16 << 10);
+        assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(3));
+        let c = with_listener(r#"max_request_size = "32MiB""#, "").unwrap();
+        assert_eq!(c.listener.limits.max_request_size, 32 << 20);
+    }
+
+    #[test]
+    fn bad_http_bounds_are_named() {
+        let cases = [
+            (
+                r#"http_read_header_timeout = "soon""#,
+                "",
+                "http_read_header_timeout",
+            ),
+            (r#"http_read_timeout = 0"#, "", "http_read_timeout"),
+            (r#"http_idle_timeout = "0ms""#, "", "http_idle_timeout"),
+            (
+                r#"tls_handshake_timeout = true"#,
+                "",
+                "tls_handshake_timeout",
+            ),
+            (r#"max_request_duration = "2d""#, "", "at most 24h"),
+            (r#"max_request_size = "lots""#, "", "max_request_size"),
+            (r#"http_max_header_bytes = "1KiB""#, "", "at least 8KiB"),
+            (r#"max_connections = 0"#, "", "max_connections"),
+            (r#"max_connections = -5"#, "", "max_connections"),
+            (
+                "",
+                r#"graceful_shutdown_timeout = "forever""#,
+                "graceful_shutdown_timeout",
+            ),
+            (
+                "",
+                r#"http_idle_timeout = "1s""#,
+                "unknown setting \"http_idle_timeout\"",
+            ),
+        ];
+        for (listener, top, named) in cases {
+            let e = with_listener(listener, top).unwrap_err().to_string();
+            assert!(e.contains(named), "{listener} {top}: {e}");
+        }
+    }
+
+    #[test]
+    fn dev_mode_takes_http_bounds_from_its_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dev.hcl");
+        std::fs::write(
+            &file,
+            "listener \"tcp\" {\n  tls_disable = true\n  http_idle_timeout = \"1s\"\n}\n\
+             graceful_shutdown_timeout = \"2s\"\n",
+        )
+        .unwrap();
+        let args = ServerArgs {
+            config: Some(file),
+            dev: true,
+            dev_root_token_id: None,
+            dev_listen_address: "127.0.0.1:0".into(),
+            dev_plugin_dir: None,
+        };
+        let c = Config::from_args(&args).unwrap();
+        assert_eq!(c.listener.address, "127.0.0.1:0");
+        assert!(c.listener.tls.is_none());
+        assert_eq!(c.listener.limits.idle_timeout, Duration::from_secs(1));
+        assert_eq!(
+            c.listener.limits.read_timeout,
+            default_http_limits().read_timeout
+        );
+        assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(2));
     }
 }

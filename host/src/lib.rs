@@ -46,7 +46,8 @@ use base64::Engine as _;
 use config::{Config, StorageConfig};
 use server::Server;
 
-/// Runs the server until `shutdown` resolves.
+/// Runs the server until `shutdown` resolves, then for at most the
+/// `graceful_shutdown_timeout` while requests in flight finish.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     // Dev storage lives in a temporary directory removed when this returns.
     let (storage_path, _temp) = match &config.storage {
@@ -141,7 +142,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     drop(out);
 
     let ticker = tokio::spawn(periodic(server.clone(), config.periodic_interval));
-    http::serve(listener, tls, server, shutdown).await;
+    http::serve(
+        listener,
+        tls,
+        server,
+        config.listener.limits,
+        config.graceful_shutdown_timeout,
+        shutdown,
+    )
+    .await;
     ticker.abort();
     Ok(())
 }

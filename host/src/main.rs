@@ -19,7 +19,11 @@ fn main() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(coffer_host::run(config, shutdown_signal()))
+        let result = runtime.block_on(coffer_host::run(config, shutdown_signal()));
+        // `run` has already waited graceful_shutdown_timeout for requests in
+        // flight; whatever is still running is abandoned, not waited for.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        result
     });
     if let Err(e) = result {
         eprintln!("Error: {e:#}");

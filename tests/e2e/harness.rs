@@ -72,10 +72,20 @@ impl Server {
     /// `coffer server --dev` on a free port with [`DEV_TOKEN`] and a fresh
     /// plugin directory ([`Server::plugin_dir`]).
     pub fn dev() -> Server {
+        Server::dev_with(None)
+    }
+
+    /// [`Server::dev`] with `--config` naming a file of this HCL text
+    /// (settings that tune dev mode, e.g. a `listener "tcp"` block's bounds).
+    pub fn dev_with_config(hcl: &str) -> Server {
+        Server::dev_with(Some(hcl))
+    }
+
+    fn dev_with(hcl: Option<&str>) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).expect("plugin dir");
-        let args: Vec<OsString> = vec![
+        let mut args: Vec<OsString> = vec![
             "server".into(),
             "--dev".into(),
             "--dev-root-token-id".into(),
@@ -85,6 +95,12 @@ impl Server {
             "--dev-plugin-dir".into(),
             plugins.into_os_string(),
         ];
+        if let Some(text) = hcl {
+            let file = dir.path().join("dev.hcl");
+            std::fs::write(&file, text).expect("write the dev config");
+            args.push("--config".into());
+            args.push(file.into_os_string());
+        }
         let mut server =
             Server::start(&args).unwrap_or_else(|f| panic!("dev server did not start: {f:#?}"));
         assert_eq!(
@@ -278,6 +294,11 @@ impl Server {
     /// What the server wrote on stderr so far (the last 256 KiB).
     pub fn stderr(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still alive.
@@ -670,6 +691,31 @@ pub fn install_engine(client: &Client, plugin_dir: &Path, file: &str, name: &str
         )
         .expect_no_content();
     sha
+}
+
+/// Writes a self-signed `cert.pem` (CN localhost, SAN IP 127.0.0.1) and its
+/// `key.pem` into `dir` with the `openssl` command; `key_args` choose the
+/// key (e.g. `["-newkey", "rsa:2048"]`).
+pub fn openssl_self_signed(dir: &std::path::Path, key_args: &[&str]) {
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(key_args)
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("run openssl (scripts/setup.sh installs it)");
+    assert!(status.status.success(), "openssl failed: {status:?}");
 }
 
 /// Waits for a child with a deadline; `None` if it is still running.

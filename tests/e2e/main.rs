@@ -22,6 +22,9 @@
 //! - `audit`: the file audit device: lines, hashing, failing closed.
 //! - `queues`: bounded engine queues (503 + `Retry-After` before the body)
 //!   and large bodies that are served, never a 500.
+//! - `limits`: every wait a client can cause is bounded (header, body and
+//!   idle timeouts, TLS handshake, connection cap, head size,
+//!   `max_request_duration`, the shutdown deadline).
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -34,6 +37,7 @@ mod audit;
 mod catalog;
 mod concurrency;
 mod crash;
+mod limits;
 mod mounts;
 mod persistence;
 mod queues;

@@ -5,29 +5,7 @@
 
 use std::process::Command;
 
-use crate::harness::{ConfigDir, Server};
-
-fn openssl_self_signed(dir: &std::path::Path, key_args: &[&str]) {
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(key_args)
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .output()
-        .expect("run openssl (scripts/setup.sh installs it)");
-    assert!(status.status.success(), "openssl failed: {status:?}");
-}
+use crate::harness::{openssl_self_signed, ConfigDir, Server};
 
 fn curl(args: &[&str]) -> (bool, String) {
     let out = Command::new("curl")

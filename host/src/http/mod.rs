@@ -2,100 +2,106 @@
 //! HTTP/1.1 and HTTP/2, parsing into the domain [`Request`](crate::api::Request)
 //! and rendering of the answer.
 //!
+//! Every wait a client can cause is bounded by a [`Limits`] field (the
+//! listener's settings; see `config.rs`): `conn.rs` bounds connections
+//! (their number, the TLS handshake, the wait for a head, idleness) and
+//! [`handle`] bounds one request (its body's size and arrival, its whole
+//! run). Shutdown has its own deadline ([`serve`]).
+//!
 //! **Invariant:** only `http/` knows the Vault JSON envelope and hyper's
 //! types; every handler below it takes and returns domain types. A panic in
 //! a handler becomes a logged 500 for that request alone (invariant 5).
 
+mod conn;
 pub mod request;
 pub mod response;
 pub mod tls;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::ApiError;
 use crate::server::Server;
 
-/// Serves connections until `shutdown` resolves, then stops accepting and
-/// lets requests in flight finish.
+pub use conn::MIN_HEADER_BYTES;
+
+/// What one client may hold, and for how long: the listener's settings
+/// (names as in the `listener "tcp"` block; defaults in
+/// `config::default_http_limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `http_read_header_timeout`: from accept (or the end of the TLS
+    /// handshake) to the first request's complete head; for HTTP/1, also
+    /// from the end of an answer to the next complete head (hyper starts
+    /// its header timer as soon as a keep-alive connection goes idle, so an
+    /// idle HTTP/1 connection is closed after the shorter of this and
+    /// `idle_timeout`). Closed without an answer when it passes.
+    pub read_header_timeout: Duration,
+    /// `http_read_timeout`: from the complete head to the end of the body
+    /// (the head has its own bound above, so a whole request arrives within
+    /// the sum). 408 when it passes.
+    pub read_timeout: Duration,
+    /// `http_idle_timeout`: how long a connection with no request in flight
+    /// stays open after its last answer (HTTP/2: then GOAWAY).
+    pub idle_timeout: Duration,
+    /// `tls_handshake_timeout`: from accept to a finished TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// `max_request_size`: the largest body, in bytes (413 beyond).
+    pub max_request_size: usize,
+    /// `max_request_duration`: from the complete head to the answer; when
+    /// it passes the handler is dropped and the answer is 503.
+    pub max_request_duration: Duration,
+    /// `max_connections`: open connections at most; further ones wait in
+    /// the kernel's accept backlog until one closes.
+    pub max_connections: usize,
+    /// `http_max_header_bytes`: the largest request head (request line and
+    /// headers) for HTTP/1, and the largest header list (HPACK-decoded, 32
+    /// bytes counted per field) for HTTP/2; 431 beyond.
+    pub max_header_bytes: usize,
+}
+
+/// Serves connections until `shutdown` resolves, then stops accepting, lets
+/// requests in flight finish for at most `grace`
+/// (`graceful_shutdown_timeout`) and returns, abandoning what is left (the
+/// runtime drops those tasks when it shuts down).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     server: Arc<Server>,
+    limits: Limits,
+    grace: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let server = server.clone();
-        let service = service_fn(move |req| {
-            let server = server.clone();
-            async move { Ok::<_, Infallible>(handle(server, req).await) }
-        });
-        match &tls {
-            None => {
-                let conn = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, "connection ended: {e}");
-                    }
-                });
-            }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    match acceptor.accept(stream).await {
-                        Ok(tls_stream) => {
-                            let conn = builder
-                                .serve_connection(TokioIo::new(tls_stream), service)
-                                .into_owned();
-                            if let Err(e) = watcher.watch(conn).await {
-                                tracing::debug!(%peer, "connection ended: {e}");
-                            }
-                        }
-                        Err(e) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                    }
-                });
-            }
-        }
+    let connections = conn::accept_until(listener, tls, server, limits, shutdown).await;
+    if tokio::time::timeout(grace, connections.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "graceful_shutdown_timeout ({grace:?}) passed with requests still in flight; \
+             stopping without them"
+        );
     }
-    graceful.shutdown().await;
 }
 
-/// One request: parse, then run it in its own task so a panic is caught and
-/// answered as a 500.
+/// One request: parse the head, read the body (bounded in size and time),
+/// then run it in its own task so that a panic is caught and answered as a
+/// 500, and so that `max_request_duration` can drop it.
 async fn handle(
     server: Arc<Server>,
+    limits: Limits,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
+    let now = Instant::now();
+    let deadline = now + limits.max_request_duration;
     let (parts, body) = req.into_parts();
     let head = match request::head(&parts) {
         Ok(h) => h,
@@ -111,9 +117,17 @@ async fn handle(
     let data = if matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD) {
         "{}".to_string()
     } else {
-        match request::body(body).await {
-            Ok(d) => d,
-            Err(e) => return response::error(&e),
+        let read_by = deadline.min(now + limits.read_timeout);
+        match timeout_at(read_by, request::body(body, limits.max_request_size)).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return response::error(&e),
+            Err(_) if limits.read_timeout <= limits.max_request_duration => {
+                return response::error(&ApiError::RequestTimeout(format!(
+                    "request body not received within http_read_timeout ({:?})",
+                    limits.read_timeout
+                )))
+            }
+            Err(_) => return response::error(&too_long(&limits)),
         }
     };
     let request = request::assemble(head, data, admission);
@@ -122,13 +136,29 @@ async fn handle(
         let handled = server.handle(request).await;
         response::render(id, handled.result, &handled.mount_type)
     });
-    match task.await {
-        Ok(r) => r,
-        Err(e) => {
+    let abort = task.abort_handle();
+    match timeout_at(deadline, task).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             tracing::error!(request_id = %id, "request handler panicked: {e}");
             response::error(&ApiError::Internal(format!(
                 "internal error (request {id})"
             )))
         }
+        Err(_) => {
+            // Dropping the handler drops its engine call (and its uncommitted
+            // writes) at the call's next yield point.
+            abort.abort();
+            tracing::warn!(request_id = %id, "request exceeded max_request_duration; stopped");
+            response::error(&too_long(&limits))
+        }
     }
+}
+
+/// 503 for a request that ran past `max_request_duration`.
+fn too_long(limits: &Limits) -> ApiError {
+    ApiError::Unavailable(format!(
+        "request exceeded max_request_duration ({:?})",
+        limits.max_request_duration
+    ))
 }

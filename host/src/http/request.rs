@@ -10,9 +10,6 @@ use uuid::Uuid;
 
 use crate::api::{self, ApiError, Method};
 
-/// The largest request body accepted, as Vault's default `max_request_size`.
-pub const MAX_BODY: usize = 32 << 20;
-
 /// The request line and headers, parsed.
 pub struct Head {
     /// The verb.
@@ -77,17 +74,18 @@ pub fn check_path(path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reads and checks the body: at most [`MAX_BODY`] bytes of one JSON object
-/// (empty or `null` means `{}`). Returns its text.
-pub async fn body(body: Incoming) -> Result<String, ApiError> {
-    let bytes: Bytes = match Limited::new(body, MAX_BODY).collect().await {
+/// Reads and checks the body: at most `limit` bytes (the listener's
+/// `max_request_size`) of one JSON object (empty or `null` means `{}`).
+/// Returns its text. How long the body may take is bounded by the caller.
+pub async fn body(body: Incoming, limit: usize) -> Result<String, ApiError> {
+    let bytes: Bytes = match Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
                 return Err(ApiError::TooLarge(format!(
-                    "request body is larger than the limit of {MAX_BODY} bytes"
+                    "request body is larger than max_request_size ({limit} bytes)"
                 )));
             }
             return Err(ApiError::bad(format!("cannot read request body: {e}")));

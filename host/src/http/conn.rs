@@ -1,0 +1,305 @@
+//! Connections: accepting them under a cap, the TLS handshake, hyper's
+//! HTTP/1.1 and HTTP/2 on each, and closing them when they idle or the
+//! server stops.
+//!
+//! Bounds kept here (settings in [`Limits`]):
+//! - at most `max_connections` are open: a permit of a semaphore is taken
+//!   *before* `accept` and held by the connection's task, so further
+//!   clients wait in the kernel's accept backlog (and are refused by the
+//!   kernel once that is full), never crashing the server. An accept error
+//!   such as EMFILE is retried after a back-off (5 ms doubling to 1 s), so
+//!   it cannot spin.
+//! - a TLS handshake finishes within `tls_handshake_timeout` or the
+//!   connection is closed.
+//! - a connection's first complete head arrives within
+//!   `http_read_header_timeout` of the connection starting (this also
+//!   covers a silent connection, which hyper's own HTTP/1 header timer
+//!   does not: hyper-util's protocol detection waits for the first bytes
+//!   without a timer); hyper's HTTP/1 header timer bounds every later head.
+//! - a connection with no request in flight is closed
+//!   `http_idle_timeout` after its last answer (HTTP/2: GOAWAY first); if it
+//!   has not closed `http_read_header_timeout` after that, it is dropped.
+//!
+//! Not covered: how fast a client reads its answer. An answer that cannot
+//! be written no longer counts as in flight once the handler has returned,
+//! so such a connection is closed by the idle bound above. HTTP/2 keeps
+//! hyper's defaults for streams per connection (200) and reset floods; no
+//! keep-alive pings are sent, since every state of a connection already
+//! has a bound of its own.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::rt::{Read, Write};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use super::Limits;
+use crate::server::Server;
+
+/// The smallest head size hyper accepts as its HTTP/1 buffer limit.
+pub const MIN_HEADER_BYTES: usize = 8 << 10;
+
+const BACKOFF_MIN: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+type Builder = auto::Builder<TokioExecutor>;
+
+/// What every connection's task shares.
+struct Shared {
+    builder: Builder,
+    tls: Option<TlsAcceptor>,
+    server: Arc<Server>,
+    limits: Limits,
+}
+
+/// Accepts connections until `shutdown` resolves; then tells every open
+/// connection to finish (`graceful_shutdown`) and returns the sender whose
+/// `closed()` resolves once all of them have ended.
+pub(super) async fn accept_until(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    server: Arc<Server>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> watch::Sender<bool> {
+    let shared = Arc::new(Shared {
+        builder: builder(&limits),
+        tls,
+        server,
+        limits,
+    });
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop, stopped) = watch::channel(false);
+    tokio::pin!(shutdown);
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                // The semaphore is never closed.
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) if per_connection(&e) => {
+                    tracing::debug!("accept failed: {e}");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}; retrying in {backoff:?}");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = &mut shutdown => break,
+                    }
+                    backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        backoff = BACKOFF_MIN;
+        tokio::spawn(connection(
+            stream,
+            peer,
+            shared.clone(),
+            permit,
+            stopped.clone(),
+        ));
+    }
+    // Receivers close as connections end; `stop.closed()` then resolves.
+    let _ = stop.send(true);
+    stop
+}
+
+/// hyper's builder with the limits that hyper enforces itself.
+fn builder(limits: &Limits) -> Builder {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.read_header_timeout)
+        .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
+/// Errors about one connection that went away before it was accepted; any
+/// other error (EMFILE, ENFILE, ENOBUFS, ...) is about the process and is
+/// retried after a back-off.
+fn per_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+    )
+}
+
+/// One connection's task, holding its permit until it ends.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let Some(acceptor) = &shared.tls else {
+        return drive(TokioIo::new(stream), &shared, &mut stop, peer).await;
+    };
+    let handshake =
+        tokio::time::timeout(shared.limits.tls_handshake_timeout, acceptor.accept(stream));
+    let handshake = tokio::select! {
+        done = handshake => done,
+        () = stop_requested(&mut stop) => return,
+    };
+    match handshake {
+        Ok(Ok(tls_stream)) => drive(TokioIo::new(tls_stream), &shared, &mut stop, peer).await,
+        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake not finished within tls_handshake_timeout"),
+    }
+}
+
+/// Serves one connection until it ends, idles too long, or the server
+/// stops.
+async fn drive<I>(io: I, shared: &Shared, stop: &mut watch::Receiver<bool>, peer: SocketAddr)
+where
+    I: Read + Write + Unpin + Send + 'static,
+{
+    let limits = shared.limits;
+    let activity = Arc::new(Activity::new());
+    let service = {
+        let activity = activity.clone();
+        let server = shared.server.clone();
+        service_fn(move |req| {
+            let in_flight = InFlight::start(&activity);
+            let server = server.clone();
+            async move {
+                let answer = super::handle(server, limits, req).await;
+                drop(in_flight);
+                Ok::<_, Infallible>(answer)
+            }
+        })
+    };
+    let conn = shared.builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let idle = tokio::select! {
+        ended = conn.as_mut() => {
+            if let Err(e) = ended {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+            return;
+        }
+        () = activity.until_idle(&limits) => true,
+        () = stop_requested(stop) => false,
+    };
+    conn.as_mut().graceful_shutdown();
+    let ended = if idle {
+        tracing::debug!(%peer, "closing an idle connection");
+        match tokio::time::timeout(limits.read_header_timeout, conn).await {
+            Ok(ended) => ended,
+            Err(_) => {
+                tracing::debug!(%peer, "idle connection did not close; dropped");
+                return;
+            }
+        }
+    } else {
+        // Requests in flight finish; `serve` bounds the wait.
+        conn.await
+    };
+    if let Err(e) = ended {
+        tracing::debug!(%peer, "connection ended: {e}");
+    }
+}
+
+/// Resolves once the server stops (or `serve` has returned).
+async fn stop_requested(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// What a connection's requests are doing, for its idle bound.
+struct Activity {
+    born: std::time::Instant,
+    in_flight: AtomicUsize,
+    /// Whether any request has been answered (until then, the head-read
+    /// bound applies instead of the idle one).
+    served: AtomicBool,
+    /// When the last request in flight ended, in ms after `born`.
+    idle_since_ms: AtomicU64,
+    /// Signalled when the last request in flight ends.
+    became_idle: Notify,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            born: std::time::Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
+            idle_since_ms: AtomicU64::new(0),
+            became_idle: Notify::new(),
+        }
+    }
+
+    /// Resolves when no request has been in flight for the bound that
+    /// applies: `http_read_header_timeout` before the first request,
+    /// `http_idle_timeout` after an answer.
+    async fn until_idle(&self, limits: &Limits) {
+        loop {
+            if self.in_flight.load(Ordering::Acquire) > 0 {
+                self.became_idle.notified().await;
+                continue;
+            }
+            let deadline = if self.served.load(Ordering::Acquire) {
+                let since = Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+                self.born + since + limits.idle_timeout
+            } else {
+                self.born + limits.read_header_timeout
+            };
+            if std::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline.into()) => {}
+                () = self.became_idle.notified() => {}
+            }
+        }
+    }
+}
+
+/// One request in flight on a connection; ends when dropped (answered, or
+/// dropped by hyper because the connection went away).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let a = &self.0;
+        let ms = u64::try_from(a.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        a.idle_since_ms.store(ms, Ordering::Release);
+        a.served.store(true, Ordering::Release);
+        if a.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            a.became_idle.notify_one();
+        }
+    }
+}
