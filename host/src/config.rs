@@ -396,14 +396,20 @@ fn string(e: &Expression, key: &str) -> anyhow::Result<String> {
     }
 }
 
+/// A boolean: `true`/`false`, the strings Go's `ParseBool` takes
+/// ([`coffer_rules::parse_bool`]), or the numbers 0 and 1.
 fn boolean(e: &Expression, key: &str) -> anyhow::Result<bool> {
-    match e {
-        Expression::Bool(b) => Ok(*b),
-        Expression::String(s) if s == "true" || s == "1" => Ok(true),
-        Expression::String(s) if s == "false" || s == "0" => Ok(false),
-        Expression::Number(n) => Ok(n.as_u64() == Some(1)),
-        _ => anyhow::bail!("{key} must be a boolean"),
-    }
+    let parsed = match e {
+        Expression::Bool(b) => Some(*b),
+        Expression::String(s) => coffer_rules::parse_bool(s),
+        Expression::Number(n) => match n.as_u64() {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        },
+        _ => None,
+    };
+    parsed.ok_or_else(|| anyhow::anyhow!("{key} must be a boolean (true or false)"))
 }
 
 fn integer(e: &Expression, key: &str) -> anyhow::Result<u64> {
@@ -630,5 +636,21 @@ mod tests {
             default_http_limits().read_timeout
         );
         assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn booleans_follow_go_and_refuse_the_rest() {
+        let listener = |v: &str| {
+            parse(&format!(
+                "storage \"redb\" {{ path = \"/tmp/x\" }}\nlistener \"tcp\" {{ tls_disable = {v} }}"
+            ))
+        };
+        for yes in ["true", "\"True\"", "\"t\"", "1", "\"1\""] {
+            assert!(listener(yes).unwrap().listener.tls.is_none(), "{yes}");
+        }
+        for bad in ["2", "\"yes\""] {
+            let e = listener(bad).unwrap_err();
+            assert!(e.to_string().contains("tls_disable"), "{bad}: {e}");
+        }
     }
 }
