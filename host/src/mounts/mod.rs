@@ -145,12 +145,7 @@ impl Mounts {
         let Some(mount) = table.exact(path) else {
             return Ok(());
         };
-        let remaining: Vec<_> = table
-            .mounts()
-            .iter()
-            .filter(|m| m.record.path != path)
-            .cloned()
-            .collect();
+        let remaining = without(&table, path);
         // Route no new request to it, wait out any commit, then delete its data.
         self.install(unsealed, MountTable::new(remaining))?;
         mount.runtime.retire().await;
@@ -209,12 +204,7 @@ impl Mounts {
         let mount = table
             .exact(from)
             .ok_or_else(|| ApiError::bad(format!("no secret engine mount at {from}")))?;
-        let others: Vec<_> = table
-            .mounts()
-            .iter()
-            .filter(|m| m.record.path != from)
-            .cloned()
-            .collect();
+        let others = without(&table, from);
         if let Some(existing) = MountTable::new(others.clone()).conflict(to) {
             return Err(ApiError::bad(format!(
                 "path is already in use at {existing}"
@@ -301,4 +291,14 @@ impl Mounts {
         self.router.replace(table);
         Ok(())
     }
+}
+
+/// Every mount of `table` but the one at `path`.
+fn without(table: &MountTable, path: &str) -> Vec<Arc<Mount>> {
+    table
+        .mounts()
+        .iter()
+        .filter(|m| m.record.path != path)
+        .cloned()
+        .collect()
 }

@@ -64,30 +64,14 @@ pub async fn handle(
         "key-status" => seal::key_status(u, method),
         "policies/acl" | "policies/acl/" => policies::list_acl(&server.auth, u, method),
         "policy" | "policy/" => policies::list_old(&server.auth, u, method),
-        "capabilities-self" => capabilities::capabilities(
-            &server.auth,
-            u,
-            &authorized,
-            method,
-            data,
-            capabilities::Whose::Own,
-        ),
-        "capabilities" => capabilities::capabilities(
-            &server.auth,
-            u,
-            &authorized,
-            method,
-            data,
-            capabilities::Whose::Token,
-        ),
-        "capabilities-accessor" => capabilities::capabilities(
-            &server.auth,
-            u,
-            &authorized,
-            method,
-            data,
-            capabilities::Whose::Accessor,
-        ),
+        "capabilities-self" | "capabilities" | "capabilities-accessor" => {
+            let whose = match rest {
+                "capabilities-self" => capabilities::Whose::Own,
+                "capabilities" => capabilities::Whose::Token,
+                _ => capabilities::Whose::Accessor,
+            };
+            capabilities::capabilities(&server.auth, u, &authorized, method, data, whose)
+        }
         "mounts" => mounts::list(server, method),
         "audit" => audit::list(server, method),
         "remount" => remount::remount(mounts, u, method, data).await,
