@@ -66,12 +66,18 @@ impl IssuedAuth {
     }
 }
 
+/// Whether the host serves `path` itself (`sys/`, `auth/token/`) rather
+/// than a mount's engine.
+fn is_host_path(path: &str) -> bool {
+    path == "sys" || path.starts_with("sys/") || path.starts_with("auth/token/")
+}
+
 impl Server {
     /// A place in the queue of the mount an engine path goes to, taken
     /// before the request's body is read; `None` for host paths and paths
     /// no mount serves. 503 with `Retry-After` when the queue is full.
     pub fn admit(&self, path: &str) -> Result<Option<Admission>, ApiError> {
-        if path == "sys" || path.starts_with("sys/") || path.starts_with("auth/") {
+        if is_host_path(path) {
             return Ok(None);
         }
         match self.mounts.table().route(path) {
@@ -96,8 +102,11 @@ impl Server {
             Ok(u) => u,
             Err(e) => return Handled::error(e),
         };
-        let host = path == "sys" || path.starts_with("sys/") || path.starts_with("auth/token/");
-        let target = if host { Target::Host } else { Target::Engine };
+        let target = if is_host_path(path) {
+            Target::Host
+        } else {
+            Target::Engine
+        };
         // Engines ignore a trailing slash on a path they serve, so the
         // policy check would see another path than the engine: only a
         // LIST may end in '/' (Vault refuses such writes as well). Host
