@@ -2,9 +2,11 @@
 //! threshold of shares unseals; sealing drops what engines hold; the
 //! barrier's key rotates without losing old data.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
-use crate::harness::{ConfigDir, Server};
+use crate::harness::{install_engine, ConfigDir, Server, MISBEHAVE_WASM};
 
 /// Dev mode prints its single unseal key (as Vault's dev server does).
 fn dev_unseal_key(server: &Server) -> String {
@@ -203,4 +205,41 @@ fn concurrent_rotations_lose_nothing() {
     for i in 0..60 {
         assert_eq!(c.read(&format!("secret/k{i}"))["i"], json!(i));
     }
+}
+
+/// The periodic ticker holds the seal open like a request: `sys/seal`
+/// sent while a periodic call runs (the test engine has logged that it
+/// started and busy-waits 3 s before it writes) waits for it, and the
+/// call's write lands. Before, the seal went ahead and the call's commit
+/// found the barrier closed, so its write was lost.
+#[test]
+fn a_seal_waits_for_a_periodic_call_in_flight() {
+    let dir = ConfigDir::new("engine_periodic_interval = \"1s\"\nengine_call_timeout = \"20s\"\n");
+    let (server, keys) = Server::config_ready(&dir);
+    let c = server.client();
+    install_engine(&c, &dir.plugin_dir(), MISBEHAVE_WASM, "misbehave");
+    c.post(
+        "sys/mounts/slow",
+        &json!({ "type": "misbehave", "options": { "periodic_busy_secs": "3" } }),
+    )
+    .expect_no_content();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.stderr().contains("periodic call 1 started") {
+        assert!(
+            Instant::now() < deadline,
+            "no periodic call started; stderr:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The call is now busy for about 3 s and has not written yet.
+    c.post("sys/seal", &json!({})).expect_no_content();
+    server.unseal(&keys.keys);
+    let r = c.get("slow/get/periodic-count");
+    assert_eq!(
+        r.status, 200,
+        "the periodic call's write was lost: {}",
+        r.body
+    );
+    assert!(r.data()["value"].as_u64() >= Some(1), "{}", r.body);
 }

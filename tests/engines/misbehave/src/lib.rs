@@ -8,6 +8,9 @@
 //! `write-loop` stores `l` and never returns, `write-alloc` stores `a` and
 //! eats memory, `write-fail` stores `f` and answers a 400. `put/{key}`
 //! stores `key` and succeeds; `get/{key}` reads a key back (404 if absent).
+//!
+//! Its periodic work is slow on purpose when the mount asks (see
+//! [`periodic`]), so a test can seal while a periodic call runs.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -29,6 +32,35 @@ pub fn engine() -> Engine {
         .path(Path::new("write-fail").update(write_fail))
         .path(Path::new("put/{key}").update(put))
         .path(Path::new("get/{key}").read(get))
+        .periodic(periodic)
+}
+
+/// Periodic work, only on a mount with the option `periodic_busy_secs`:
+/// logs `periodic call <n> started`, busy-waits that many seconds of the
+/// host's clock, then stores `n` at `periodic-count`. A test can so tell a
+/// periodic call in flight (the log line is out, the count not yet stored)
+/// and whether its write landed.
+fn periodic(ctx: &mut Ctx<'_>) -> Result<(), Error> {
+    let Some(busy) = ctx
+        .mount_options()
+        .get("periodic_busy_secs")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return Ok(());
+    };
+    let n = ctx
+        .storage()
+        .get_json::<u64>("periodic-count")?
+        .unwrap_or(0)
+        + 1;
+    coffer_sdk::log::warn(&format!("periodic call {n} started"));
+    let until = coffer_sdk::clock::now().seconds.saturating_add(busy);
+    while coffer_sdk::clock::now().seconds < until {
+        core::hint::black_box(n);
+    }
+    ctx.storage().put_json("periodic-count", &n)?;
+    Ok(())
 }
 
 /// A key of this engine's storage, named in the path.
