@@ -1,14 +1,16 @@
 //! What the request path hands the broker ([`RequestEntry`],
 //! [`ResponseEntry`], [`AuthInfo`]) and the JSON line a device writes for
 //! it, in Vault's `json` audit format: field names and order as Vault's,
-//! empty fields left out as Go's `omitempty` leaves them out, object keys
-//! sorted.
+//! empty fields left out as Go's `omitempty` leaves them out. The payloads
+//! (`data`) are written by `data.rs`; error texts are kept in clear only
+//! when value-free ([`Hasher::error_text`]).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -60,8 +62,8 @@ impl From<Method> for Operation {
     }
 }
 
-/// A JSON payload as the caller has it; text is parsed only when some
-/// device is enabled.
+/// A JSON payload as the caller has it; text is read (as a stream, never
+/// copied into a tree) only when some device is enabled.
 #[derive(Clone, Copy)]
 pub enum Payload<'a> {
     /// A parsed object (a `sys/` handler's input).
@@ -71,6 +73,16 @@ pub enum Payload<'a> {
     /// JSON text (a request body, an engine's `data`). Text that does not
     /// parse is logged as one string (hashed like any string).
     Text(&'a str),
+}
+
+impl Payload<'_> {
+    /// Bytes of JSON text to read (0 for a parsed value).
+    pub fn text_len(self) -> usize {
+        match self {
+            Payload::Text(text) => text.len(),
+            Payload::Object(_) | Payload::Value(_) => 0,
+        }
+    }
 }
 
 /// The token behind a request, or a token a response hands out. Only
@@ -144,13 +156,15 @@ pub struct RequestEntry<'a> {
     pub remote_address: Option<&'a str>,
     /// The client's port.
     pub remote_port: Option<u16>,
-    /// The request's fields (every string hashed).
+    /// The request's fields (every leaf hashed, capped: see `data.rs`).
+    /// `None` for a request refused before authorisation: its body is
+    /// never read for the log.
     pub data: Option<Payload<'a>>,
     /// The token's details, once it is known; `None` logs Vault's
     /// `{"token_type":"default"}`.
     pub auth: Option<&'a AuthInfo<'a>>,
     /// Why the request was refused before it ran (e.g. `permission
-    /// denied`); logged in clear as the line's `error`.
+    /// denied`); the line's `error`, hashed unless value-free.
     pub error: Option<&'a str>,
 }
 
@@ -178,13 +192,15 @@ impl<'a> RequestEntry<'a> {
 /// What a request produced.
 #[derive(Clone, Copy, Default)]
 pub struct ResponseEntry<'a> {
-    /// The envelope's `data` (every string hashed).
+    /// The envelope's `data` (every leaf hashed, capped: see `data.rs`).
     pub data: Option<Payload<'a>>,
     /// A token the response hands out (`client_token`, `accessor` hashed).
     pub auth: Option<&'a AuthInfo<'a>>,
-    /// The envelope's `warnings` (in clear).
+    /// The envelope's `warnings` (in clear, as Vault: they name fields,
+    /// keys and policies, not values).
     pub warnings: &'a [String],
-    /// The error the client gets, if the request failed (in clear).
+    /// The error the client gets, if the request failed; hashed whole
+    /// unless value-free.
     pub error: Option<&'a str>,
 }
 
@@ -196,111 +212,13 @@ pub(crate) struct Style<'a> {
     pub elide_list_responses: bool,
 }
 
-/// A payload once parsed.
-pub(crate) enum Resolved<'a> {
-    Object(&'a Map<String, Value>),
-    Value(&'a Value),
-    Owned(Value),
-}
-
-impl<'a> Resolved<'a> {
-    pub fn new(payload: Payload<'a>) -> Self {
-        match payload {
-            Payload::Object(m) => Resolved::Object(m),
-            Payload::Value(v) => Resolved::Value(v),
-            Payload::Text(t) => Resolved::Owned(
-                serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string())),
-            ),
-        }
-    }
-
-    fn value(&self) -> Option<&Value> {
-        match self {
-            Resolved::Object(_) => None,
-            Resolved::Value(v) => Some(v),
-            Resolved::Owned(v) => Some(v),
-        }
-    }
-
-    /// Go's `omitempty` on a map: nothing, or an empty object.
-    fn is_empty(&self) -> bool {
-        match self {
-            Resolved::Object(m) => m.is_empty(),
-            _ => match self.value() {
-                None | Some(Value::Null) => true,
-                Some(Value::Object(m)) => m.is_empty(),
-                Some(_) => false,
-            },
-        }
-    }
-
-    /// The payload as this device logs it.
-    fn styled(&self, style: &Style<'_>, elide: bool) -> DataOut<'_> {
-        if elide {
-            let v = self.elided();
-            return DataOut::Owned(if style.raw {
-                v
-            } else {
-                style.hasher.hash_value(&v)
-            });
-        }
-        match (self, style.raw) {
-            (Resolved::Object(m), true) => DataOut::Map(m),
-            (Resolved::Object(m), false) => DataOut::Owned(Value::Object(style.hasher.hash_map(m))),
-            (Resolved::Value(v), true) => DataOut::Value(v),
-            (Resolved::Owned(v), true) => DataOut::Value(v),
-            (Resolved::Value(v), false) => DataOut::Owned(style.hasher.hash_value(v)),
-            (Resolved::Owned(v), false) => DataOut::Owned(style.hasher.hash_value(v)),
-        }
-    }
-
-    /// Vault's `elide_list_responses`: a list's `keys` and `key_info`
-    /// become their counts.
-    fn elided(&self) -> Value {
-        let map = match self {
-            Resolved::Object(m) => Some(*m),
-            _ => match self.value() {
-                Some(Value::Object(m)) => Some(m),
-                _ => None,
-            },
-        };
-        let Some(map) = map else {
-            return self.value().cloned().unwrap_or(Value::Null);
-        };
-        let mut out = map.clone();
-        if let Some(Value::Array(keys)) = map.get("keys") {
-            out.insert("keys".into(), keys.len().into());
-        }
-        if let Some(Value::Object(info)) = map.get("key_info") {
-            out.insert("key_info".into(), info.len().into());
-        }
-        Value::Object(out)
-    }
-}
-
-/// A payload in a line: borrowed when logged raw, hashed copy otherwise.
-enum DataOut<'a> {
-    Map(&'a Map<String, Value>),
-    Value(&'a Value),
-    Owned(Value),
-}
-
-impl Serialize for DataOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            DataOut::Map(m) => m.serialize(s),
-            DataOut::Value(v) => v.serialize(s),
-            DataOut::Owned(v) => v.serialize(s),
-        }
-    }
-}
-
-/// One request line.
+/// One request line; `data` is the request's, as `data::render` wrote it
+/// for this device.
 pub(crate) fn request_line(
     style: &Style<'_>,
     time: &str,
     entry: &RequestEntry<'_>,
-    data: Option<&Resolved<'_>>,
+    data: Option<&RawValue>,
 ) -> serde_json::Result<Vec<u8>> {
     let line = Line {
         time,
@@ -308,21 +226,21 @@ pub(crate) fn request_line(
         auth: AuthOut::new(style, entry.auth, entry.remaining_uses()),
         request: RequestOut::new(style, entry, data),
         response: None,
-        error: entry.error.unwrap_or_default(),
+        error: error_text(style, entry.error),
     };
     serde_json::to_vec(&line)
 }
 
-/// One response line.
+/// One response line; `request_data` and `response_data` as
+/// `data::render` wrote them for this device.
 pub(crate) fn response_line(
     style: &Style<'_>,
     time: &str,
     entry: &RequestEntry<'_>,
-    request_data: Option<&Resolved<'_>>,
+    request_data: Option<&RawValue>,
     response: &ResponseEntry<'_>,
-    response_data: Option<&Resolved<'_>>,
+    response_data: Option<&RawValue>,
 ) -> serde_json::Result<Vec<u8>> {
-    let elide = style.elide_list_responses && entry.operation == Operation::List;
     let line = Line {
         time,
         kind: "response",
@@ -335,12 +253,10 @@ pub(crate) fn response_line(
             mount_point: entry.mount_point,
             mount_type: entry.mount_type,
             mount_accessor: entry.mount_accessor,
-            data: response_data
-                .filter(|d| !d.is_empty())
-                .map(|d| d.styled(style, elide)),
+            data: response_data,
             warnings: response.warnings,
         }),
-        error: response.error.unwrap_or_default(),
+        error: error_text(style, response.error),
     };
     serde_json::to_vec(&line)
 }
@@ -368,6 +284,17 @@ impl RequestEntry<'_> {
     }
 }
 
+/// An error text as this device logs it: in clear when raw, else as
+/// [`Hasher::error_text`] decides (value-free texts in clear, any other
+/// hashed whole).
+fn error_text<'a>(style: &Style<'_>, error: Option<&'a str>) -> Cow<'a, str> {
+    match error {
+        None => Cow::Borrowed(""),
+        Some(text) if style.raw => Cow::Borrowed(text),
+        Some(text) => style.hasher.error_text(text),
+    }
+}
+
 #[derive(serde::Serialize)]
 struct Line<'a> {
     time: &'a str,
@@ -378,7 +305,7 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     response: Option<ResponseOut<'a>>,
     #[serde(skip_serializing_if = "str::is_empty")]
-    error: &'a str,
+    error: Cow<'a, str>,
 }
 
 #[derive(serde::Serialize)]
@@ -518,7 +445,7 @@ struct RequestOut<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     path: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<DataOut<'a>>,
+    data: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "str::is_empty")]
     remote_address: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -526,7 +453,7 @@ struct RequestOut<'a> {
 }
 
 impl<'a> RequestOut<'a> {
-    fn new(style: &Style<'_>, e: &RequestEntry<'a>, data: Option<&'a Resolved<'_>>) -> Self {
+    fn new(style: &Style<'_>, e: &RequestEntry<'a>, data: Option<&'a RawValue>) -> Self {
         RequestOut {
             id: e.id,
             operation: e.operation.name(),
@@ -537,9 +464,7 @@ impl<'a> RequestOut<'a> {
             client_token_accessor: secret(style, e.client_token_accessor, style.hmac_accessor),
             namespace: Namespace,
             path: e.path,
-            data: data
-                .filter(|d| !d.is_empty())
-                .map(|d| d.styled(style, false)),
+            data,
             remote_address: e.remote_address.unwrap_or_default(),
             remote_port: e.remote_port.filter(|p| *p != 0),
         }
@@ -568,7 +493,7 @@ struct ResponseOut<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     mount_accessor: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<DataOut<'a>>,
+    data: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     warnings: &'a [String],
 }
@@ -664,16 +589,5 @@ mod tests {
         // Field order is Vault's.
         let text = String::from_utf8(line).unwrap();
         assert!(text.starts_with(r#"{"time":"T","type":"request","auth":"#));
-    }
-
-    #[test]
-    fn text_payloads_are_parsed_and_empty_ones_left_out() {
-        assert!(Resolved::new(Payload::Text("{}")).is_empty());
-        assert!(Resolved::new(Payload::Text("null")).is_empty());
-        assert!(!Resolved::new(Payload::Text(r#"{"a":1}"#)).is_empty());
-        match Resolved::new(Payload::Text("not json")) {
-            Resolved::Owned(Value::String(s)) => assert_eq!(s, "not json"),
-            _ => unreachable!("unparsable text is one string"),
-        }
     }
 }

@@ -2,17 +2,26 @@
 //! every request and response to each enabled device.
 //!
 //! `entry.rs` is what the request path hands over and the JSON line Vault
-//! writes for it; `hash.rs` is Vault's hashing of secrets
-//! (`hmac-sha256:<hex>` under each device's own random 32-byte key);
-//! `file.rs` is the device's options and its file. The device table, keys
+//! writes for it; `data.rs` writes a payload into that line, every leaf
+//! hashed and the whole capped at [`DATA_CAP`]; `hash.rs` is Vault's hashing
+//! of secrets (`hmac-sha256:<hex>` under each device's own random 32-byte
+//! key) and the rule for what stays in clear; `file.rs` is the device's
+//! options and its file. The device table, keys
 //! included, is one record in the system table ([`STORAGE_KEY`]); the
 //! broker never touches storage itself: `enable` and `disable` hand the new
 //! record to a `persist` callback before they change anything in memory.
 //!
 //! **Invariant:** with at least one device enabled, a request is logged by
 //! at least one device or [`Broker::log_request`] fails (the request must
-//! then not run); with none, logging is one atomic load.
+//! then not run); with none, logging is one atomic load. A line's payloads
+//! cost one pass over their text and at most [`DATA_CAP`] bytes each
+//! (`data.rs`); the request's is written once per device and reused by the
+//! response line ([`Logged`]). Formatting a payload over [`OFFLOAD_ABOVE`]
+//! bytes of text runs under `tokio::task::block_in_place` on a
+//! multi-threaded runtime, so that other tasks move off the worker; a
+//! payload given as a parsed value (a host reply) never is.
 
+mod data;
 mod entry;
 mod file;
 mod hash;
@@ -25,11 +34,13 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
+pub use data::{DATA_CAP, TRUNCATED};
 pub use entry::{AuthInfo, Operation, Payload, PolicyResults, RequestEntry, ResponseEntry};
 pub use file::parse_bool;
 
-use entry::{Resolved, Style};
+use entry::Style;
 use file::{FileConfig, Sink};
 use hash::Hasher;
 
@@ -111,6 +122,54 @@ pub struct DeviceSummary {
     pub local: bool,
 }
 
+/// What [`Broker::log_request`] wrote: the request's `data` as each device
+/// logged it (each at most [`DATA_CAP`] bytes), so that the response line
+/// neither reads the body again nor needs it kept. `Default` is "nothing
+/// logged yet": the response line then writes `entry.data` itself.
+#[derive(Default)]
+pub struct Logged {
+    data: Vec<(Arc<Device>, Option<Box<RawValue>>)>,
+}
+
+impl fmt::Debug for Logged {
+    /// The number of devices only: the data is a request's.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Logged")
+            .field("devices", &self.data.len())
+            .finish()
+    }
+}
+
+impl Logged {
+    /// The request's data as `device` logged it; `None` if it did not log
+    /// the request (it was enabled since, or it discards).
+    fn data_for(&self, device: &Arc<Device>) -> Option<Option<&RawValue>> {
+        self.data
+            .iter()
+            .find(|(d, _)| Arc::ptr_eq(d, device))
+            .map(|(_, data)| data.as_deref())
+    }
+}
+
+/// Payload text above this many bytes is formatted off the runtime's
+/// worker (64 KiB: below it a line takes well under a millisecond).
+pub const OFFLOAD_ABOVE: usize = 64 * 1024;
+
+/// Runs `work` under `block_in_place` when `weight` (bytes of payload text)
+/// is over [`OFFLOAD_ABOVE`] and this thread is a worker of a multi-threaded
+/// runtime (the tasks queued on it move to another worker meanwhile);
+/// otherwise here. A current-thread runtime (unit tests) runs it here.
+fn offload<T>(weight: usize, work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if weight > OFFLOAD_ABOVE && multi {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
 /// Sends entries to the enabled devices. `Send + Sync`; one per server.
 pub struct Broker {
     /// Whether the table has any device: the hot path's only read when
@@ -179,42 +238,71 @@ impl Broker {
     }
 
     /// Logs a request before it runs. `Err` means devices are enabled and
-    /// none wrote the line: do not run the request; answer 500.
-    pub fn log_request(&self, entry: &RequestEntry<'_>) -> Result<(), AuditError> {
+    /// none wrote the line: do not run the request; answer 500. The
+    /// [`Logged`] holds the request's `data` as each device wrote it, for
+    /// [`Broker::log_response`].
+    pub fn log_request(&self, entry: &RequestEntry<'_>) -> Result<Logged, AuditError> {
         if !self.is_enabled() {
-            return Ok(());
+            return Ok(Logged::default());
         }
         let table = self.snapshot();
-        let data = entry.data.map(Resolved::new);
-        let time = entry::rfc3339(SystemTime::now(), true);
-        table.write_each("request", entry.path, |style| {
-            entry::request_line(style, &time, entry, data.as_ref())
+        offload(entry.data.map_or(0, Payload::text_len), || {
+            let time = entry::rfc3339(SystemTime::now(), true);
+            let mut logged = Logged::default();
+            table
+                .write_each("request", entry.path, |device, style| {
+                    let data = entry.data.and_then(|p| data::render(p, style, false));
+                    let line = entry::request_line(style, &time, entry, data.as_deref());
+                    logged.data.push((Arc::clone(device), data));
+                    line
+                })
+                .map(|()| logged)
         })
     }
 
-    /// Logs a response (or a failure) after the request ran. `Err` means
-    /// devices are enabled and none wrote the line: answer 500.
+    /// Logs a response (or a failure) after the request ran, with the
+    /// request's `data` from `logged` (a device enabled since is given
+    /// `entry.data`, which the request path leaves out once the request
+    /// has run). `Err` means devices are enabled and none wrote the line:
+    /// answer 500.
     pub fn log_response(
         &self,
         entry: &RequestEntry<'_>,
+        logged: &Logged,
         response: &ResponseEntry<'_>,
     ) -> Result<(), AuditError> {
         if !self.is_enabled() {
             return Ok(());
         }
         let table = self.snapshot();
-        let request_data = entry.data.map(Resolved::new);
-        let response_data = response.data.map(Resolved::new);
-        let time = entry::rfc3339(SystemTime::now(), true);
-        table.write_each("response", entry.path, |style| {
-            entry::response_line(
-                style,
-                &time,
-                entry,
-                request_data.as_ref(),
-                response,
-                response_data.as_ref(),
-            )
+        let weight = response
+            .data
+            .map_or(0, Payload::text_len)
+            .saturating_add(entry.data.map_or(0, Payload::text_len));
+        let elide = entry.operation == Operation::List;
+        offload(weight, || {
+            let time = entry::rfc3339(SystemTime::now(), true);
+            table.write_each("response", entry.path, |device, style| {
+                let fresh;
+                let request_data = match logged.data_for(device) {
+                    Some(data) => data,
+                    None => {
+                        fresh = entry.data.and_then(|p| data::render(p, style, false));
+                        fresh.as_deref()
+                    }
+                };
+                let response_data = response
+                    .data
+                    .and_then(|p| data::render(p, style, elide && style.elide_list_responses));
+                entry::response_line(
+                    style,
+                    &time,
+                    entry,
+                    request_data,
+                    response,
+                    response_data.as_deref(),
+                )
+            })
         })
     }
 
@@ -408,10 +496,11 @@ impl Broker {
 
 impl Table {
     /// Formats a line per device and writes it; succeeds if any device
-    /// wrote (Vault's rule), or if there is no device.
-    fn write_each<F>(&self, what: &str, request_path: &str, line: F) -> Result<(), AuditError>
+    /// wrote (Vault's rule), or if there is no device. Devices that discard
+    /// are not asked for a line.
+    fn write_each<F>(&self, what: &str, request_path: &str, mut line: F) -> Result<(), AuditError>
     where
-        F: Fn(&Style<'_>) -> serde_json::Result<Vec<u8>>,
+        F: FnMut(&Arc<Device>, &Style<'_>) -> serde_json::Result<Vec<u8>>,
     {
         if self.devices.is_empty() {
             return Ok(());
@@ -419,7 +508,7 @@ impl Table {
         let mut failures = Vec::new();
         let mut logged = false;
         for device in &self.devices {
-            match device.write(&line) {
+            match device.write(|style| line(device, style)) {
                 Ok(()) => logged = true,
                 Err(e) => {
                     tracing::error!(
@@ -481,9 +570,9 @@ impl Device {
         ))
     }
 
-    fn write<F>(&self, line: &F) -> Result<(), String>
+    fn write<F>(&self, line: F) -> Result<(), String>
     where
-        F: Fn(&Style<'_>) -> serde_json::Result<Vec<u8>>,
+        F: FnOnce(&Style<'_>) -> serde_json::Result<Vec<u8>>,
     {
         if self.sink.is_discard() {
             return Ok(());

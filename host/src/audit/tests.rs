@@ -174,12 +174,12 @@ fn request_lines_hash_every_secret_with_the_devices_key() {
             "path": "secret/foo",
             "data": {
                 "password": k("hunter2"),
-                "count": 3,
-                "ratio": 0.5,
-                "flag": false,
+                "count": k("3"),
+                "ratio": k("0.5"),
+                "flag": k("false"),
                 "none": null,
                 "when": "2024-05-01T10:00:00Z",
-                "nested": {"list": [k("alpha"), 7, {"deep": k("omega")}], "inner": {"k": k("v")}},
+                "nested": {"list": [k("alpha"), k("7"), {"deep": k("omega")}], "inner": {"k": k("v")}},
             },
             "remote_address": "127.0.0.1",
             "remote_port": 4242,
@@ -204,7 +204,7 @@ fn request_lines_hash_every_secret_with_the_devices_key() {
 }
 
 #[test]
-fn response_lines_hash_data_and_new_tokens_but_not_errors() {
+fn response_lines_hash_data_new_tokens_and_errors() {
     let h = Harness::new();
     let file = h.enable_file("one", &[]);
     let key = h.key("one/");
@@ -234,13 +234,15 @@ fn response_lines_hash_data_and_new_tokens_but_not_errors() {
         warnings: &warnings,
         error: Some("1 error occurred: boom"),
     };
-    h.broker.log_response(&entry, &response).unwrap();
+    h.broker
+        .log_response(&entry, &Logged::default(), &response)
+        .unwrap();
 
     let got = lines(&file);
     let line = &got[0];
     let k = |t: &str| expected(&key, t);
     assert_eq!(line["type"], "response");
-    assert_eq!(line["error"], "1 error occurred: boom");
+    assert_eq!(line["error"], k("1 error occurred: boom"));
     assert_eq!(line["auth"], json!({"token_type": "default"}));
     assert_eq!(
         line["request"]["data"],
@@ -260,7 +262,7 @@ fn response_lines_hash_data_and_new_tokens_but_not_errors() {
                 "token_ttl": 3600,
             },
             "mount_type": "token",
-            "data": {"keys": [k("a"), k("b")], "n": 1},
+            "data": {"keys": [k("a"), k("b")], "n": k("1")},
             "warnings": ["careful"],
         })
     );
@@ -280,10 +282,16 @@ fn log_raw_writes_everything_in_clear() {
         data: Some(Payload::Value(&reply)),
         ..ResponseEntry::default()
     };
-    h.broker.log_request(&entry).unwrap();
-    h.broker.log_response(&entry, &response).unwrap();
+    let logged = h.broker.log_request(&entry).unwrap();
+    let failed = ResponseEntry {
+        error: Some("invalid ttl \"987654321zz\""),
+        ..ResponseEntry::default()
+    };
+    h.broker.log_response(&entry, &logged, &response).unwrap();
+    h.broker.log_response(&entry, &logged, &failed).unwrap();
     let got = lines(&file);
     assert_eq!(got[0]["request"]["data"], reply);
+    assert_eq!(got[2]["error"], "invalid ttl \"987654321zz\"");
     assert_eq!(got[0]["request"]["client_token"], "s.requesttoken");
     assert_eq!(
         got[0]["request"]["client_token_accessor"],
@@ -362,7 +370,7 @@ fn a_request_fails_when_no_device_can_write_and_succeeds_when_one_can() {
     );
     let e = h
         .broker
-        .log_response(&entry, &ResponseEntry::default())
+        .log_response(&entry, &Logged::default(), &ResponseEntry::default())
         .unwrap_err();
     assert!(matches!(e, AuditError::NotLogged(_)));
     assert_eq!(
@@ -371,9 +379,9 @@ fn a_request_fails_when_no_device_can_write_and_succeeds_when_one_can() {
     );
 
     let good = h.enable_file("good", &[]);
-    h.broker.log_request(&entry).unwrap();
+    let logged = h.broker.log_request(&entry).unwrap();
     h.broker
-        .log_response(&entry, &ResponseEntry::default())
+        .log_response(&entry, &logged, &ResponseEntry::default())
         .unwrap();
     let got = lines(&good);
     assert_eq!(got.len(), 2);
@@ -386,9 +394,9 @@ fn no_device_means_nothing_to_do() {
     let broker = Broker::new();
     assert!(!broker.is_enabled());
     let entry = RequestEntry::new(Uuid::nil(), Operation::Read, "x");
-    broker.log_request(&entry).unwrap();
+    let logged = broker.log_request(&entry).unwrap();
     broker
-        .log_response(&entry, &ResponseEntry::default())
+        .log_response(&entry, &logged, &ResponseEntry::default())
         .unwrap();
     assert!(broker.list().is_empty());
 }
@@ -609,9 +617,101 @@ fn list_responses_can_be_elided() {
         data: Some(Payload::Value(&reply)),
         ..ResponseEntry::default()
     };
-    h.broker.log_response(&entry, &response).unwrap();
+    h.broker
+        .log_response(&entry, &Logged::default(), &response)
+        .unwrap();
     assert_eq!(
         lines(&file)[0]["response"]["data"],
         json!({"keys": 3, "key_info": 1})
     );
+}
+
+#[test]
+fn the_response_line_reuses_the_request_data_each_device_wrote() {
+    let h = Harness::new();
+    let one = h.enable_file("one", &[]);
+    let key = h.key("one/");
+    let body = r#"{"password":"hunter2","pin":987654321}"#;
+    let mut entry = RequestEntry::new(Uuid::new_v4(), Operation::Update, "secret/foo");
+    entry.data = Some(Payload::Text(body));
+    let logged = h.broker.log_request(&entry).unwrap();
+    // A device enabled while the request runs logs no request data for it.
+    let two = h.enable_file("two", &[]);
+    // The request path drops the body once the request has run.
+    let after = RequestEntry {
+        data: None,
+        ..entry
+    };
+    h.broker
+        .log_response(&after, &logged, &ResponseEntry::default())
+        .unwrap();
+    let got = lines(&one);
+    let want = json!({"password": expected(&key, "hunter2"), "pin": expected(&key, "987654321")});
+    assert_eq!(got[0]["request"]["data"], want);
+    assert_eq!(got[1]["request"]["data"], want);
+    let got = lines(&two);
+    assert!(got[0]["request"].get("data").is_none());
+    for file in [one, two] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(!text.contains("hunter2") && !text.contains("987654321"));
+    }
+}
+
+#[test]
+fn errors_are_hashed_unless_value_free() {
+    let h = Harness::new();
+    let file = h.enable_file("one", &[]);
+    let key = h.key("one/");
+    let mut entry = RequestEntry::new(Uuid::new_v4(), Operation::Update, "auth/token/create");
+    for error in [
+        "permission denied",
+        "invalid ttl \"987654321zz\"",
+        "key version 987654321 not found",
+    ] {
+        entry.error = Some(error);
+        let logged = h.broker.log_request(&entry).unwrap();
+        let response = ResponseEntry {
+            error: Some(error),
+            ..ResponseEntry::default()
+        };
+        h.broker.log_response(&entry, &logged, &response).unwrap();
+    }
+    let got = lines(&file);
+    let errors: Vec<&Value> = got.iter().map(|l| &l["error"]).collect();
+    let hashed_ttl = expected(&key, "invalid ttl \"987654321zz\"");
+    let hashed_version = expected(&key, "key version 987654321 not found");
+    assert_eq!(
+        errors,
+        [
+            "permission denied",
+            "permission denied",
+            hashed_ttl.as_str(),
+            hashed_ttl.as_str(),
+            hashed_version.as_str(),
+            hashed_version.as_str(),
+        ]
+    );
+    assert!(!std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("987654321"));
+}
+
+#[test]
+fn a_huge_payload_is_logged_as_its_size() {
+    let h = Harness::new();
+    let file = h.enable_file("one", &[]);
+    // 4 MiB of one-byte numbers: two million leaves, 160 MiB once hashed.
+    let body = format!("{{\"a\":[{}]}}", vec!["0"; 2 << 20].join(","));
+    let mut entry = RequestEntry::new(Uuid::new_v4(), Operation::Update, "secret/foo");
+    entry.data = Some(Payload::Text(&body));
+    let logged = h.broker.log_request(&entry).unwrap();
+    h.broker
+        .log_response(&entry, &logged, &ResponseEntry::default())
+        .unwrap();
+    let got = lines(&file);
+    let marker = json!({ TRUNCATED: format!("{} bytes", body.len()) });
+    assert_eq!(got[0]["request"]["data"], marker);
+    assert_eq!(got[1]["request"]["data"], marker);
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(size < 8 * 1024, "{size} bytes for two lines");
 }
