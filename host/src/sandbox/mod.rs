@@ -16,14 +16,16 @@
 //!   dropped.
 //!
 //! What the bounds do not cover: the deadline is wall time checked at each
-//! epoch tick while wasm runs, so a single long host function (an RSA-4096
-//! key generation) is not interrupted, only followed by the trap; the memory
+//! epoch tick while wasm runs and, for the heavy crypto imports, while the
+//! engine waits for the [`heavy::HeavyPool`]; a cheap host function is not
+//! interrupted, only followed by the trap; the memory
 //! cap counts linear memory and tables, not host memory held for the
 //! instance (key handles are capped separately, see `host/crypto.rs`).
 //! Every tick a running call yields to tokio, so a call that runs long never
 //! monopolises a worker thread.
 
 pub mod bindings;
+pub mod heavy;
 pub mod host;
 
 use std::collections::HashMap;
@@ -82,6 +84,8 @@ pub struct InstanceState {
     table: ResourceTable,
     limits: StoreLimits,
     live_keys: usize,
+    /// Where the heavy crypto imports run (shared by every store).
+    heavy: heavy::HeavyPool,
     clock_offset: Duration,
     /// When the current call must end (checked at every epoch tick).
     deadline: std::time::Instant,
@@ -225,6 +229,8 @@ pub struct Sandbox {
     /// Every mount runtime made, so idle instances can be evicted when the
     /// instance pool is full.
     mounts: Mutex<Vec<std::sync::Weak<MountRuntime>>>,
+    /// Where the heavy crypto imports run, one slot per core.
+    heavy: heavy::HeavyPool,
 }
 
 impl Sandbox {
@@ -280,6 +286,7 @@ impl Sandbox {
             storage,
             loaded: Mutex::new(HashMap::new()),
             mounts: Mutex::new(Vec::new()),
+            heavy: heavy::HeavyPool::per_core(),
         }))
     }
 
@@ -382,6 +389,7 @@ impl Sandbox {
                 .instances(16)
                 .build(),
             live_keys: 0,
+            heavy: self.heavy.clone(),
             clock_offset: self.limits.clock_offset,
             deadline: std::time::Instant::now(),
             mount_label: label,
