@@ -18,6 +18,8 @@
 //!   cannot do, precedence, expiry, revocation.
 //! - `seal`: init, unseal, seal, barrier rotation.
 //! - `audit`: the file audit device: lines, hashing, failing closed.
+//! - `isolation`: heavy work on one mount (RSA-4096 key generation) does not
+//!   stall reads on another; past the deadline it fails alone.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -29,6 +31,7 @@ mod api;
 mod audit;
 mod catalog;
 mod concurrency;
+mod isolation;
 mod mounts;
 mod persistence;
 mod sandbox;
