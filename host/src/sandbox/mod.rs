@@ -16,10 +16,10 @@
 //!   dropped.
 //!
 //! What the bounds do not cover: the deadline is wall time checked at each
-//! epoch tick while wasm runs and, for the heavy crypto imports, while the
-//! engine waits for the [`heavy::HeavyPool`]; a cheap host function is not
-//! interrupted, only followed by the trap; the memory
-//! cap counts linear memory and tables, not host memory held for the
+//! epoch tick while wasm runs, and around a heavy crypto import's wait for
+//! and run on the [`heavy::HeavyPool`] (the call traps at the deadline, the
+//! operation finishes on its own thread); any other host function is not
+//! interrupted, only followed by the trap; the memory cap counts linear memory and tables, not host memory held for the
 //! instance (key handles are capped separately, see `host/crypto.rs`).
 //! Every tick a running call yields to tokio, so a call that runs long never
 //! monopolises a worker thread.
@@ -229,7 +229,7 @@ pub struct Sandbox {
     /// Every mount runtime made, so idle instances can be evicted when the
     /// instance pool is full.
     mounts: Mutex<Vec<std::sync::Weak<MountRuntime>>>,
-    /// Where the heavy crypto imports run, one slot per core.
+    /// Where the heavy crypto imports run, one thread per core.
     heavy: heavy::HeavyPool,
 }
 
