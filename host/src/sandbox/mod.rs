@@ -16,14 +16,16 @@
 //!   dropped.
 //!
 //! What the bounds do not cover: the deadline is wall time checked at each
-//! epoch tick while wasm runs, so a single long host function (an RSA-4096
-//! key generation) is not interrupted, only followed by the trap; the memory
-//! cap counts linear memory and tables, not host memory held for the
+//! epoch tick while wasm runs, and around a heavy crypto import's wait for
+//! and run on the [`heavy::HeavyPool`] (the call traps at the deadline, the
+//! operation finishes on its own thread); any other host function is not
+//! interrupted, only followed by the trap; the memory cap counts linear memory and tables, not host memory held for the
 //! instance (key handles are capped separately, see `host/crypto.rs`).
 //! Every tick a running call yields to tokio, so a call that runs long never
 //! monopolises a worker thread.
 
 pub mod bindings;
+pub mod heavy;
 pub mod host;
 pub mod limits;
 
@@ -66,6 +68,8 @@ pub struct InstanceState {
     table: ResourceTable,
     limits: limits::MemoryLimiter,
     live_keys: usize,
+    /// Where the heavy crypto imports run (shared by every store).
+    heavy: heavy::HeavyPool,
     clock_offset: Duration,
     /// When the current call must end (checked at every epoch tick).
     deadline: std::time::Instant,
@@ -220,6 +224,8 @@ pub struct Sandbox {
     /// Every mount runtime made, so idle instances can be evicted when the
     /// instance pool is full.
     mounts: Mutex<Vec<std::sync::Weak<MountRuntime>>>,
+    /// Where the heavy crypto imports run, one thread per core.
+    heavy: heavy::HeavyPool,
 }
 
 impl Sandbox {
@@ -275,6 +281,7 @@ impl Sandbox {
             storage,
             loaded: Mutex::new(HashMap::new()),
             mounts: Mutex::new(Vec::new()),
+            heavy: heavy::HeavyPool::per_core(),
         }))
     }
 
@@ -378,6 +385,7 @@ impl Sandbox {
             table: ResourceTable::new(),
             limits: limits::MemoryLimiter::new(self.limits.memory_bytes),
             live_keys: 0,
+            heavy: self.heavy.clone(),
             clock_offset: self.limits.clock_offset,
             deadline: std::time::Instant::now(),
             mount_label: label,
