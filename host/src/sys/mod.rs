@@ -85,10 +85,10 @@ pub async fn handle(server: &Server, authorized: Authorized, request: Request) -
                 return plugins::entry(server, method, name, data).await;
             }
             if let Some(name) = rest.strip_prefix("policies/acl/") {
-                return policies::one(server, method, name, data, false);
+                return policies::one(server, method, name, data, false).await;
             }
             if let Some(name) = rest.strip_prefix("policy/") {
-                return policies::one(server, method, name, data, true);
+                return policies::one(server, method, name, data, true).await;
             }
             if let Some(p) = rest.strip_prefix("internal/ui/mounts/") {
                 return internal_ui::one(server, method, p);

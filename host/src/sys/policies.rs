@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::only;
 use crate::api::{ApiError, ApiResult, Method, Reply};
+use crate::auth::policies::PolicyStore;
 use crate::fields::opt_string;
 use crate::server::Server;
 
@@ -28,8 +29,9 @@ pub fn list_old(server: &Server, method: Method) -> ApiResult {
 }
 
 /// `sys/policies/acl/:name` (`old` = `sys/policy/:name`, whose text field
-/// is `rules` and whose data is repeated at the top level).
-pub fn one(
+/// is `rules` and whose data is repeated at the top level). A written
+/// policy is parsed on tokio's blocking pool, not on a runtime worker.
+pub async fn one(
     server: &Server,
     method: Method,
     name: &str,
@@ -74,7 +76,11 @@ pub fn one(
             };
             // Vault accepts the policy base64-encoded too.
             let text = decode_maybe_base64(&text);
-            server.auth.policies.put(name, &text)?;
+            let owned = name.to_string();
+            let policy = tokio::task::spawn_blocking(move || PolicyStore::parse_new(&owned, &text))
+                .await
+                .map_err(|e| ApiError::internal(format!("policy parsing failed: {e}")))??;
+            server.auth.policies.put(policy)?;
             Ok(Reply::empty())
         }
         _ => {
