@@ -113,6 +113,9 @@ pub struct Config {
     pub periodic_interval: Duration,
 }
 
+/// The largest `engine_max_concurrent_calls`.
+const MAX_CONCURRENT_CALLS: usize = 1_000_000;
+
 /// Default engine limits.
 pub fn default_limits() -> Limits {
     Limits {
@@ -200,8 +203,13 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
             }
             "engine_memory_limit" => limits.memory_bytes = size(&attr.expr, key)?,
             "engine_max_concurrent_calls" => {
+                // Beyond a semaphore's maximum, making a mount panics.
                 limits.max_concurrent_calls = usize::try_from(integer(&attr.expr, key)?)
-                    .map_err(|_| anyhow::anyhow!("{key} is too large"))?
+                    .ok()
+                    .filter(|n| *n <= MAX_CONCURRENT_CALLS)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("{key} must be at most {MAX_CONCURRENT_CALLS}")
+                    })?
             }
             "api_addr" | "cluster_addr" | "ui" | "disable_mlock" | "log_level" | "cluster_name"
             | "default_lease_ttl" | "max_lease_ttl" | "disable_cache" | "pid_file" => {
@@ -336,23 +344,27 @@ fn integer(e: &Expression, key: &str) -> anyhow::Result<u64> {
     }
 }
 
+/// The longest duration a setting takes (365 days): a deadline this far
+/// out still fits in an `Instant`, which a larger one (say `u64::MAX`
+/// seconds) would overflow, panicking every engine call.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
 fn duration(e: &Expression, key: &str) -> anyhow::Result<Duration> {
-    let secs = match e {
-        Expression::Number(n) => n.as_u64(),
-        Expression::String(s) => {
-            if let Some(ms) = s.strip_suffix("ms") {
-                return ms
-                    .parse::<u64>()
-                    .map(Duration::from_millis)
-                    .map_err(|_| anyhow::anyhow!("{key}: invalid duration {s:?}"));
-            }
-            crate::fields::parse_duration(s)
-        }
+    let parsed = match e {
+        Expression::Number(n) => n.as_u64().map(Duration::from_secs),
+        Expression::String(s) => match s.strip_suffix("ms") {
+            Some(ms) => ms.parse::<u64>().ok().map(Duration::from_millis),
+            None => crate::fields::parse_duration(s).map(Duration::from_secs),
+        },
         _ => None,
     };
-    match secs {
-        Some(s) if s > 0 => Ok(Duration::from_secs(s)),
-        _ => anyhow::bail!("{key} must be a positive duration such as \"10s\""),
+    match parsed {
+        // Zero too is refused ("0ms" once passed): a zero interval panics
+        // tokio's ticker, and a zero deadline fails every call.
+        Some(d) if !d.is_zero() && d <= MAX_DURATION => Ok(d),
+        _ => {
+            anyhow::bail!("{key} must be a positive duration of at most 365 days, such as \"10s\"")
+        }
     }
 }
 
