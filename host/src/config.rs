@@ -396,6 +396,9 @@ fn size(e: &Expression, key: &str) -> anyhow::Result<usize> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

@@ -17,6 +17,8 @@
 //! This module is pure: no storage, no tokens, no HTTP.
 
 mod acl;
+#[cfg(test)]
+mod fuzz;
 mod parse;
 
 use std::fmt;
