@@ -74,12 +74,13 @@ pub async fn one(
                     opt_string(data, "rules")?.ok_or_else(|| ApiError::bad("missing \"policy\""))?
                 }
             };
-            // Vault accepts the policy base64-encoded too.
-            let text = decode_maybe_base64(&text);
             let owned = name.to_string();
-            let policy = tokio::task::spawn_blocking(move || PolicyStore::parse_new(&owned, &text))
-                .await
-                .map_err(|e| ApiError::internal(format!("policy parsing failed: {e}")))??;
+            let policy = tokio::task::spawn_blocking(move || {
+                // Vault accepts the policy base64-encoded too.
+                PolicyStore::parse_new(&owned, &decode_maybe_base64(&text))
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("policy parsing failed: {e}")))??;
             server.auth.policies.put(policy)?;
             Ok(Reply::empty())
         }
