@@ -13,6 +13,10 @@ default:
 test:
     scripts/test.sh
 
+# The property tests with CASES cases each (CI runs a few hundred).
+fuzz CASES="100000":
+    scripts/fuzz.sh {{CASES}}
+
 # CI exactly.
 ci:
     .ci/run

@@ -137,6 +137,9 @@ pub struct Config {
     pub graceful_shutdown_timeout: Duration,
 }
 
+/// The largest `engine_max_concurrent_calls`.
+const MAX_CONCURRENT_CALLS: usize = 1_000_000;
+
 /// Default engine limits.
 pub fn default_limits() -> Limits {
     Limits {
@@ -255,8 +258,13 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
             }
             "engine_memory_limit" => limits.memory_bytes = size(&attr.expr, key, 1 << 20, "1MiB")?,
             "engine_max_concurrent_calls" => {
+                // Beyond a semaphore's maximum, making a mount panics.
                 limits.max_concurrent_calls = usize::try_from(integer(&attr.expr, key)?)
-                    .map_err(|_| anyhow::anyhow!("{key} is too large"))?
+                    .ok()
+                    .filter(|n| *n <= MAX_CONCURRENT_CALLS)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("{key} must be at most {MAX_CONCURRENT_CALLS}")
+                    })?
             }
             "engine_max_queued_calls" => {
                 limits.max_queued_calls = usize::try_from(integer(&attr.expr, key)?)
@@ -424,8 +432,14 @@ fn integer(e: &Expression, key: &str) -> anyhow::Result<u64> {
     }
 }
 
-/// A positive duration: seconds as a number, or Vault's forms through
-/// [`coffer_rules::parse_duration`] (`"90s"`, `"5m"`, `"500ms"`).
+/// The longest duration a setting takes (365 days): a deadline this far
+/// out still fits in an `Instant`, which a larger one (say `u64::MAX`
+/// seconds) would overflow, panicking every engine call.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
+/// A positive duration of at most [`MAX_DURATION`]: seconds as a number,
+/// or Vault's forms through [`coffer_rules::parse_duration`] (`"90s"`,
+/// `"5m"`, `"500ms"`).
 fn duration(e: &Expression, key: &str) -> anyhow::Result<Duration> {
     let parsed = match e {
         Expression::Number(n) => n.as_u64().map(Duration::from_secs),
@@ -433,8 +447,12 @@ fn duration(e: &Expression, key: &str) -> anyhow::Result<Duration> {
         _ => None,
     };
     match parsed {
-        Some(d) if !d.is_zero() => Ok(d),
-        _ => anyhow::bail!("{key} must be a positive duration such as \"10s\""),
+        // Zero too is refused: a zero interval panics tokio's ticker, and a
+        // zero deadline fails every call.
+        Some(d) if !d.is_zero() && d <= MAX_DURATION => Ok(d),
+        _ => {
+            anyhow::bail!("{key} must be a positive duration of at most 365 days, such as \"10s\"")
+        }
     }
 }
 
@@ -478,6 +496,9 @@ fn size(e: &Expression, key: &str, min: usize, min_text: &str) -> anyhow::Result
         ),
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

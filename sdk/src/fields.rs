@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 
+#[cfg(test)]
+mod fuzz;
 mod rules;
 
 pub(crate) use rules::parse_quiet;

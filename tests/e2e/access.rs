@@ -416,6 +416,39 @@ fn policy_documents_are_validated_and_listed() {
     root.get("sys/policies/acl/good").expect(404);
 }
 
+/// A policy's text is capped at 1 MiB: at the cap it is stored, read
+/// back whole and enforced; one byte more is a 400 naming the cap, and
+/// nothing is stored.
+#[test]
+fn policy_text_is_capped_at_one_mebibyte() {
+    const CAP: usize = 1 << 20;
+    let server = Server::dev();
+    let root = server.client();
+    let rule = "path \"secret/big\" { capabilities = [\"read\"] }\n# ";
+    let at_cap = format!("{rule}{}", "x".repeat(CAP - rule.len()));
+    assert_eq!(at_cap.len(), CAP);
+    policy(&root, "big", &at_cap);
+    assert_eq!(
+        root.get("sys/policies/acl/big").data()["policy"]
+            .as_str()
+            .map(str::len),
+        Some(CAP)
+    );
+    root.put("secret/big", &json!({ "v": "1" }))
+        .expect_no_content();
+    let (t, _) = token(&root, json!({ "policies": ["big"] }));
+    let user = root.with_token(Some(&t));
+    user.get("secret/big").expect(200);
+    user.get("secret/other").expect(403);
+
+    let over = format!("{at_cap}x");
+    let r = root.put("sys/policies/acl/over", &json!({ "policy": over }));
+    r.expect(400);
+    let message = r.errors().join(" ");
+    assert!(message.contains("1048576"), "{message}");
+    root.get("sys/policies/acl/over").expect(404);
+}
+
 /// Paths the policy check and the engine could read differently are
 /// refused before either looks at them.
 #[test]

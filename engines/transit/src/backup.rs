@@ -100,14 +100,25 @@ fn restore(m: Mount, ctx: &mut Ctx<'_>, f: Restore) -> Result<Response, Error> {
     Ok(Response::none())
 }
 
-/// A backup is client input: refuse one whose versions do not add up.
+/// A backup is client input: refuse one whose versions do not add up (the
+/// bounds every other path keeps: `1 <= min_available <= min_decryption
+/// <= latest`, `min_encryption` 0 or between `min_decryption` and
+/// `latest`, every kept version between `min_available` and `latest`).
+/// A latest version of `u32::MAX` is consistent: the key works, and
+/// `rotate` refuses to go past it.
 fn check_consistent(p: &Policy) -> Result<(), Error> {
     p.kind.check_supported()?;
+    let oldest = p.min_available_version.max(1);
     let ok = p.latest_version >= 1
         && p.versions.contains_key(&p.latest_version)
-        && p.versions.keys().all(|v| *v >= 1 && *v <= p.latest_version)
-        && p.min_decryption_version >= 1
-        && p.min_decryption_version <= p.latest_version;
+        && p.versions
+            .keys()
+            .all(|v| *v >= oldest && *v <= p.latest_version)
+        && p.min_decryption_version >= oldest
+        && p.min_decryption_version <= p.latest_version
+        && (p.min_encryption_version == 0
+            || (p.min_encryption_version >= p.min_decryption_version
+                && p.min_encryption_version <= p.latest_version));
     if !ok {
         return Err(Error::invalid("'backup' holds an inconsistent key"));
     }
@@ -116,9 +127,146 @@ fn check_consistent(p: &Policy) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use coffer_sdk::testing::TestEngine;
+    use serde_json::{json, Value};
 
     use crate::tests::{data, transit};
+    use crate::util::{b64, decode_b64};
+
+    const TOP: u32 = u32::MAX;
+
+    /// Backs up `name` (made exportable with plaintext backups), lets
+    /// `edit` change the stored policy, and restores the result as `as_name`.
+    fn restore_edited(
+        t: &mut TestEngine,
+        name: &str,
+        as_name: &str,
+        edit: impl FnOnce(&mut Value),
+    ) {
+        let backup = data(t.read(&format!("backup/{name}")))["backup"].clone();
+        let mut record: Value =
+            serde_json::from_slice(&decode_b64(backup.as_str().unwrap()).unwrap()).unwrap();
+        edit(&mut record["policy"]);
+        let edited = b64::encode(&serde_json::to_vec(&record).unwrap());
+        let r = t.write(&format!("restore/{as_name}"), json!({ "backup": edited }));
+        assert_eq!(r.unwrap().status(), 204);
+    }
+
+    /// Moves the policy's only version to number `to`, which becomes the latest.
+    fn renumber(policy: &mut Value, to: u32) {
+        let versions = policy["versions"].as_object_mut().unwrap();
+        let only = versions.remove("1").unwrap();
+        versions.insert(to.to_string(), only);
+        policy["latest_version"] = to.into();
+    }
+
+    #[test]
+    fn a_key_at_the_last_version_number_cannot_rotate() {
+        let mut t = transit();
+        let opts = json!({"exportable": true, "allow_plaintext_backup": true});
+        data(t.write("keys/k", opts.clone()));
+        let ct = data(t.write("encrypt/k", json!({"plaintext": "aGk="})))["ciphertext"].clone();
+        restore_edited(&mut t, "k", "top", |p| {
+            renumber(p, TOP);
+            p["auto_rotate_period"] = 3600.into();
+        });
+        let before = data(t.read("keys/top"));
+        assert_eq!(before["latest_version"], TOP);
+
+        // rotate: a 400 naming the limit, and the key unchanged.
+        let err = t.write("keys/top/rotate", json!({})).unwrap_err();
+        assert_eq!(err.status(), 400, "{err}");
+        assert!(err.message().contains("no version can be added"), "{err}");
+        assert_eq!(data(t.read("keys/top")), before);
+        // Periodic auto-rotation (due an hour later) leaves it alone too.
+        t.set_now(coffer_sdk::clock::Timestamp::from_secs(u64::from(u32::MAX)));
+        t.periodic().unwrap();
+        assert_eq!(data(t.read("keys/top"))["latest_version"], TOP);
+
+        // The version's key still decrypts what it encrypted.
+        let moved = ct
+            .as_str()
+            .unwrap()
+            .replacen("vault:v1:", &format!("vault:v{TOP}:"), 1);
+        let r = data(t.write("decrypt/top", json!({ "ciphertext": moved })));
+        assert_eq!(r["plaintext"], "aGk=");
+        let r = data(t.write("encrypt/top", json!({"plaintext": "aGk="})));
+        assert_eq!(r["key_version"], TOP);
+    }
+
+    #[test]
+    fn import_version_at_the_last_version_number_is_refused() {
+        let mut t = transit();
+        let opts =
+            json!({"exportable": true, "allow_plaintext_backup": true, "type": "ecdsa-p256"});
+        data(t.write("keys/k", opts.clone()));
+        data(t.write("keys/other", json!({"type": "ecdsa-p256"})));
+        let other = data(t.read("keys/other"))["keys"]["1"]["public_key"].clone();
+        restore_edited(&mut t, "k", "top", |p| {
+            renumber(p, TOP);
+            p["imported"] = true.into();
+        });
+        let before = data(t.read("keys/top"));
+        let err = t
+            .write("keys/top/import_version", json!({ "public_key": other }))
+            .unwrap_err();
+        assert_eq!(err.status(), 400, "{err}");
+        assert!(err.message().contains("no version can be added"), "{err}");
+        assert_eq!(data(t.read("keys/top")), before);
+    }
+
+    #[test]
+    fn min_versions_beyond_u32_are_refused_not_clamped() {
+        let mut t = transit();
+        let opts = json!({"exportable": true, "allow_plaintext_backup": true});
+        data(t.write("keys/k", opts));
+        restore_edited(&mut t, "k", "top", |p| renumber(p, TOP));
+        let beyond = i64::from(TOP) + 1;
+        for field in ["min_decryption_version", "min_encryption_version"] {
+            let err = t
+                .write("keys/top/config", json!({ field: beyond }))
+                .unwrap_err();
+            assert_eq!(err.status(), 400, "{field}: {err}");
+            assert!(err.message().contains(&beyond.to_string()), "{err}");
+        }
+        let r = data(t.read("keys/top"));
+        assert_eq!(r["min_decryption_version"], 1);
+        assert_eq!(r["min_encryption_version"], 0);
+        // The last number itself is a version, and may be the minimum.
+        let r = data(t.write(
+            "keys/top/config",
+            json!({"min_decryption_version": TOP, "min_encryption_version": TOP}),
+        ));
+        assert_eq!(r["min_decryption_version"], TOP);
+    }
+
+    #[test]
+    fn a_backup_whose_bounds_do_not_add_up_is_refused() {
+        let mut t = transit();
+        let opts = json!({"exportable": true, "allow_plaintext_backup": true});
+        data(t.write("keys/k", opts));
+        data(t.write("keys/k/rotate", json!({})));
+        let backup = data(t.read("backup/k"))["backup"].clone();
+        let record: Value =
+            serde_json::from_slice(&decode_b64(backup.as_str().unwrap()).unwrap()).unwrap();
+        let edits: [(&str, Value); 5] = [
+            ("min_decryption_version", 3.into()),
+            ("min_encryption_version", 3.into()),
+            ("min_available_version", 2.into()),
+            ("latest_version", 1.into()),
+            ("latest_version", TOP.into()),
+        ];
+        for (field, value) in edits {
+            let mut bad = record.clone();
+            bad["policy"][field] = value.clone();
+            let text = b64::encode(&serde_json::to_vec(&bad).unwrap());
+            let err = t
+                .write("restore/bad", json!({ "backup": text }))
+                .unwrap_err();
+            assert_eq!(err.status(), 400, "{field} = {value}: {err}");
+        }
+        assert!(t.read("keys/bad").is_err(), "nothing was restored");
+    }
 
     #[test]
     fn round_trip_all_versions_and_config() {

@@ -297,7 +297,7 @@ fn import(m: Mount, ctx: &mut Ctx<'_>, f: Import) -> Result<Response, Error> {
     if p.kind == KeyKind::Hmac {
         p.key_size = u32::try_from(version.key.len()).unwrap_or(0);
     }
-    p.push_version(version);
+    p.push_version(version)?;
     p.imported = true;
     p.allow_imported_key_rotation = f.allow_rotation;
     store::save(m, ctx, &p)?;
@@ -376,7 +376,7 @@ fn import_version(m: Mount, ctx: &mut Ctx<'_>, f: ImportVersion) -> Result<Respo
             }
             existing.key = new.key;
         }
-        None => p.push_version(new),
+        None => p.push_version(new)?,
     }
     store::save(m, ctx, &p)?;
     Ok(Response::none())

@@ -72,7 +72,15 @@ fn write_key_config(m: Mount, ctx: &mut Ctx<'_>, f: KeyConfig) -> Result<Respons
         if v < 0 {
             return Err(Error::invalid("min decryption version cannot be negative"));
         }
-        let mut v = u32::try_from(v).unwrap_or(u32::MAX);
+        // Beyond u32 is beyond any version: refused below as too new,
+        // with the number as given (not clamped to u32::MAX, which a
+        // restored key's latest version can equal).
+        let mut v = u32::try_from(v).map_err(|_| {
+            Error::invalid(format!(
+                "cannot set min decryption version of {v}, latest key version is {}",
+                p.latest_version
+            ))
+        })?;
         if v == 0 {
             v = 1;
             warning =
@@ -92,7 +100,12 @@ fn write_key_config(m: Mount, ctx: &mut Ctx<'_>, f: KeyConfig) -> Result<Respons
         if v < 0 {
             return Err(Error::invalid("min encryption version cannot be negative"));
         }
-        let v = u32::try_from(v).unwrap_or(u32::MAX);
+        let v = u32::try_from(v).map_err(|_| {
+            Error::invalid(format!(
+                "cannot set min encryption version of {v}, latest key version is {}",
+                p.latest_version
+            ))
+        })?;
         if v != p.min_encryption_version {
             if v > p.latest_version {
                 return Err(Error::invalid(format!(

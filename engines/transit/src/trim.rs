@@ -46,7 +46,9 @@ fn trim(m: Mount, ctx: &mut Ctx<'_>, f: Trim) -> Result<Response, Error> {
     if wanted <= 0 {
         return bad("minimum available version should be positive");
     }
-    let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
+    // At most min_encryption_version (a u32) by the checks above.
+    let wanted = u32::try_from(wanted)
+        .map_err(|_| Error::invalid(format!("invalid min_available_version {wanted}")))?;
     p.min_available_version = wanted;
     p.versions.retain(|v, _| *v >= wanted);
     store::save(m, ctx, &p)?;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::policy::{Acl, Policy, DEFAULT_POLICY};
+use super::policy::{Acl, Policy, DEFAULT_POLICY, MAX_POLICY_BYTES};
 use crate::api::ApiError;
 use crate::seal::Unsealed;
 use crate::storage::Storage;
@@ -27,6 +27,19 @@ pub struct PolicyStore {
     parsed: RwLock<HashMap<String, Arc<Policy>>>,
     acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
     generation: AtomicU64,
+}
+
+/// A policy a client wrote, checked and parsed by
+/// [`PolicyStore::parse_new`] (its only maker): what [`PolicyStore::put`]
+/// stores.
+#[derive(Debug)]
+pub struct NewPolicy(Policy);
+
+impl NewPolicy {
+    /// The parsed policy.
+    pub fn policy(&self) -> &Policy {
+        &self.0
+    }
 }
 
 /// A policy name is 1–128 characters of letters, digits, `-`, `_`, `.`
@@ -131,17 +144,40 @@ impl PolicyStore {
         Ok(Some(policy))
     }
 
-    /// Parses and stores a policy (nothing is stored if it does not parse).
-    pub fn put(&self, u: &Unsealed, name: &str, text: &str) -> Result<(), ApiError> {
+    /// Checks a policy written by a client and parses it: a 400 for a bad
+    /// name, `root`, text over [`MAX_POLICY_BYTES`] or text that does not
+    /// parse. Pure and CPU-bound (a policy at the cap takes a while):
+    /// callers on the async runtime run it with `spawn_blocking`.
+    pub fn parse_new(name: &str, text: &str) -> Result<NewPolicy, ApiError> {
         let name = check_name(name)?;
         if name == "root" {
             return Err(ApiError::bad("cannot update \"root\" policy"));
         }
-        // Parsed to be refused now rather than at use; cached on first use.
-        Policy::parse(&name, text).map_err(|e| ApiError::bad(e.to_string()))?;
-        self.storage
-            .system_write(u, &[(&format!("{PREFIX}{name}"), Some(text.as_bytes()))])?;
-        self.forget(&name);
+        if text.len() > MAX_POLICY_BYTES {
+            return Err(ApiError::bad(format!(
+                "policy {name:?} is {} bytes, over the limit of {MAX_POLICY_BYTES} bytes (1 MiB)",
+                text.len()
+            )));
+        }
+        Policy::parse(&name, text)
+            .map(NewPolicy)
+            .map_err(|e| ApiError::bad(e.to_string()))
+    }
+
+    /// Stores a policy made by [`PolicyStore::parse_new`] and caches it, so
+    /// that its first use does not parse it again.
+    pub fn put(&self, u: &Unsealed, policy: NewPolicy) -> Result<(), ApiError> {
+        let NewPolicy(policy) = policy;
+        let name = policy.name().to_string();
+        self.storage.system_write(
+            u,
+            &[(&format!("{PREFIX}{name}"), Some(policy.raw().as_bytes()))],
+        )?;
+        if let (Ok(mut p), Ok(mut a)) = (self.parsed.write(), self.acls.write()) {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            p.insert(name, Arc::new(policy));
+            a.clear();
+        }
         Ok(())
     }
 

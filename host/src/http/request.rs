@@ -191,6 +191,9 @@ fn take_list_flag(query: &mut Vec<(String, String)>) -> Result<bool, ApiError> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

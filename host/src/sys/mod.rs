@@ -98,10 +98,10 @@ pub async fn handle(
                 return plugins::entry(mounts, u, method, name, data).await;
             }
             if let Some(name) = rest.strip_prefix("policies/acl/") {
-                return policies::one(&server.auth, u, method, name, data, false);
+                return policies::one(&server.auth, u, method, name, data, false).await;
             }
             if let Some(name) = rest.strip_prefix("policy/") {
-                return policies::one(&server.auth, u, method, name, data, true);
+                return policies::one(&server.auth, u, method, name, data, true).await;
             }
             if let Some(p) = rest.strip_prefix("internal/ui/mounts/") {
                 return internal_ui::one(mounts, method, p);

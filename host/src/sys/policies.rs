@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::only;
 use crate::api::{ApiError, ApiResult, Method, Reply};
+use crate::auth::policies::PolicyStore;
 use crate::auth::Auth;
 use crate::fields::opt_string;
 use crate::seal::Unsealed;
@@ -29,8 +30,9 @@ pub fn list_old(auth: &Auth, u: &Unsealed, method: Method) -> ApiResult {
 }
 
 /// `sys/policies/acl/:name` (`old` = `sys/policy/:name`, whose text field
-/// is `rules` and whose data is repeated at the top level).
-pub fn one(
+/// is `rules` and whose data is repeated at the top level). A written
+/// policy is parsed on tokio's blocking pool, not on a runtime worker.
+pub async fn one(
     auth: &Auth,
     u: &Unsealed,
     method: Method,
@@ -74,9 +76,14 @@ pub fn one(
                     opt_string(data, "rules")?.ok_or_else(|| ApiError::bad("missing \"policy\""))?
                 }
             };
-            // Vault accepts the policy base64-encoded too.
-            let text = decode_maybe_base64(&text);
-            auth.policies.put(u, name, &text)?;
+            let owned = name.to_string();
+            let policy = tokio::task::spawn_blocking(move || {
+                // Vault accepts the policy base64-encoded too.
+                PolicyStore::parse_new(&owned, &decode_maybe_base64(&text))
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("policy parsing failed: {e}")))??;
+            auth.policies.put(u, policy)?;
             Ok(Reply::empty())
         }
         _ => {

@@ -6,6 +6,8 @@
 
 pub mod cache;
 pub mod crypto;
+#[cfg(test)]
+mod fuzz;
 pub mod model;
 pub mod store;
 

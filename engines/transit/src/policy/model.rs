@@ -376,9 +376,12 @@ impl Policy {
         })
     }
 
-    /// Adds a freshly generated version (creation and `rotate`).
+    /// Adds a freshly generated version (creation and `rotate`); a 400,
+    /// before any key is generated, when the key has no version number
+    /// left.
     pub fn rotate(&mut self, now: Timestamp) -> Result<(), Error> {
         let kind = self.kind.check_supported()?;
+        self.next_version()?;
         let mut version = KeyVersion {
             creation_time: now.into(),
             hmac_key: crypto::random_bytes(32)?,
@@ -408,17 +411,31 @@ impl Policy {
         if self.convergent_encryption {
             version.convergent_version = CONVERGENT_VERSION;
         }
-        self.push_version(version);
-        Ok(())
+        self.push_version(version)
     }
 
-    /// Appends `version` as the new latest version.
-    pub fn push_version(&mut self, version: KeyVersion) {
-        self.latest_version = self.latest_version.saturating_add(1);
-        self.versions.insert(self.latest_version, version);
+    /// The number the next version would get: a 400 when the latest is
+    /// already `u32::MAX` (a restored key can be there), since there is
+    /// no number left to give it.
+    pub fn next_version(&self) -> Result<u32, Error> {
+        self.latest_version.checked_add(1).ok_or_else(|| {
+            Error::invalid(format!(
+                "key {:?} is at version {}, the largest there is: no version can be added",
+                self.name, self.latest_version
+            ))
+        })
+    }
+
+    /// Appends `version` as the new latest version (a 400, changing
+    /// nothing, when there is no number left; see [`Policy::next_version`]).
+    pub fn push_version(&mut self, version: KeyVersion) -> Result<(), Error> {
+        let next = self.next_version()?;
+        self.latest_version = next;
+        self.versions.insert(next, version);
         if self.min_decryption_version == 0 {
             self.min_decryption_version = 1;
         }
+        Ok(())
     }
 
     /// The version, if kept.

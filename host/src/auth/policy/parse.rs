@@ -8,6 +8,8 @@
 //! `path "a" = { ... }`, commas between attributes, a key repeated in one
 //! block, which OpenBao adds up) are syntax errors here.
 
+use std::collections::HashSet;
+
 use hcl::edit::expr::Expression;
 use hcl::edit::structure::{BlockLabel, Body, Structure};
 use hcl::edit::Span;
@@ -15,6 +17,10 @@ use hcl::edit::Span;
 use super::{Capabilities, Capability, PathRule, Pattern, PatternKind, PolicyError};
 
 /// Parses a policy's text into its rules, in order.
+///
+/// Linear in the text's length: blocks keep the byte offset of their
+/// span, and an offset becomes a line and column only for the one error
+/// reported (counting lines for every block made 20k blocks take 15 s).
 pub(super) fn parse(text: &str) -> Result<Vec<PathRule>, PolicyError> {
     if text.trim().is_empty() {
         return Err(PolicyError::new("the policy is empty"));
@@ -24,7 +30,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<PathRule>, PolicyError> {
     } else {
         hcl_blocks(text)?
     };
-    blocks.into_iter().map(rule).collect()
+    blocks.into_iter().map(|block| rule(text, block)).collect()
 }
 
 /// Keys Vault (or OpenBao) accepts in a path block that restrict more than
@@ -50,17 +56,22 @@ const UNSUPPORTED_CAPABILITIES: &[&str] = &["scan", "subscribe"];
 /// A line and column, both from 1.
 type Position = Option<(usize, usize)>;
 
+/// Where something starts in the policy's text, as a byte offset (none in
+/// JSON, whose values serde does not locate); turned into a [`Position`]
+/// by [`position`] only when an error is reported.
+type Offset = Option<usize>;
+
 /// One `path "<pattern>" { ... }`, as written.
 struct Block {
     pattern: String,
-    at: Position,
+    at: Offset,
     attributes: Vec<Attribute>,
 }
 
 /// One `key = value` inside a path block.
 struct Attribute {
     key: String,
-    at: Position,
+    at: Offset,
     value: Value,
 }
 
@@ -72,18 +83,21 @@ enum Value {
     Other(&'static str),
 }
 
-/// Checks one block and makes its rule.
-fn rule(block: Block) -> Result<PathRule, PolicyError> {
+/// Checks one block (of `text`) and makes its rule.
+fn rule(text: &str, block: Block) -> Result<PathRule, PolicyError> {
     let Block {
         pattern,
         at,
         attributes,
     } = block;
-    let pattern = parse_pattern(&pattern).map_err(|message| PolicyError::at(at, message))?;
+    let pattern =
+        parse_pattern(&pattern).map_err(|message| PolicyError::at(position(text, at), message))?;
     let quoted = format!("{:?}", pattern.text);
     let mut capabilities = Capabilities::NONE;
     for Attribute { key, at, value } in attributes {
-        let fail = |message: String| PolicyError::at(at, format!("path {quoted}: {message}"));
+        let fail = |message: String| {
+            PolicyError::at(position(text, at), format!("path {quoted}: {message}"))
+        };
         match key.as_str() {
             "capabilities" => {
                 let Value::List(items) = value else {
@@ -208,36 +222,39 @@ fn hcl_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
     })?;
     let mut blocks = Vec::new();
     for structure in body.iter() {
-        let at = position(text, structure.span());
+        let at = offset(structure.span());
         let block = match structure {
             Structure::Attribute(attribute) => {
-                return Err(top_level_key(at, attribute.key.value().as_str()));
+                return Err(top_level_key(
+                    position(text, at),
+                    attribute.key.value().as_str(),
+                ));
             }
             Structure::Block(block) => block,
         };
         let ident = block.ident.value().as_str();
         if ident != "path" {
-            return Err(top_level_key(at, ident));
+            return Err(top_level_key(position(text, at), ident));
         }
         let pattern = match block.labels.as_slice() {
             [BlockLabel::String(label)] => label.value().to_string(),
             [BlockLabel::Ident(label)] => label.value().as_str().to_string(),
             [] => {
                 return Err(PolicyError::at(
-                    at,
+                    position(text, at),
                     "a path block needs its pattern: path \"<pattern>\" { ... }",
                 ))
             }
             [_, second, ..] => {
                 return Err(PolicyError::at(
-                    position(text, second.span()),
+                    position(text, offset(second.span())),
                     "a path block takes one pattern, not several",
                 ))
             }
         };
         let mut attributes = Vec::new();
         for inner in block.body.iter() {
-            let at = position(text, inner.span());
+            let at = offset(inner.span());
             match inner {
                 Structure::Attribute(attribute) => attributes.push(Attribute {
                     key: attribute.key.value().as_str().to_string(),
@@ -246,7 +263,7 @@ fn hcl_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
                 }),
                 Structure::Block(nested) => {
                     return Err(PolicyError::at(
-                        at,
+                        position(text, at),
                         format!(
                             "path {pattern:?}: invalid key {:?}",
                             nested.ident.value().as_str()
@@ -257,7 +274,7 @@ fn hcl_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
         }
         blocks.push(Block {
             pattern,
-            at: position(text, block.span()),
+            at: offset(block.span()),
             attributes,
         });
     }
@@ -294,11 +311,16 @@ fn top_level_key(at: Position, key: &str) -> PolicyError {
     }
 }
 
-/// The line and column (from 1; the column counts characters) of a span's
-/// start.
-fn position(text: &str, span: Option<std::ops::Range<usize>>) -> Position {
-    let offset = span?.start;
-    let before = text.get(..offset)?;
+/// Where a span starts.
+fn offset(span: Option<std::ops::Range<usize>>) -> Offset {
+    span.map(|span| span.start)
+}
+
+/// The line and column (from 1; the column counts characters) of a byte
+/// offset into `text`. Reads the text up to the offset: call it once per
+/// error, not once per block.
+fn position(text: &str, offset: Offset) -> Position {
+    let before = text.get(..offset?)?;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = before.matches('\n').count() + 1;
     let column = before.get(line_start..)?.chars().count() + 1;
@@ -347,8 +369,9 @@ fn json_blocks(text: &str) -> Result<Vec<Block>, PolicyError> {
                 )));
             };
             let mut attributes: Vec<Attribute> = Vec::new();
+            let mut seen = HashSet::new();
             for (key, value) in body {
-                if attributes.iter().any(|a| a.key == key) {
+                if !seen.insert(key.clone()) {
                     return Err(PolicyError::new(format!(
                         "path {pattern:?}: key {key:?} is given twice"
                     )));
@@ -459,9 +482,6 @@ fn json_message(e: &serde_json::Error) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
-
     use super::*;
 
     /// Each rule as (pattern, capability names).
@@ -841,84 +861,6 @@ path "transit/encrypt/app" { capabilities = ["update"] }
             error("path \"é\" {\n  capabilities = [\"read\"]\n}\npath \"ü\" { bad = 1 }\n"),
             "failed to parse policy: line 4, column 12: path \"ü\": invalid key \"bad\""
         );
-    }
-
-    /// Pieces policies are made of, and pieces that break them.
-    const TOKENS: &[&str] = &[
-        "path",
-        " ",
-        "\n",
-        "\"",
-        "\"a/+/b*\"",
-        "{",
-        "}",
-        "[",
-        "]",
-        "=",
-        ",",
-        "capabilities",
-        "policy",
-        "\"read\"",
-        "\"deny\"",
-        "#",
-        "//",
-        "/*",
-        "*/",
-        "${",
-        "%{",
-        "<<EOF\n",
-        "EOF",
-        "\\",
-        "é",
-        "\u{0}",
-        "1.5e999",
-        "(",
-        ")",
-        "?",
-        ":",
-        "for",
-        "in",
-        "null",
-        "true",
-        "-",
-        "!",
-        ".",
-        "*",
-        "+",
-        "/",
-        "\r",
-        "\t",
-        "name",
-        "\"\\u00",
-        "{\"path\":",
-    ];
-
-    #[test]
-    fn parsing_never_panics_on_arbitrary_input() {
-        let mut rng = StdRng::seed_from_u64(0x5eed_c0ff);
-        let valid = "path \"secret/+/app*\" {\n  capabilities = [\"read\", \"list\"]\n  policy = \"write\"\n}\n";
-        for _ in 0..20_000 {
-            // Random sequences of tokens.
-            let n = rng.gen_range(0..40);
-            let text: String = (0..n)
-                .map(|_| TOKENS[rng.gen_range(0..TOKENS.len())])
-                .collect();
-            let _ = parse(&text);
-
-            // A valid policy with a few bytes changed, kept as UTF-8.
-            let mut bytes = valid.as_bytes().to_vec();
-            for _ in 0..rng.gen_range(1..4) {
-                let i = rng.gen_range(0..bytes.len());
-                match rng.gen_range(0..3) {
-                    0 => bytes[i] = rng.gen_range(0..128),
-                    1 => {
-                        bytes.remove(i);
-                    }
-                    _ => bytes.insert(i, rng.gen_range(0..128)),
-                }
-            }
-            let _ = parse(&String::from_utf8_lossy(&bytes));
-        }
     }
 
     #[test]
