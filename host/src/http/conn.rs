@@ -20,6 +20,11 @@
 //!   `http_idle_timeout` after its last answer (HTTP/2: GOAWAY first); if it
 //!   has not closed `http_read_header_timeout` after that, it is dropped.
 //!
+//! - the process may open enough files for `max_connections`: at start,
+//!   [`raise_file_limit`] lifts the soft `RLIMIT_NOFILE` toward the hard
+//!   one, as Go's runtime does (a soft limit of 1024 is common and below the
+//!   default cap); where it cannot, accept errors back off as above.
+//!
 //! Not covered: how fast a client reads its answer. An answer that cannot
 //! be written no longer counts as in flight once the handler has returned,
 //! so such a connection is closed by the idle bound above. HTTP/2 keeps
@@ -301,5 +306,65 @@ impl Drop for InFlight {
         if a.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             a.became_idle.notify_one();
         }
+    }
+}
+
+/// Files the process needs besides its connections (storage, engine
+/// cache, audit files, the blocking pool's pipes...).
+const SPARE_FILES: u64 = 256;
+
+/// Raises the soft limit on open files so that `max_connections` fit,
+/// up to the hard limit; logs what it could not do. Linux only (elsewhere
+/// the accept back-off is the only guard).
+pub fn raise_file_limit(max_connections: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let wanted = u64::try_from(max_connections)
+            .unwrap_or(u64::MAX)
+            .saturating_add(SPARE_FILES);
+        let current = getrlimit(Resource::Nofile);
+        let soft = current.current.unwrap_or(u64::MAX);
+        if soft >= wanted {
+            return;
+        }
+        let target = current.maximum.map_or(wanted, |hard| hard.min(wanted));
+        if target > soft {
+            let raised = setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(target),
+                    maximum: current.maximum,
+                },
+            );
+            if let Err(e) = raised {
+                tracing::warn!("cannot raise the open-file limit from {soft} to {target}: {e}");
+            }
+        }
+        if target < wanted {
+            tracing::warn!(
+                "the open-file limit ({target}) is below max_connections + {SPARE_FILES}: \
+                 connections beyond it wait until others close"
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = max_connections;
+}
+
+#[cfg(test)]
+mod tests {
+    /// The soft limit ends at least at what `max_connections` needs, or at
+    /// the hard limit when that is lower.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_file_limit_is_raised_toward_max_connections() {
+        use rustix::process::{getrlimit, Resource};
+        super::raise_file_limit(2048);
+        let now = getrlimit(Resource::Nofile);
+        let want = now.maximum.map_or(2048 + super::SPARE_FILES, |hard| {
+            hard.min(2048 + super::SPARE_FILES)
+        });
+        assert!(now.current.unwrap_or(u64::MAX) >= want, "{:?}", now.current);
     }
 }

@@ -80,6 +80,7 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
+    conn::raise_file_limit(limits.max_connections);
     let connections = conn::accept_until(listener, tls, server, limits, shutdown).await;
     if tokio::time::timeout(grace, connections.closed())
         .await
