@@ -8,9 +8,10 @@
 //!   `coffer:engine` imports plus an empty WASI p2 (std needs it to link;
 //!   there are no files, sockets, environment or arguments behind it).
 //! - mount time: [`Sandbox::load`] compiles a component once (or reuses the
-//!   serialized artifact the host cached on disk) into an [`EngineCode`],
-//!   shared by every mount of that engine; [`MountRuntime`] holds one mount's
-//!   storage prefix, warm instances, commit lock and generation.
+//!   serialized artifact the host cached on disk and proves it wrote, see
+//!   [`cache`]) into an [`EngineCode`], shared by every mount of that
+//!   engine; [`MountRuntime`] holds one mount's storage prefix, warm
+//!   instances, commit lock and generation.
 //! - call time: [`CallState`] (snapshot, write buffer, generation) lives in
 //!   the instance's store for one call and is consumed by the commit or
 //!   dropped.
@@ -24,6 +25,7 @@
 //! monopolises a worker thread.
 
 pub mod bindings;
+pub mod cache;
 pub mod host;
 pub mod limits;
 
@@ -37,7 +39,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -214,7 +216,9 @@ pub struct Sandbox {
     engine: wasmtime::Engine,
     linker: Linker<InstanceState>,
     limits: Limits,
-    cache_dir: Option<PathBuf>,
+    /// Compiled artifacts on disk; `None` without a folder or when the
+    /// folder is not provably this server's own.
+    cache: Option<cache::ArtifactCache>,
     storage: Storage,
     loaded: Mutex<HashMap<String, Arc<EngineCode>>>,
     /// Every mount runtime made, so idle instances can be evicted when the
@@ -224,8 +228,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Builds the process's wasmtime engine and linker, and starts the epoch
-    /// ticker thread. `cache_dir`, if given, must be a directory only this
-    /// host writes: compiled artifacts read back from it are trusted.
+    /// ticker thread. `cache_dir`, if given, caches compiled engines when
+    /// [`cache::ArtifactCache::open`] proves it is this server's own;
+    /// otherwise a warning says why and engines are compiled at each start.
     pub fn new(
         storage: Storage,
         limits: Limits,
@@ -267,11 +272,21 @@ impl Sandbox {
                     std::thread::sleep(EPOCH_TICK);
                 }
             })?;
+        let cache = cache_dir.and_then(|dir| match cache::ArtifactCache::open(&dir) {
+            Ok(c) => Some(c),
+            Err(why) => {
+                tracing::warn!(
+                    "not using the engine cache in {}: {why}; engines are compiled at every start",
+                    dir.display()
+                );
+                None
+            }
+        });
         Ok(Arc::new(Sandbox {
             engine,
             linker,
             limits,
-            cache_dir,
+            cache,
             storage,
             loaded: Mutex::new(HashMap::new()),
             mounts: Mutex::new(Vec::new()),
@@ -291,7 +306,7 @@ impl Sandbox {
         {
             return Ok(code);
         }
-        let component = self.compile(wasm, &sha256)?;
+        let (component, _) = cache::compile(&self.engine, self.cache.as_ref(), wasm, &sha256)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -306,40 +321,6 @@ impl Sandbox {
             l.insert(sha256, code.clone());
         }
         Ok(code)
-    }
-
-    fn compile(&self, wasm: &[u8], sha256: &str) -> Result<Component, String> {
-        let cached = self.cache_dir.as_ref().map(|dir| {
-            let mut h = std::hash::DefaultHasher::new();
-            std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut h);
-            let tag = std::hash::Hasher::finish(&h);
-            dir.join(format!("{sha256}-{tag:016x}.cwasm"))
-        });
-        if let Some(path) = &cached {
-            if let Ok(bytes) = std::fs::read(path) {
-                // SAFETY: `deserialize` trusts its input to be wasmtime's own
-                // output. The file was written by this host (below) into a
-                // directory only it writes (see `Sandbox::new`), and its name
-                // binds it to the source's sha256 and this engine's settings;
-                // wasmtime still checks the version and settings header.
-                #[allow(unsafe_code)]
-                let loaded = unsafe { Component::deserialize(&self.engine, &bytes) };
-                if let Ok(component) = loaded {
-                    return Ok(component);
-                }
-            }
-        }
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| format!("not a valid engine component: {e}"))?;
-        if let Some(path) = &cached {
-            if let Ok(bytes) = component.serialize() {
-                let tmp = path.with_extension("tmp");
-                if std::fs::write(&tmp, &bytes).is_ok() {
-                    let _ = std::fs::rename(&tmp, path);
-                }
-            }
-        }
-        Ok(component)
     }
 
     /// The runtime for a mount of `code` whose data lives under `prefix`.
