@@ -203,8 +203,10 @@ async fn periodic(server: Arc<Server>, every: std::time::Duration) {
     }
 }
 
-/// Where compiled engines are cached: beside the storage file, in a folder
-/// only this host writes (created 0700).
+/// Where compiled engines are cached: beside the storage file (for dev
+/// mode's temporary storage, in the user's cache folder), created 0700 if
+/// missing. An existing folder keeps its mode: `sandbox::cache` checks it
+/// (owner, who may write it and the folders above) before using it.
 fn cache_dir(storage_path: &std::path::Path) -> Option<PathBuf> {
     let base = match std::env::var_os("HOME") {
         // Dev storage is temporary: cache in the user's cache folder instead.
@@ -214,11 +216,13 @@ fn cache_dir(storage_path: &std::path::Path) -> Option<PathBuf> {
             .join("engines"),
         _ => storage_path.parent()?.join("engine-cache"),
     };
-    std::fs::create_dir_all(&base).ok()?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).ok()?;
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    if let Err(e) = builder.create(&base) {
+        tracing::warn!("cannot create the engine cache {}: {e}", base.display());
+        return None;
     }
     Some(base)
 }

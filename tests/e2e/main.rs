@@ -25,8 +25,6 @@
 //! - `limits`: every wait a client can cause is bounded (header, body and
 //!   idle timeouts, TLS handshake, connection cap, head size,
 //!   `max_request_duration`, the shutdown deadline).
-//! - `isolation`: heavy work on one mount (RSA-4096 key generation) does not
-//!   stall reads on another; past the deadline it fails alone.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -39,7 +37,6 @@ mod audit;
 mod catalog;
 mod concurrency;
 mod crash;
-mod isolation;
 mod limits;
 mod mounts;
 mod persistence;

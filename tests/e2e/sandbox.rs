@@ -137,3 +137,38 @@ fn misbehave(path: &'static str) -> Outcome {
         good_while_in_flight,
     }
 }
+
+/// A key generation that outlives the call's deadline (it runs on the
+/// sandbox's heavy pool, off the workers) fails that call alone, with
+/// nothing stored, and the mount goes on.
+#[test]
+fn a_generation_past_the_deadline_fails_alone_and_stores_nothing() {
+    // Below any RSA-4096 generation (a second or more, at the pool's lower
+    // priority), far above an ordinary call (a few milliseconds).
+    let dir = ConfigDir::new("engine_call_timeout = \"200ms\"\n");
+    let (server, _keys) = Server::config_ready(&dir);
+    let c = server.client();
+    c.mount("t1", "transit");
+
+    let r = c.post("t1/keys/slow", &json!({ "type": "rsa-4096" }));
+    r.expect(500);
+    assert!(
+        r.errors().iter().any(|e| e.contains("time limit")),
+        "a generation past the deadline is the engine's time limit: {}",
+        r.body
+    );
+    // The call's writes were dropped with its instance; the mount answers
+    // from a fresh one.
+    c.get("t1/keys/slow").expect(404);
+    let r = c.post("t1/keys/quick", &json!({ "type": "aes256-gcm96" }));
+    r.expect(200);
+    let r = c.post("t1/encrypt/quick", &json!({ "plaintext": "aGVsbG8=" }));
+    r.expect(200);
+    assert!(
+        r.data()["ciphertext"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("vault:v1:")),
+        "{}",
+        r.body
+    );
+}

@@ -44,7 +44,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use super::Limits;
@@ -236,7 +236,10 @@ async fn stop_requested(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// What a connection's requests are doing, for its idle bound.
+/// What a connection's requests are doing, for its idle bound. Requests
+/// only touch atomics (no wake-up, no timer per request); the watchdog
+/// ([`Activity::until_idle`]) sleeps until the earliest moment the
+/// connection could have idled too long, and looks again then.
 struct Activity {
     born: std::time::Instant,
     in_flight: AtomicUsize,
@@ -245,8 +248,6 @@ struct Activity {
     served: AtomicBool,
     /// When the last request in flight ended, in ms after `born`.
     idle_since_ms: AtomicU64,
-    /// Signalled when the last request in flight ends.
-    became_idle: Notify,
 }
 
 impl Activity {
@@ -256,32 +257,40 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
             idle_since_ms: AtomicU64::new(0),
-            became_idle: Notify::new(),
         }
     }
 
     /// Resolves when no request has been in flight for the bound that
     /// applies: `http_read_header_timeout` before the first request,
-    /// `http_idle_timeout` after an answer.
+    /// `http_idle_timeout` after an answer. It is never late: an answered
+    /// connection's deadline (last answer + idle bound) only moves later
+    /// as requests come, and until the first answer, or while a request is
+    /// in flight, it looks again at least every idle bound, which is no
+    /// later than any answer's deadline could be.
     async fn until_idle(&self, limits: &Limits) {
+        let mut wake = self.born + limits.read_header_timeout.min(limits.idle_timeout);
         loop {
+            tokio::time::sleep_until(wake.into()).await;
+            let now = std::time::Instant::now();
             if self.in_flight.load(Ordering::Acquire) > 0 {
-                self.became_idle.notified().await;
+                wake = now + limits.idle_timeout;
                 continue;
             }
-            let deadline = if self.served.load(Ordering::Acquire) {
+            let served = self.served.load(Ordering::Acquire);
+            let deadline = if served {
                 let since = Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
                 self.born + since + limits.idle_timeout
             } else {
                 self.born + limits.read_header_timeout
             };
-            if std::time::Instant::now() >= deadline {
+            if now >= deadline {
                 return;
             }
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline.into()) => {}
-                () = self.became_idle.notified() => {}
-            }
+            wake = if served {
+                deadline
+            } else {
+                deadline.min(now + limits.idle_timeout)
+            };
         }
     }
 }
@@ -303,9 +312,7 @@ impl Drop for InFlight {
         let ms = u64::try_from(a.born.elapsed().as_millis()).unwrap_or(u64::MAX);
         a.idle_since_ms.store(ms, Ordering::Release);
         a.served.store(true, Ordering::Release);
-        if a.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            a.became_idle.notify_one();
-        }
+        a.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -1,9 +1,21 @@
 //! The mounts service: the live mount table (routing), the plugin catalog
 //! ([`catalog`]), and every change of them — mount, unmount, tune, remount,
-//! restore at unseal, retire at seal — serialised by one lock.
+//! register, reload, restore at unseal, retire at seal — serialised by one
+//! lock.
 //!
 //! `sys/mounts`, `sys/remount`, `sys/plugins` and dev mode's `secret/` all
 //! go through [`Mounts::add`] and its siblings; none edits the table itself.
+//!
+//! A mount records the sha256 of the component it runs (`sha256`, shown as
+//! `running_sha256`), catalog plugins and built-ins alike. Registering a
+//! name again changes no running mount; [`Mounts::reload`]
+//! (`sys/plugins/reload/backend`) switches mounts to what the catalog now
+//! names and records its sha256. At unseal ([`Mounts::restore`]) a mount
+//! whose recorded code cannot be had — its catalog entry now names another
+//! sha256, its file changed, went missing or does not load — is still
+//! routed but held: every call answers 503 naming the mismatch until it is
+//! reloaded (or unmounted); its data stays. A built-in mount follows the
+//! binary instead: its record takes the built-in's current sha256.
 //!
 //! **Invariant:** changes are serialised by the mounts lock, and storage is
 //! written before the router's table is swapped, so a failed write leaves
@@ -11,16 +23,18 @@
 
 pub mod catalog;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
 use crate::api::ApiError;
+use crate::engines::PluginRecord;
 use crate::router::{Mount, MountConfig, MountRecord, MountTable, Router};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{EngineCode, MountRuntime, Sandbox};
 use crate::seal::Unsealed;
 use crate::storage::{MountPrefix, Storage};
-use catalog::Catalog;
+use catalog::{Catalog, Resolved};
 
 /// Where the mount table is stored.
 pub const MOUNTS_KEY: &str = "core/mounts";
@@ -52,6 +66,14 @@ pub struct Migration {
     pub from: String,
     /// The new path.
     pub to: String,
+}
+
+/// Which mounts a reload switches.
+pub enum Reload {
+    /// Every mount of this engine type (a catalog name or a built-in).
+    Plugin(String),
+    /// These mounts (normalised paths).
+    Mounts(Vec<String>),
 }
 
 /// The mount table and catalog, and the lock around their changes.
@@ -98,9 +120,32 @@ impl Mounts {
         &self.sandbox
     }
 
-    /// Holds the lock for a catalog change.
-    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.lock.lock().await
+    /// Registers (or re-registers) a catalog engine: its file must have
+    /// the record's sha256 and compile. Running mounts keep their code.
+    pub async fn register(
+        &self,
+        unsealed: &Unsealed,
+        record: PluginRecord,
+    ) -> Result<(), ApiError> {
+        catalog::check_not_builtin(&record.name)?;
+        let catalog = self.catalog.clone();
+        let sandbox = self.sandbox.clone();
+        let record = tokio::task::spawn_blocking(move || {
+            let file = catalog.verified_file(&record)?;
+            sandbox.load(&file.bytes).map_err(ApiError::BadRequest)?;
+            Ok::<_, ApiError>(record)
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        let _guard = self.lock.lock().await;
+        self.catalog.put(unsealed, &record.name, Some(&record))
+    }
+
+    /// Removes a catalog entry (nothing there is not an error). Running
+    /// mounts keep their code; after a restart they are held.
+    pub async fn deregister(&self, unsealed: &Unsealed, name: &str) -> Result<(), ApiError> {
+        let _guard = self.lock.lock().await;
+        self.catalog.put(unsealed, name, None)
     }
 
     /// Mounts an engine: the one way a mount is made (`sys/mounts`, dev
@@ -115,10 +160,7 @@ impl Mounts {
         }
         let uuid = uuid::Uuid::new_v4().to_string();
         let accessor = format!("{}_{}", new.kind, uuid.get(..8).unwrap_or_default());
-        let sha256 = match self.catalog.get(unsealed, &new.kind)? {
-            Some(p) => p.sha256,
-            None => String::new(),
-        };
+        let code = self.resolve(unsealed, &new.kind).await?.code;
         let record = MountRecord {
             path: new.path,
             kind: new.kind,
@@ -129,11 +171,13 @@ impl Mounts {
             options: new.options,
             local: new.local,
             seal_wrap: new.seal_wrap,
-            sha256,
+            sha256: code.sha256.clone(),
         };
-        let live = self.start(unsealed, record)?;
+        let runtime = self
+            .sandbox
+            .mount(code, MountPrefix::for_mount(&record.uuid), &record.path);
         let mut mounts = table.mounts().to_vec();
-        mounts.push(live);
+        mounts.push(Arc::new(Mount { record, runtime }));
         self.install(unsealed, MountTable::new(mounts))
     }
 
@@ -238,8 +282,85 @@ impl Mounts {
             .and_then(|m| m.iter().find(|mig| mig.id == id).cloned())
     }
 
-    /// Loads the stored table (at unseal). A mount whose engine cannot be
-    /// loaded is logged and left out of routing; its data stays.
+    /// Switches mounts to the code their engine type now names (the
+    /// catalog entry's file, or the built-in) and records its sha256, as
+    /// Vault's `sys/plugins/reload/backend`: every engine type involved is
+    /// loaded first, so nothing changes unless all load. A held mount
+    /// starts running. Returns the paths switched.
+    ///
+    /// Calls already running on the old code finish on it; they share the
+    /// mount's commit lock and generation with the new code, so the
+    /// mount's writes stay serialisable (see [`Sandbox::succeed`]).
+    pub async fn reload(
+        &self,
+        unsealed: &Unsealed,
+        which: Reload,
+    ) -> Result<Vec<String>, ApiError> {
+        let _guard = self.lock.lock().await;
+        let table = self.router.table();
+        let chosen: Vec<Arc<Mount>> = match &which {
+            Reload::Plugin(name) => {
+                if crate::engines::builtin(name).is_none()
+                    && self.catalog.get(unsealed, name)?.is_none()
+                {
+                    return Err(ApiError::bad(format!(
+                        "plugin {name:?} is not in the catalog"
+                    )));
+                }
+                table
+                    .mounts()
+                    .iter()
+                    .filter(|m| m.record.kind == *name)
+                    .cloned()
+                    .collect()
+            }
+            Reload::Mounts(paths) => paths
+                .iter()
+                .map(|p| {
+                    table.exact(p).ok_or_else(|| {
+                        ApiError::bad(format!("cannot reload {p:?}: no mount there"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let mut codes: BTreeMap<String, Arc<EngineCode>> = BTreeMap::new();
+        for mount in &chosen {
+            let kind = &mount.record.kind;
+            if !codes.contains_key(kind) {
+                let code = self.resolve(unsealed, kind).await?.code;
+                codes.insert(kind.clone(), code);
+            }
+        }
+        let mut switched: BTreeMap<String, Arc<Mount>> = BTreeMap::new();
+        for mount in chosen {
+            let Some(code) = codes.get(&mount.record.kind) else {
+                continue;
+            };
+            let mut record = mount.record.clone();
+            record.sha256 = code.sha256.clone();
+            let runtime = self.sandbox.succeed(&mount.runtime, code.clone());
+            switched.insert(record.path.clone(), Arc::new(Mount { record, runtime }));
+        }
+        let mounts = table
+            .mounts()
+            .iter()
+            .map(|m| switched.get(&m.record.path).unwrap_or(m).clone())
+            .collect();
+        self.install(unsealed, MountTable::new(mounts))?;
+        for mount in switched.values() {
+            tracing::info!(
+                path = %mount.record.path,
+                "reloaded engine {:?}: now runs sha256 {}",
+                mount.record.kind,
+                mount.record.sha256
+            );
+        }
+        Ok(switched.into_keys().collect())
+    }
+
+    /// Loads the stored table (at unseal). A mount whose recorded code
+    /// cannot be had is routed but held (503 naming why, see the module
+    /// doc) and logged; its data stays.
     pub async fn restore(&self, unsealed: &Unsealed) -> Result<(), ApiError> {
         let _guard = self.lock.lock().await;
         let records: Vec<MountRecord> = match self.storage.system_get(unsealed, MOUNTS_KEY)? {
@@ -249,13 +370,7 @@ impl Mounts {
         };
         let mut live = Vec::new();
         for record in records {
-            let path = record.path.clone();
-            match self.start(unsealed, record) {
-                Ok(m) => live.push(m),
-                Err(e) => {
-                    tracing::error!(path = %path, "cannot start mount: {:?}", e.messages())
-                }
-            }
+            live.push(self.revive(unsealed, record).await);
         }
         self.router.replace(MountTable::new(live));
         Ok(())
@@ -272,13 +387,63 @@ impl Mounts {
         }
     }
 
-    /// Builds a live mount from its record.
-    fn start(&self, unsealed: &Unsealed, record: MountRecord) -> Result<Arc<Mount>, ApiError> {
-        let code = self.catalog.code(unsealed, &self.sandbox, &record.kind)?;
-        let runtime = self
-            .sandbox
-            .mount(code, MountPrefix::for_mount(&record.uuid), &record.path);
-        Ok(Arc::new(Mount { record, runtime }))
+    /// The code for an engine type (reads and compiles off the workers).
+    async fn resolve(&self, unsealed: &Unsealed, kind: &str) -> Result<Resolved, ApiError> {
+        let catalog = self.catalog.clone();
+        let sandbox = self.sandbox.clone();
+        let unsealed = unsealed.clone();
+        let kind = kind.to_string();
+        tokio::task::spawn_blocking(move || catalog.code(&unsealed, &sandbox, &kind))
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    /// A live mount from its stored record: running the code it records,
+    /// or held.
+    async fn revive(&self, unsealed: &Unsealed, mut record: MountRecord) -> Arc<Mount> {
+        let prefix = MountPrefix::for_mount(&record.uuid);
+        let held = |why: String| -> Arc<MountRuntime> {
+            let reason = format!(
+                "mount {:?} is held: {why}; reload it with sys/plugins/reload/backend",
+                record.path
+            );
+            tracing::error!(path = %record.path, "{reason}");
+            self.sandbox.held(prefix.clone(), &record.path, reason)
+        };
+        let runtime = match self.resolve(unsealed, &record.kind).await {
+            Ok(Resolved {
+                code,
+                builtin: true,
+            }) => {
+                if record.sha256 != code.sha256 {
+                    if !record.sha256.is_empty() {
+                        tracing::info!(
+                            path = %record.path,
+                            "built-in engine {:?} changed with this binary: sha256 {} is now {}",
+                            record.kind,
+                            record.sha256,
+                            code.sha256
+                        );
+                    }
+                    record.sha256 = code.sha256.clone();
+                }
+                self.sandbox.mount(code, prefix.clone(), &record.path)
+            }
+            Ok(Resolved { code, .. }) if code.sha256 == record.sha256 => {
+                self.sandbox.mount(code, prefix.clone(), &record.path)
+            }
+            Ok(Resolved { code, .. }) => held(format!(
+                "it runs plugin {:?} with sha256 {}, but the catalog entry now has sha256 {}",
+                record.kind, record.sha256, code.sha256
+            )),
+            Err(e) => held(format!(
+                "it runs plugin {:?} with sha256 {}, which cannot be loaded: {}",
+                record.kind,
+                record.sha256,
+                e.messages().join("; ")
+            )),
+        };
+        Arc::new(Mount { record, runtime })
     }
 
     /// Stores `table`'s records, then routes by it (call with the lock held).

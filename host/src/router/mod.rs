@@ -43,8 +43,11 @@ pub struct MountRecord {
     /// Vault's `seal_wrap` flag (kept for clients).
     #[serde(default)]
     pub seal_wrap: bool,
-    /// sha256 of the component the mount runs, for catalog engines: the
-    /// mount refuses to start if the file changed.
+    /// Hex sha256 of the component the mount runs (`running_sha256`), a
+    /// built-in's or a catalog plugin's. Set when mounted and by a reload;
+    /// re-registering the plugin does not change it. At unseal a catalog
+    /// mount whose code no longer has it is held (see `mounts`); a
+    /// built-in's follows the binary. Empty in records of older versions.
     #[serde(default)]
     pub sha256: String,
 }

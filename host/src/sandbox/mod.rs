@@ -8,9 +8,11 @@
 //!   `coffer:engine` imports plus an empty WASI p2 (std needs it to link;
 //!   there are no files, sockets, environment or arguments behind it).
 //! - mount time: [`Sandbox::load`] compiles a component once (or reuses the
-//!   serialized artifact the host cached on disk) into an [`EngineCode`],
-//!   shared by every mount of that engine; [`MountRuntime`] holds one mount's
-//!   storage prefix, warm instances, commit lock and generation.
+//!   serialized artifact the host cached on disk and proves it wrote, see
+//!   [`cache`]) into an [`EngineCode`], shared by every mount of that
+//!   engine; [`MountRuntime`] holds one mount's storage prefix, warm
+//!   instances, commit lock and generation (or, held, only the reason it
+//!   runs nothing).
 //! - call time: [`CallState`] (snapshot, write buffer, generation) lives in
 //!   the instance's store for one call and is consumed by the commit or
 //!   dropped.
@@ -25,6 +27,7 @@
 //! monopolises a worker thread.
 
 pub mod bindings;
+pub mod cache;
 pub mod heavy;
 pub mod host;
 pub mod limits;
@@ -39,7 +42,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -112,18 +115,32 @@ struct Warm {
     uses: u32,
 }
 
+/// What a mount runs.
+enum Runs {
+    /// A loaded engine.
+    Engine(Arc<EngineCode>),
+    /// Nothing: the code the mount's record names cannot be had (see
+    /// [`Sandbox::held`]); every call answers 503 with this reason.
+    Held(String),
+}
+
 /// One mount's runtime: what calls on it share.
+///
+/// The commit lock, the generation and the removed flag belong to the
+/// mount's data, not to its code: a runtime that takes over from another
+/// ([`Sandbox::succeed`], a plugin reload) shares them, so calls still
+/// running on the old code and new calls stay serialisable.
 pub struct MountRuntime {
     prefix: MountPrefix,
-    code: Arc<EngineCode>,
+    code: Runs,
     label: RwLock<String>,
     /// Bumped after every commit to this mount (see [`Sandbox::call`]).
-    generation: AtomicU64,
+    generation: Arc<AtomicU64>,
     /// Held while validating and committing a write set, and while re-running
     /// a call that lost a race, so commits on one mount are serial.
     commit_lock: Arc<tokio::sync::Mutex<()>>,
     /// Set on unmount, under `commit_lock`: nothing commits afterwards.
-    removed: AtomicBool,
+    removed: Arc<AtomicBool>,
     idle: Mutex<Vec<Warm>>,
     slots: Semaphore,
     /// Calls admitted (waiting for a slot or running), bounded.
@@ -138,9 +155,21 @@ impl MountRuntime {
         &self.prefix
     }
 
-    /// The sha256 of the engine's component.
-    pub fn code_sha256(&self) -> &str {
-        &self.code.sha256
+    /// The sha256 of the engine's component; `None` while held.
+    pub fn code_sha256(&self) -> Option<&str> {
+        match &self.code {
+            Runs::Engine(code) => Some(&code.sha256),
+            Runs::Held(_) => None,
+        }
+    }
+
+    /// Why the mount runs nothing (see [`Sandbox::held`]); `None` when it
+    /// runs an engine.
+    pub fn held(&self) -> Option<&str> {
+        match &self.code {
+            Runs::Engine(_) => None,
+            Runs::Held(reason) => Some(reason),
+        }
     }
 
     /// Renames the mount in log lines (after a remount).
@@ -218,7 +247,9 @@ pub struct Sandbox {
     engine: wasmtime::Engine,
     linker: Linker<InstanceState>,
     limits: Limits,
-    cache_dir: Option<PathBuf>,
+    /// Compiled artifacts on disk; `None` without a folder or when the
+    /// folder is not provably this server's own.
+    cache: Option<cache::ArtifactCache>,
     storage: Storage,
     loaded: Mutex<HashMap<String, Arc<EngineCode>>>,
     /// Every mount runtime made, so idle instances can be evicted when the
@@ -230,8 +261,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Builds the process's wasmtime engine and linker, and starts the epoch
-    /// ticker thread. `cache_dir`, if given, must be a directory only this
-    /// host writes: compiled artifacts read back from it are trusted.
+    /// ticker thread. `cache_dir`, if given, caches compiled engines when
+    /// [`cache::ArtifactCache::open`] proves it is this server's own;
+    /// otherwise a warning says why and engines are compiled at each start.
     pub fn new(
         storage: Storage,
         limits: Limits,
@@ -273,11 +305,21 @@ impl Sandbox {
                     std::thread::sleep(EPOCH_TICK);
                 }
             })?;
+        let cache = cache_dir.and_then(|dir| match cache::ArtifactCache::open(&dir) {
+            Ok(c) => Some(c),
+            Err(why) => {
+                tracing::warn!(
+                    "not using the engine cache in {}: {why}; engines are compiled at every start",
+                    dir.display()
+                );
+                None
+            }
+        });
         Ok(Arc::new(Sandbox {
             engine,
             linker,
             limits,
-            cache_dir,
+            cache,
             storage,
             loaded: Mutex::new(HashMap::new()),
             mounts: Mutex::new(Vec::new()),
@@ -298,7 +340,7 @@ impl Sandbox {
         {
             return Ok(code);
         }
-        let component = self.compile(wasm, &sha256)?;
+        let (component, _) = cache::compile(&self.engine, self.cache.as_ref(), wasm, &sha256)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -315,40 +357,6 @@ impl Sandbox {
         Ok(code)
     }
 
-    fn compile(&self, wasm: &[u8], sha256: &str) -> Result<Component, String> {
-        let cached = self.cache_dir.as_ref().map(|dir| {
-            let mut h = std::hash::DefaultHasher::new();
-            std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut h);
-            let tag = std::hash::Hasher::finish(&h);
-            dir.join(format!("{sha256}-{tag:016x}.cwasm"))
-        });
-        if let Some(path) = &cached {
-            if let Ok(bytes) = std::fs::read(path) {
-                // SAFETY: `deserialize` trusts its input to be wasmtime's own
-                // output. The file was written by this host (below) into a
-                // directory only it writes (see `Sandbox::new`), and its name
-                // binds it to the source's sha256 and this engine's settings;
-                // wasmtime still checks the version and settings header.
-                #[allow(unsafe_code)]
-                let loaded = unsafe { Component::deserialize(&self.engine, &bytes) };
-                if let Ok(component) = loaded {
-                    return Ok(component);
-                }
-            }
-        }
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| format!("not a valid engine component: {e}"))?;
-        if let Some(path) = &cached {
-            if let Ok(bytes) = component.serialize() {
-                let tmp = path.with_extension("tmp");
-                if std::fs::write(&tmp, &bytes).is_ok() {
-                    let _ = std::fs::rename(&tmp, path);
-                }
-            }
-        }
-        Ok(component)
-    }
-
     /// The runtime for a mount of `code` whose data lives under `prefix`.
     pub fn mount(
         &self,
@@ -356,13 +364,45 @@ impl Sandbox {
         prefix: MountPrefix,
         label: &str,
     ) -> Arc<MountRuntime> {
+        self.runtime(Runs::Engine(code), prefix, label, None)
+    }
+
+    /// A runtime that runs nothing: every call on it answers 503 with
+    /// `reason` (a restored mount whose recorded code cannot be had, until
+    /// it is reloaded). Its data stays where it is. The 503 comes where an
+    /// instance would be made, after the token check, so the reason is
+    /// shown only to callers allowed on the path.
+    pub fn held(&self, prefix: MountPrefix, label: &str, reason: String) -> Arc<MountRuntime> {
+        self.runtime(Runs::Held(reason), prefix, label, None)
+    }
+
+    /// A runtime of `code` that takes over from `old` (a reload): the same
+    /// data, commit lock, generation and removed flag, so calls still
+    /// running on `old` commit in one order with the new ones, and an
+    /// unmount stops both. `old` keeps its warm instances until its last
+    /// call ends.
+    pub fn succeed(&self, old: &MountRuntime, code: Arc<EngineCode>) -> Arc<MountRuntime> {
+        let label = old.label.read().map(|l| l.clone()).unwrap_or_default();
+        self.runtime(Runs::Engine(code), old.prefix.clone(), &label, Some(old))
+    }
+
+    fn runtime(
+        &self,
+        code: Runs,
+        prefix: MountPrefix,
+        label: &str,
+        after: Option<&MountRuntime>,
+    ) -> Arc<MountRuntime> {
         let runtime = Arc::new(MountRuntime {
             prefix,
             code,
             label: RwLock::new(label.to_string()),
-            generation: AtomicU64::new(0),
-            commit_lock: Arc::new(tokio::sync::Mutex::new(())),
-            removed: AtomicBool::new(false),
+            generation: after.map_or_else(|| Arc::new(AtomicU64::new(0)), |o| o.generation.clone()),
+            commit_lock: after.map_or_else(
+                || Arc::new(tokio::sync::Mutex::new(())),
+                |o| o.commit_lock.clone(),
+            ),
+            removed: after.map_or_else(|| Arc::new(AtomicBool::new(false)), |o| o.removed.clone()),
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(self.limits.max_concurrent_calls.max(1)),
             queue: Arc::new(limits::Queue::new(
@@ -412,8 +452,12 @@ impl Sandbox {
     /// (of other mounts' idle instances, since calls in flight are bounded
     /// per mount), every idle instance is dropped and it is tried once more.
     async fn instantiate(&self, mount: &MountRuntime) -> Result<Warm, ApiError> {
+        let code = match &mount.code {
+            Runs::Engine(code) => code,
+            Runs::Held(reason) => return Err(ApiError::Unavailable(reason.clone())),
+        };
         let mut store = self.new_store(mount);
-        let engine = match mount.code.pre.instantiate_async(&mut store).await {
+        let engine = match code.pre.instantiate_async(&mut store).await {
             Ok(engine) => engine,
             Err(e)
                 if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
@@ -422,14 +466,9 @@ impl Sandbox {
                 drop(store);
                 self.evict_idle();
                 store = self.new_store(mount);
-                mount
-                    .code
-                    .pre
-                    .instantiate_async(&mut store)
-                    .await
-                    .map_err(|e| {
-                        ApiError::Unavailable(format!("no engine instance available: {e}"))
-                    })?
+                code.pre.instantiate_async(&mut store).await.map_err(|e| {
+                    ApiError::Unavailable(format!("no engine instance available: {e}"))
+                })?
             }
             Err(e) => return Err(ApiError::Internal(format!("engine failed to start: {e}"))),
         };
@@ -483,6 +522,10 @@ impl Sandbox {
         mount_path: &str,
         mount_options: &str,
     ) -> Result<(), ApiError> {
+        // A held mount has no engine to tick; its 503 is for requests.
+        if mount.held().is_some() {
+            return Ok(());
+        }
         match self
             .run(
                 unsealed,

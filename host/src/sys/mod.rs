@@ -77,6 +77,7 @@ pub async fn handle(
         "remount" => remount::remount(mounts, u, method, data).await,
         "plugins/catalog" => plugins::catalog(mounts, u, method),
         "plugins/catalog/secret" | "plugins/catalog/secret/" => plugins::list(mounts, u, method),
+        "plugins/reload/backend" => plugins::reload(mounts, u, method, data).await,
         "internal/ui/mounts" => internal_ui::all(mounts, method),
         _ => {
             if let Some(p) = rest.strip_prefix("mounts/") {

@@ -1,7 +1,8 @@
 //! `sys/plugins/catalog`: register third-party engines by file name and
 //! sha256. Registration reads the file from the plugin directory, checks its
 //! digest and compiles it, so a broken component is refused at once (400)
-//! rather than at mount time.
+//! rather than at mount time. `sys/plugins/reload/backend` switches mounts
+//! to what the catalog now names. This file parses; [`Mounts`] applies.
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -9,13 +10,14 @@ use sha2::{Digest, Sha256};
 use super::{only, opt_string};
 use crate::api::{ApiError, ApiResult, Method, Reply};
 use crate::engines::{self, PluginRecord, BUILTINS};
-use crate::mounts::Mounts;
+use crate::fields::opt_string_list;
+use crate::mounts::{Mounts, Reload};
+use crate::router::normalize_mount_path;
 use crate::seal::Unsealed;
 
 /// A registration, parsed.
 struct Registration {
     record: PluginRecord,
-    digest: [u8; 32],
 }
 
 impl Registration {
@@ -68,9 +70,73 @@ impl Registration {
                 env: strings("env")?,
                 version: opt_string(data, "version")?.unwrap_or_default(),
             },
-            digest,
         })
     }
+}
+
+/// A `sys/plugins/reload/backend` request, parsed (Vault's fields:
+/// `plugin` or `mounts`, not both; `scope` empty or `global`).
+struct ReloadRequest {
+    which: Reload,
+    /// `scope = "global"`: on one server the same as local, answered 202
+    /// as Vault answers a cluster-wide reload.
+    global: bool,
+}
+
+impl ReloadRequest {
+    fn parse(data: &Map<String, Value>) -> Result<Self, ApiError> {
+        let global = match opt_string(data, "scope")?.as_deref() {
+            None | Some("") => false,
+            Some("global") => true,
+            Some(other) => {
+                return Err(ApiError::bad(format!(
+                    "reload scope must be omitted or 'global', got {other:?}"
+                )))
+            }
+        };
+        let plugin = opt_string(data, "plugin")?.filter(|p| !p.is_empty());
+        let paths = opt_string_list(data, "mounts")?.unwrap_or_default();
+        let which = match (plugin, paths.is_empty()) {
+            (Some(_), false) => {
+                return Err(ApiError::bad(
+                    "plugin and mounts cannot be set at the same time",
+                ))
+            }
+            (None, true) => return Err(ApiError::bad("plugin or mounts must be provided")),
+            (Some(name), true) => Reload::Plugin(name),
+            (None, false) => Reload::Mounts(
+                paths
+                    .iter()
+                    .map(|p| normalize_mount_path(p).map_err(ApiError::BadRequest))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        Ok(ReloadRequest { which, global })
+    }
+}
+
+/// `POST sys/plugins/reload/backend`: answers Vault's `reload_id` (with a
+/// warning when no mount was switched).
+pub async fn reload(
+    mounts: &Mounts,
+    u: &Unsealed,
+    method: Method,
+    data: &Map<String, Value>,
+) -> ApiResult {
+    only(method, &[Method::Write])?;
+    let req = ReloadRequest::parse(data)?;
+    let switched = mounts.reload(u, req.which).await?;
+    let warnings = if switched.is_empty() {
+        vec!["no mounts were reloaded: none runs that plugin".to_string()]
+    } else {
+        Vec::new()
+    };
+    Ok(Reply::Data {
+        status: if req.global { 202 } else { 200 },
+        data: json!({ "reload_id": uuid::Uuid::new_v4().to_string() }),
+        warnings,
+        top_level: None,
+    })
 }
 
 /// `GET sys/plugins/catalog`.
@@ -97,15 +163,21 @@ pub fn list(mounts: &Mounts, u: &Unsealed, method: Method) -> ApiResult {
     Ok(Reply::data(json!({ "keys": keys })))
 }
 
-/// Every engine name with whether it is built in, sorted.
+/// Every engine name with whether it is built in, sorted. A built-in's
+/// name is listed once, as the built-in (an entry stored under it by an
+/// older version does not run).
 fn names(mounts: &Mounts, u: &Unsealed) -> Result<Vec<(String, bool)>, ApiError> {
     let registered = mounts.catalog().registered(u)?;
     let mut all: Vec<(String, bool)> = BUILTINS
         .iter()
-        .filter(|b| !registered.iter().any(|r| r == b.name))
         .map(|b| (b.name.to_string(), true))
         .collect();
-    all.extend(registered.into_iter().map(|n| (n, false)));
+    all.extend(
+        registered
+            .into_iter()
+            .filter(|n| engines::builtin(n).is_none())
+            .map(|n| (n, false)),
+    );
     all.sort();
     Ok(all)
 }
@@ -120,48 +192,35 @@ pub async fn entry(
 ) -> ApiResult {
     match method {
         Method::Read => {
-            if let Some(r) = mounts.catalog().get(u, name)? {
+            if let Some(b) = engines::builtin(name) {
                 return Ok(Reply::data(json!({
-                    "name": r.name,
-                    "command": r.command,
-                    "sha256": r.sha256,
-                    "args": r.args,
-                    "builtin": false,
-                    "version": r.version,
-                })));
-            }
-            match engines::builtin(name) {
-                Some(b) => Ok(Reply::data(json!({
                     "name": b.name,
                     "command": "",
                     "sha256": hex::encode(Sha256::digest(b.wasm)),
                     "args": [],
                     "builtin": true,
                     "version": "",
+                })));
+            }
+            match mounts.catalog().get(u, name)? {
+                Some(r) => Ok(Reply::data(json!({
+                    "name": r.name,
+                    "command": r.command,
+                    "sha256": r.sha256,
+                    "args": r.args,
+                    "builtin": false,
+                    "version": r.version,
                 }))),
                 None => Err(ApiError::NotFound(None)),
             }
         }
         Method::Write => {
             let reg = Registration::parse(name, data)?;
-            let wasm = mounts.catalog().read_file(&reg.record.command)?;
-            let actual: [u8; 32] = Sha256::digest(&wasm).into();
-            if actual != reg.digest {
-                return Err(ApiError::bad(format!(
-                    "sha256 mismatch: registered {} but {:?} has {}",
-                    reg.record.sha256,
-                    reg.record.command,
-                    hex::encode(actual)
-                )));
-            }
-            mounts.sandbox().load(&wasm).map_err(ApiError::BadRequest)?;
-            let _guard = mounts.lock().await;
-            mounts.catalog().put(u, name, Some(&reg.record))?;
+            mounts.register(u, reg.record).await?;
             Ok(Reply::empty())
         }
         Method::Delete => {
-            let _guard = mounts.lock().await;
-            mounts.catalog().put(u, name, None)?;
+            mounts.deregister(u, name).await?;
             Ok(Reply::empty())
         }
         _ => Err(ApiError::unsupported()),

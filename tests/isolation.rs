@@ -1,11 +1,24 @@
 //! Heavy work on one mount does not stall the others (issue #9, 8): while
 //! four `rsa-4096` keys are generated on a transit mount, KV reads on
-//! `secret/` keep answering, each within 50 ms; and a generation that
-//! outlives the call's deadline fails that call alone, with nothing stored.
+//! `secret/` keep answering, each within 50 ms. (That a generation past
+//! the call's deadline fails alone is in `e2e/sandbox.rs`.)
 //!
 //! The 50 ms bound is the issue's own liveness requirement, not a
 //! performance target: before key generation ran on the sandbox's heavy
 //! pool, the reads waited for seconds (every tokio worker was generating).
+//!
+//! A test target of its own (`isolation`, beside `e2e`), so that cargo runs
+//! it after the e2e suite and not beside other tests' servers: the bound is
+//! about this server's scheduling, and a machine busy with other tests'
+//! servers would measure those.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// The e2e harness, shared; this target uses only part of it.
+#[allow(dead_code)]
+#[path = "e2e/harness.rs"]
+mod harness;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{ConfigDir, Server};
+use harness::{ConfigDir, Server};
 
 /// Parallel `rsa-4096` creations: more than a 2-core machine has workers.
 const GENERATIONS: usize = 4;
@@ -32,6 +45,12 @@ const READ_PAUSE: Duration = Duration::from_millis(20);
 /// not on the server).
 const CREATE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Rounds of the measurement at most. A round passes when every read met
+/// the bound; the test passes when one round does. A stall by the server
+/// (reads waiting for generations, as before the heavy pool) fails every
+/// round; a single scheduling hiccup of a shared CI machine fails one.
+const ROUNDS: usize = 3;
+
 #[test]
 fn kv_reads_answer_while_rsa_4096_keys_generate() {
     // On a loaded 2-core machine four generations, two at a time, can take
@@ -46,10 +65,37 @@ fn kv_reads_answer_while_rsa_4096_keys_generate() {
     // the first instantiation.
     assert_eq!(c.read("secret/probe")["v"], json!("1"));
 
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        let (samples, slowest) = measure_round(&server, round);
+        eprintln!(
+            "round {round}: kv reads while {GENERATIONS} rsa-4096 generations ran: \
+             {samples}, slowest {slowest:?}"
+        );
+        assert!(
+            samples >= MIN_SAMPLES,
+            "only {samples} reads ran while the generations were in flight"
+        );
+        if slowest <= READ_BOUND {
+            return;
+        }
+        rounds.push(slowest);
+    }
+    panic!(
+        "in each of {ROUNDS} rounds a kv read took longer than {READ_BOUND:?} while \
+         {GENERATIONS} rsa-4096 keys were generated on another mount: slowest {rounds:?}"
+    );
+}
+
+/// One round: [`GENERATIONS`] creations on `t1/` (keys `r<round>k<i>`),
+/// and reads of `secret/probe` while any is in flight; the number of reads
+/// and the slowest. Every creation must succeed.
+fn measure_round(server: &Server, round: usize) -> (usize, Duration) {
+    let c = server.client();
     let in_flight = Arc::new(AtomicUsize::new(GENERATIONS));
     let creators: Vec<_> = (0..GENERATIONS)
         .map(|i| {
-            let url = c.url(&format!("t1/keys/k{i}"));
+            let url = c.url(&format!("t1/keys/r{round}k{i}"));
             let token = server.root_token.clone().unwrap_or_default();
             let in_flight = Arc::clone(&in_flight);
             thread::spawn(move || {
@@ -77,55 +123,12 @@ fn kv_reads_answer_while_rsa_4096_keys_generate() {
 
     for (i, creator) in creators.into_iter().enumerate() {
         let (status, body) = creator.join().expect("creator thread");
-        assert_eq!(status, 200, "creating t1/keys/k{i}: {body}");
-        let key = c.get(&format!("t1/keys/k{i}"));
+        assert_eq!(status, 200, "creating t1/keys/r{round}k{i}: {body}");
+        let key = c.get(&format!("t1/keys/r{round}k{i}"));
         key.expect(200);
         assert_eq!(key.data()["type"], json!("rsa-4096"), "{}", key.body);
     }
-    eprintln!(
-        "kv reads while {GENERATIONS} rsa-4096 generations ran: {samples}, slowest {slowest:?}"
-    );
-    assert!(
-        samples >= MIN_SAMPLES,
-        "only {samples} reads ran while the generations were in flight"
-    );
-    assert!(
-        slowest <= READ_BOUND,
-        "a kv read took {slowest:?} (bound {READ_BOUND:?}) while {GENERATIONS} rsa-4096 \
-         keys were generated on another mount ({samples} reads measured)"
-    );
-}
-
-#[test]
-fn a_generation_past_the_deadline_fails_alone_and_stores_nothing() {
-    // Below any RSA-4096 generation (a second or more, at the pool's lower
-    // priority), far above an ordinary call (a few milliseconds).
-    let dir = ConfigDir::new("engine_call_timeout = \"200ms\"\n");
-    let (server, _keys) = Server::config_ready(&dir);
-    let c = server.client();
-    c.mount("t1", "transit");
-
-    let r = c.post("t1/keys/slow", &json!({ "type": "rsa-4096" }));
-    r.expect(500);
-    assert!(
-        r.errors().iter().any(|e| e.contains("time limit")),
-        "a generation past the deadline is the engine's time limit: {}",
-        r.body
-    );
-    // The call's writes were dropped with its instance; the mount answers
-    // from a fresh one.
-    c.get("t1/keys/slow").expect(404);
-    let r = c.post("t1/keys/quick", &json!({ "type": "aes256-gcm96" }));
-    r.expect(200);
-    let r = c.post("t1/encrypt/quick", &json!({ "plaintext": "aGVsbG8=" }));
-    r.expect(200);
-    assert!(
-        r.data()["ciphertext"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("vault:v1:")),
-        "{}",
-        r.body
-    );
+    (samples, slowest)
 }
 
 /// `POST url {"type": "rsa-4096"}` with a client that waits up to
