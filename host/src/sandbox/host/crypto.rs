@@ -19,14 +19,16 @@
 //! time of `coffer-crypto` in release on a shared 2-core EPYC VM.
 //! - On the pool (`async` in `bindings.rs`): `private-key.generate` of every
 //!   type (RSA-4096 takes seconds, RSA-2048 0.2 s, ECDSA 0.14-0.9 ms);
-//!   `private-key.import`, `export` and `sign` for RSA and ECDSA (RSA-4096
-//!   sign 13 ms, P-256 sign 0.16 ms and import 0.3 ms, P-521 import 1.5 ms);
-//!   `decrypt-oaep` (RSA); `public-key.verify` for RSA and ECDSA (RSA-2048
-//!   0.3 ms, P-256 0.3 ms, P-384 1.2 ms) and `encrypt-oaep` (RSA-2048
+//!   `private-key.import`, `export` and `sign` for RSA, P-384 and P-521
+//!   (RSA-4096 sign 13 ms, P-521 import 1.5 ms); `decrypt-oaep` (RSA);
+//!   `public-key.verify` for RSA, P-384 and P-521 (RSA-2048 0.3 ms, P-384
+//!   1.2 ms) and `encrypt-oaep` (RSA-2048
 //!   0.18 ms); and, above [`HEAVY_INPUT_BYTES`], `sign` and `verify` of any
 //!   type, `hash`, `aes-key-wrap-pad` and `aes-key-unwrap-pad` (SHA3-512
 //!   takes 5 ms per MiB, AES-KWP 18 ms).
-//! - On the worker: every Ed25519 operation (under 40 µs wall time),
+//! - On the worker: every Ed25519 operation (under 40 µs wall time), P-256
+//!   sign, verify, import and export (0.16-0.3 ms: the pool's hop and lower
+//!   priority cost more than they save),
 //!   `from-ed25519-seed`, parsing and exporting public keys, `key-type`,
 //!   `public-key`, the resource drops, the size-bound imports above when below
 //!   the threshold, and always `random-bytes`, `hmac`, `hmac-verify`,
@@ -58,14 +60,17 @@ pub const MAX_KEYS: usize = 4096;
 pub const HEAVY_INPUT_BYTES: usize = 64 * 1024;
 
 /// Whether a private-key operation (import, export, sign, decrypt) of this
-/// type goes to the pool: all but Ed25519's.
+/// type goes to the pool: RSA's, P-384's and P-521's. Ed25519 and P-256
+/// (0.3 ms at most) stay on the worker: on the pool, a thread hop and the
+/// pool's lower priority cut transit's P-256 sign/verify throughput by a
+/// third under load (measured with `just bench`'s A/B).
 fn heavy_private(kt: native::KeyType) -> bool {
-    kt != native::KeyType::Ed25519
+    !matches!(kt, native::KeyType::Ed25519 | native::KeyType::EcdsaP256)
 }
 
 /// Whether a signature or its check over `len` bytes goes to the pool.
 fn heavy_signature(kt: native::KeyType, len: usize) -> bool {
-    kt != native::KeyType::Ed25519 || len > HEAVY_INPUT_BYTES
+    heavy_private(kt) || len > HEAVY_INPUT_BYTES
 }
 
 /// A private key held for an engine instance; shared with the pool's
