@@ -2,6 +2,9 @@
 section of BENCHMARKS.md (between the bench:results markers).
 
 Reads its inputs from the environment bench/run.sh exports (BENCH_*).
+With BENCH_BASELINE set (A/B mode) there is a fourth target, coffer-base,
+and an A/B section: per scenario the ratio of coffer's figures to
+coffer-base's, each against the floor, and whether it is within 5%.
 """
 
 import os
@@ -12,6 +15,13 @@ import sys
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 TARGETS = ["floor", "coffer", "openbao"]
+AB_TARGETS = ["floor", "coffer-base", "coffer", "openbao"]
+# A/B verdict "within 5%": the new build's req/s at least AB_MIN_RPS of the
+# old one's and its one-connection mean latency at most AB_MAX_LATENCY of it
+# (both against the floor).
+AB_MIN_RPS = 0.95
+AB_MAX_LATENCY = 1.05
+KV = "kv-read"
 UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 
 
@@ -39,23 +49,40 @@ def parse(path: pathlib.Path) -> dict:
     return out
 
 
-def transit_section(work: pathlib.Path, conns: str, threads: str, env) -> list:
-    """The Transit tables and verdicts, from bench/transit.py's lists and
-    the wrk outputs of each accepted scenario."""
+def parse_rounds(work: pathlib.Path, stem: str) -> dict:
+    """STEM.txt and, in A/B mode with several rounds, STEM.rN.txt: each
+    figure averaged over the rounds."""
+    paths = [work / f"{stem}.txt"] + sorted(work.glob(f"{stem}.r*.txt"))
+    runs = [parse(p) for p in paths]
+    out = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "avg", "p50", "p99")}
+    out["requests"] = sum(r["requests"] for r in runs)
+    out["rounds"] = len(runs)
+    return out
+
+
+def transit_results(work: pathlib.Path, conns: str, targets: list):
+    """bench/transit.py's lists and the wrk outputs of each accepted
+    scenario: (scenarios, results by (target, scenario), refusals)."""
     lists = {}
-    for t in TARGETS:
+    for t in targets:
         lines = (work / f"transit-{t}.txt").read_text().splitlines()
         lists[t] = {line.split(" ", 1)[0]: line.split(" ") for line in lines}
     scenarios = [line.split(" ", 1)[0] for line in (work / f"transit-floor.txt").read_text().splitlines()]
     res = {}
     refused = {}
-    for t in TARGETS:
+    for t in targets:
         for s in scenarios:
             fields = lists[t].get(s)
             if fields and fields[2] == "ok":
-                res[(t, s)] = {c: parse(work / f"transit-{t}-{s}-c{c}.txt") for c in (conns, "1")}
+                res[(t, s)] = {c: parse_rounds(work, f"transit-{t}-{s}-c{c}") for c in (conns, "1")}
             elif fields:
                 refused[(t, s)] = f"HTTP {fields[3]}: {' '.join(fields[4:])}"
+    return scenarios, res, refused
+
+
+def transit_section(scenarios: list, res: dict, refused: dict, conns: str, threads: str, env) -> list:
+    """The Transit tables and verdicts (floor, coffer, openbao; coffer-base
+    is in the A/B section)."""
 
     def rps(t: str, s: str, c: str) -> str:
         if (t, s) in res:
@@ -100,7 +127,7 @@ def transit_section(work: pathlib.Path, conns: str, threads: str, env) -> list:
             f"| {avg('floor', s)} | {avg('coffer', s)} | {avg('openbao', s)} |"
         )
     out.append("")
-    notes = sorted({(t, msg) for (t, s), msg in refused.items()})
+    notes = sorted({(t, msg) for (t, s), msg in refused.items() if t in TARGETS})
     for t, msg in notes:
         which = ", ".join(s for s in scenarios if refused.get((t, s)) == msg)
         out.append(f"- {t} refused {which}: {msg}")
@@ -130,13 +157,76 @@ def transit_section(work: pathlib.Path, conns: str, threads: str, env) -> list:
     return out
 
 
+def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, env) -> list:
+    """Per scenario, coffer against coffer-base, each against the floor of
+    the same run: (coffer/floor) / (coffer-base/floor) for req/s at c=conns
+    and for the mean latency at c=1, and the verdict."""
+    rows = [(KV, kv.get("floor"), kv.get("coffer-base"), kv.get("coffer"), None)]
+    for s in scenarios:
+        why = None
+        if ("coffer", s) not in res and ("coffer-base", s) in res:
+            why = "no: this build refused it (" + refused.get(("coffer", s), "not run") + ")"
+        elif ("coffer-base", s) not in res:
+            why = "n/a: the old build refused it"
+        rows.append((s, res.get(("floor", s)), res.get(("coffer-base", s)), res.get(("coffer", s)), why))
+
+    rounds = env.get("BENCH_AB_ROUNDS", "1")
+    rev = env.get("BENCH_BASELINE_REV") or "commit not given (BENCH_BASELINE_REV)"
+    out = [
+        "### A/B: this build against the old one",
+        "",
+        f"coffer-base is `{env['BENCH_BASELINE']}` ({rev}), started beside coffer with the same "
+        f"dev flags; each of its runs was made right next to coffer's, the order alternating, "
+        f"{rounds} round(s) per scenario and connection count, figures averaged over the rounds. "
+        f"new / old is (coffer / floor) / (coffer-base / floor) with the floor's run of the same "
+        f"scenario, i.e. coffer / coffer-base: req/s at c={conns} (above 1 is faster) and the mean "
+        f"latency at c=1 (below 1 is faster).",
+        "",
+        f"| scenario | floor req/s (c={conns}) | coffer-base / floor | coffer / floor "
+        f"| new / old req/s (c={conns}) | floor avg µs (c=1) | coffer-base avg µs | coffer avg µs "
+        f"| new / old latency (c=1) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    verdicts = []
+    slower = []
+    for name, f, b, c, why in rows:
+        if why or not (f and b and c):
+            out.append(f"| {name} | – | – | – | – | – | – | – | – |")
+            verdicts.append(f"- {name}: within 5% of the old build: {why or 'n/a: not measured'}")
+            if why and why.startswith("no"):
+                slower.append(name)
+            continue
+        rps = (c[conns]["rps"] / f[conns]["rps"]) / (b[conns]["rps"] / f[conns]["rps"])
+        lat = (c["1"]["avg"] / f["1"]["avg"]) / (b["1"]["avg"] / f["1"]["avg"])
+        ok = rps >= AB_MIN_RPS and lat <= AB_MAX_LATENCY
+        out.append(
+            f"| {name} | {f[conns]['rps']:,.0f} | {b[conns]['rps'] / f[conns]['rps']:.3f} "
+            f"| {c[conns]['rps'] / f[conns]['rps']:.3f} | {rps:.3f} | {f['1']['avg']:,.0f} "
+            f"| {b['1']['avg']:,.0f} | {c['1']['avg']:,.0f} | {lat:.3f} |"
+        )
+        verdicts.append(
+            f"- {name}: within 5% of the old build: {'yes' if ok else 'no'} "
+            f"(req/s {rps:.3f}x at c={conns}, latency {lat:.3f}x at c=1)"
+        )
+        if not ok:
+            slower.append(name)
+    out += ["", *verdicts]
+    if slower:
+        out.append(f"- not within 5% of the old build in this run: {', '.join(slower)}")
+    else:
+        out.append(f"- every scenario within 5% of the old build in this run ({len(verdicts)} scenarios)")
+    return out
+
+
 def main() -> None:
     env = os.environ
     work = pathlib.Path(env["BENCH_WORK"])
     conns = env["BENCH_CONNECTIONS"]
     duration = env["BENCH_DURATION"]
     threads = env["BENCH_THREADS"]
-    r = {t: {c: parse(work / f"{t}-c{c}.txt") for c in (conns, "1")} for t in TARGETS}
+    ab = bool(env.get("BENCH_BASELINE"))
+    targets = AB_TARGETS if ab else TARGETS
+    r = {t: {c: parse_rounds(work, f"{t}-c{c}") for c in (conns, "1")} for t in targets}
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}" if b else "n/a"
@@ -146,7 +236,7 @@ def main() -> None:
         "| req/s (c=1) | p50 µs (c=1) | avg µs (c=1) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for t in TARGETS:
+    for t in targets:
         hi, one = r[t][conns], r[t]["1"]
         rows.append(
             f"| {t} | {hi['rps']:,.0f} | {hi['p50']:.0f} | {hi['p99']:.0f} "
@@ -166,14 +256,27 @@ def main() -> None:
     machine = [
         f"- date: {env['BENCH_DATE']}",
         f"- machine: {env['BENCH_NPROC']} cores, {env['BENCH_CPU']}, Linux {env['BENCH_KERNEL']}; "
-        f"load average before the runs: {env.get('BENCH_LOAD', 'unknown')}",
+        f"load average (1, 5, 15 min) before the runs: {env.get('BENCH_LOAD', 'unknown')}, "
+        f"after: {env.get('BENCH_LOAD_AFTER', 'unknown')}",
         f"- coffer: {env['BENCH_REV']}, release build, dev mode (redb in a temporary directory), "
         f"{env['BENCH_RUSTC']}",
         f"- openbao: {env['BENCH_BAO']}, dev mode (in-memory storage), KV v1 at kv1/",
         f"- load: `wrk -t{threads} -c{conns} -d{duration}s --latency -H 'X-Vault-Token: root' URL`, "
         f"then the same with `-c1`, each after a 1 s warm-up; wrk and the server share the machine",
     ]
-    transit = transit_section(work, conns, threads, env) if env.get("BENCH_TRANSIT", "1") == "1" else []
+    if ab:
+        machine.insert(
+            3,
+            f"- coffer-base: `{env['BENCH_BASELINE']}` "
+            f"({env.get('BENCH_BASELINE_REV') or 'commit not given'}), same flags as coffer",
+        )
+    transit = []
+    scenarios, tres, trefused = [], {}, {}
+    if env.get("BENCH_TRANSIT", "1") == "1":
+        scenarios, tres, trefused = transit_results(work, conns, targets)
+        transit = transit_section(scenarios, tres, trefused, conns, threads, env)
+    kv_ab = {t: r[t] for t in targets}
+    abs_ = ab_section(kv_ab, scenarios, tres, trefused, conns, env) if ab else []
     table = "\n".join(rows)
     print()
     print(table)
@@ -184,6 +287,9 @@ def main() -> None:
     if transit:
         print()
         print("\n".join(transit))
+    if abs_:
+        print()
+        print("\n".join(abs_))
 
     if env.get("BENCH_WRITE", "1") != "1":
         return
@@ -200,6 +306,8 @@ def main() -> None:
             "",
             *transit,
             *([""] if transit else []),
+            *abs_,
+            *([""] if abs_ else []),
             "Run on:",
             "",
             *machine,
