@@ -177,7 +177,7 @@ start_coffer() {
 say "starting coffer (release, dev mode)"
 start_coffer coffer "$COFFER"
 COFFER_ADDR=$(cat "$WORK/coffer.addr")
-# The coffer targets, in the order of a pair of runs (see ab_pair).
+# The coffer targets, in the order of a pair of runs (see ab_runs).
 COFFERS=(coffer)
 ROUNDS=1
 if [[ -n "$BASELINE" ]]; then
