@@ -39,10 +39,13 @@
 # repeats each coffer-base/coffer pair n times, alternating the order, and
 # the report averages the rounds. The report adds, per scenario, the ratio
 # (coffer/floor) / (coffer-base/floor) of req/s at BENCH_CONNECTIONS and of
-# the mean latency at one connection, and a verdict "within 5% of the old
-# build: yes/no" (yes when req/s is at least 0.95 and the latency at most
-# 1.05 of the old build's). BENCH_BASELINE_REV (optional) names the old
-# build's commit in the report. The old binary is never built here.
+# the mean latency at one connection (1 / req/s), and a verdict "within 5%
+# of the old build: yes/no" (yes when req/s is at least 0.95 and the
+# latency at most 1.05 of the old build's). BENCH_BASELINE_REV (optional)
+# names the old build's commit in the report. The old binary is never
+# built here. BENCH_REV (optional) names the commit coffer was built from
+# when BENCH_SKIP_BUILD=1 uses a binary built earlier (default: this
+# checkout's `git describe`).
 #
 # Everything listens on 127.0.0.1 only, and every server started here is
 # stopped on exit.
@@ -63,7 +66,7 @@ for arg in "$@"; do
     case "$arg" in
         --no-write) WRITE_RESULTS=0 ;;
         -h | --help)
-            sed -n '2,49p' "$0"
+            sed -n '2,52p' "$0"
             exit 0
             ;;
         *)
@@ -311,7 +314,7 @@ BENCH_KERNEL=$(uname -r)
 export BENCH_RUSTC
 BENCH_RUSTC=$(rustc --version)
 export BENCH_REV
-BENCH_REV=$(git describe --always --dirty 2>/dev/null || echo "no commit")
+BENCH_REV=${BENCH_REV:-$(git describe --always --dirty 2>/dev/null || echo "no commit")}
 export BENCH_BAO="$BAO_VERSION"
 BENCH_LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 export BENCH_LOAD_AFTER BENCH_BASELINE="$BASELINE" BENCH_AB_ROUNDS="$AB_ROUNDS"
