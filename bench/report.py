@@ -55,13 +55,23 @@ def parse(path: pathlib.Path) -> dict:
 
 def parse_rounds(work: pathlib.Path, stem: str) -> dict:
     """STEM.txt and, in A/B mode with several rounds, STEM.rN.txt: each
-    figure averaged over the rounds."""
-    paths = [work / f"{stem}.txt"] + sorted(work.glob(f"{stem}.r*.txt"))
+    figure averaged over the rounds, and the rounds themselves ("runs", in
+    round order)."""
+    def round_of(p: pathlib.Path) -> int:
+        return int(p.name[len(stem) + 2 : -len(".txt")])
+
+    paths = [work / f"{stem}.txt"] + sorted(work.glob(f"{stem}.r*.txt"), key=round_of)
     runs = [parse(p) for p in paths]
     out = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "avg", "p50", "p99")}
     out["requests"] = sum(r["requests"] for r in runs)
-    out["rounds"] = len(runs)
+    out["runs"] = runs
     return out
+
+
+def median(xs: list) -> float:
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
 def transit_results(work: pathlib.Path, conns: str, targets: list):
@@ -162,9 +172,10 @@ def transit_section(scenarios: list, res: dict, refused: dict, conns: str, threa
 
 
 def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, env) -> list:
-    """Per scenario, coffer against coffer-base, each against the floor of
-    the same run: (coffer/floor) / (coffer-base/floor) for req/s at c=conns
-    and for the mean latency at c=1 (1 / req/s), and the verdict."""
+    """Per scenario, coffer against coffer-base: in each round the ratio of
+    the two runs made next to each other, for req/s at c=conns and for the
+    mean latency at c=1 (1 / req/s); the median over the rounds, and the
+    verdict. Each build is also shown against the floor's run."""
     rows = [(KV, kv.get("floor"), kv.get("coffer-base"), kv.get("coffer"), None)]
     for s in scenarios:
         why = None
@@ -180,18 +191,29 @@ def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, 
         "### A/B: this build against the old one",
         "",
         f"coffer-base is `{env['BENCH_BASELINE']}` ({rev}), started beside coffer with the same "
-        f"dev flags; each of its runs was made right next to coffer's, the order alternating, "
-        f"{rounds} round(s) per scenario and connection count, figures averaged over the rounds. "
-        f"new / old is (coffer / floor) / (coffer-base / floor) with the floor's run of the same "
-        f"scenario, i.e. coffer / coffer-base: req/s at c={conns} (above 1 is faster) and the mean "
-        f"latency at c=1, taken as 1 / req/s (below 1 is faster); the p50 latency at c=1 is shown "
-        f"beside it, not used for the verdict.",
+        f"dev flags. Each of its runs was made right next to coffer's run of the same scenario "
+        f"(the order alternating), {rounds} round(s) per scenario and connection count. "
+        f"new / old is (coffer / floor) / (coffer-base / floor), which with the same floor is "
+        f"coffer / coffer-base, taken in each round from the two runs next to each other, and "
+        f"the median over the rounds (range in brackets): req/s at c={conns} (above 1 is faster) "
+        f"and the mean latency at c=1, which is 1 / req/s (below 1 is faster). The columns "
+        f"against the floor use the means over the rounds. p50 at c=1 (medians over the rounds' "
+        f"ratios too) is shown, not used for the verdict.",
         "",
         f"| scenario | floor req/s (c={conns}) | coffer-base / floor | coffer / floor "
         f"| new / old req/s (c={conns}) | floor µs/req (c=1) | coffer-base µs/req | coffer µs/req "
         f"| new / old latency (c=1) | new / old p50 (c=1) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def paired(b: dict, c: dict, fn) -> tuple:
+        """fn(old run, new run) per round: (median, min, max)."""
+        xs = [fn(ob, nc) for ob, nc in zip(b["runs"], c["runs"])]
+        return median(xs), min(xs), max(xs)
+
+    def cell(m: tuple) -> str:
+        return f"{m[0]:.3f}" if m[1] == m[2] else f"{m[0]:.3f} ({m[1]:.2f}–{m[2]:.2f})"
+
     verdicts = []
     slower = []
     for name, f, b, c, why in rows:
@@ -201,19 +223,19 @@ def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, 
             if why and why.startswith("no"):
                 slower.append(name)
             continue
-        rps = (c[conns]["rps"] / f[conns]["rps"]) / (b[conns]["rps"] / f[conns]["rps"])
+        rps = paired(b[conns], c[conns], lambda ob, nc: nc["rps"] / ob["rps"])
+        lat = paired(b["1"], c["1"], lambda ob, nc: ob["rps"] / nc["rps"])
+        p50 = paired(b["1"], c["1"], lambda ob, nc: nc["p50"] / ob["p50"] if ob["p50"] else float("nan"))
         per = {t: 1_000_000 / x["1"]["rps"] for t, x in (("f", f), ("b", b), ("c", c))}
-        lat = (per["c"] / per["f"]) / (per["b"] / per["f"])
-        p50 = c["1"]["p50"] / b["1"]["p50"] if b["1"]["p50"] else float("nan")
-        ok = rps >= AB_MIN_RPS and lat <= AB_MAX_LATENCY
+        ok = rps[0] >= AB_MIN_RPS and lat[0] <= AB_MAX_LATENCY
         out.append(
             f"| {name} | {f[conns]['rps']:,.0f} | {b[conns]['rps'] / f[conns]['rps']:.3f} "
-            f"| {c[conns]['rps'] / f[conns]['rps']:.3f} | {rps:.3f} | {per['f']:,.1f} "
-            f"| {per['b']:,.1f} | {per['c']:,.1f} | {lat:.3f} | {p50:.2f} |"
+            f"| {c[conns]['rps'] / f[conns]['rps']:.3f} | {cell(rps)} | {per['f']:,.1f} "
+            f"| {per['b']:,.1f} | {per['c']:,.1f} | {cell(lat)} | {p50[0]:.2f} |"
         )
         verdicts.append(
             f"- {name}: within 5% of the old build: {'yes' if ok else 'no'} "
-            f"(req/s {rps:.3f}x at c={conns}, latency {lat:.3f}x at c=1)"
+            f"(req/s {rps[0]:.3f}x at c={conns}, latency {lat[0]:.3f}x at c=1)"
         )
         if not ok:
             slower.append(name)

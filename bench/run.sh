@@ -36,12 +36,13 @@
 # right next to coffer's: per scenario floor, then coffer-base and coffer
 # (which of the two goes first alternates from one run to the next, so
 # neither always follows the floor), then openbao. BENCH_AB_ROUNDS=n (1)
-# repeats each coffer-base/coffer pair n times, alternating the order, and
-# the report averages the rounds. The report adds, per scenario, the ratio
-# (coffer/floor) / (coffer-base/floor) of req/s at BENCH_CONNECTIONS and of
-# the mean latency at one connection (1 / req/s), and a verdict "within 5%
-# of the old build: yes/no" (yes when req/s is at least 0.95 and the
-# latency at most 1.05 of the old build's). BENCH_BASELINE_REV (optional)
+# repeats each coffer-base/coffer pair n times, alternating the order. The
+# report adds, per scenario, the ratio (coffer/floor) / (coffer-base/floor)
+# of req/s at BENCH_CONNECTIONS and of the mean latency at one connection
+# (1 / req/s), taken per round from the pair's two runs, its median over
+# the rounds, and a verdict "within 5% of the old build: yes/no" (yes when
+# req/s is at least 0.95 and the latency at most 1.05 of the old build's).
+# On a shared machine use 5 rounds or more: single 3 s runs vary by 10%. BENCH_BASELINE_REV (optional)
 # names the old build's commit in the report. The old binary is never
 # built here. BENCH_REV (optional) names the commit coffer was built from
 # when BENCH_SKIP_BUILD=1 uses a binary built earlier (default: this
@@ -66,7 +67,7 @@ for arg in "$@"; do
     case "$arg" in
         --no-write) WRITE_RESULTS=0 ;;
         -h | --help)
-            sed -n '2,52p' "$0"
+            sed -n '2,53p' "$0"
             exit 0
             ;;
         *)
