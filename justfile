@@ -22,6 +22,9 @@ ci:
     .ci/run
 
 # The benchmark: coffer vs a native floor vs OpenBao; updates BENCHMARKS.md.
+# The BENCH_* environment passes through to bench/run.sh (see its header),
+# e.g. `BENCH_BASELINE=/path/to/old/coffer just bench` for an A/B of an old
+# build against this one, `BENCH_SKIP_BUILD=1` to use the binaries built.
 bench *ARGS:
     bench/run.sh {{ARGS}}
     cargo bench -p coffer-host --bench dispatch

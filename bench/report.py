@@ -2,6 +2,9 @@
 section of BENCHMARKS.md (between the bench:results markers).
 
 Reads its inputs from the environment bench/run.sh exports (BENCH_*).
+With BENCH_BASELINE set (A/B mode) there is a fourth target, coffer-base,
+and an A/B section: per scenario the ratio of coffer's figures to
+coffer-base's, each against the floor, and whether it is within 5%.
 """
 
 import os
@@ -12,6 +15,17 @@ import sys
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 TARGETS = ["floor", "coffer", "openbao"]
+AB_TARGETS = ["floor", "coffer-base", "coffer", "openbao"]
+# A/B verdict "within 5%": the new build's req/s at least AB_MIN_RPS of the
+# old one's and its one-connection mean latency at most AB_MAX_LATENCY of it
+# (both against the floor). The mean latency at c=1 is taken as 1 / req/s
+# (one request at a time, so that is the mean time of a request): wrk's own
+# "Latency Avg" does not add up with its request count (at c=1 its average
+# times the requests made exceeds the run's duration several times over),
+# so it is not used for the verdict.
+AB_MIN_RPS = 0.95
+AB_MAX_LATENCY = 1.05
+KV = "kv-read"
 UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 
 
@@ -39,23 +53,50 @@ def parse(path: pathlib.Path) -> dict:
     return out
 
 
-def transit_section(work: pathlib.Path, conns: str, threads: str, env) -> list:
-    """The Transit tables and verdicts, from bench/transit.py's lists and
-    the wrk outputs of each accepted scenario."""
+def parse_rounds(work: pathlib.Path, stem: str) -> dict:
+    """STEM.txt and, in A/B mode with several rounds, STEM.rN.txt: each
+    figure averaged over the rounds, and the rounds themselves ("runs", in
+    round order)."""
+    def round_of(p: pathlib.Path) -> int:
+        return int(p.name[len(stem) + 2 : -len(".txt")])
+
+    paths = [work / f"{stem}.txt"] + sorted(work.glob(f"{stem}.r*.txt"), key=round_of)
+    runs = [parse(p) for p in paths]
+    out = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "avg", "p50", "p99")}
+    out["requests"] = sum(r["requests"] for r in runs)
+    out["runs"] = runs
+    return out
+
+
+def median(xs: list) -> float:
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def transit_results(work: pathlib.Path, conns: str, targets: list):
+    """bench/transit.py's lists and the wrk outputs of each accepted
+    scenario: (scenarios, results by (target, scenario), refusals)."""
     lists = {}
-    for t in TARGETS:
+    for t in targets:
         lines = (work / f"transit-{t}.txt").read_text().splitlines()
         lists[t] = {line.split(" ", 1)[0]: line.split(" ") for line in lines}
     scenarios = [line.split(" ", 1)[0] for line in (work / f"transit-floor.txt").read_text().splitlines()]
     res = {}
     refused = {}
-    for t in TARGETS:
+    for t in targets:
         for s in scenarios:
             fields = lists[t].get(s)
             if fields and fields[2] == "ok":
-                res[(t, s)] = {c: parse(work / f"transit-{t}-{s}-c{c}.txt") for c in (conns, "1")}
+                res[(t, s)] = {c: parse_rounds(work, f"transit-{t}-{s}-c{c}") for c in (conns, "1")}
             elif fields:
                 refused[(t, s)] = f"HTTP {fields[3]}: {' '.join(fields[4:])}"
+    return scenarios, res, refused
+
+
+def transit_section(scenarios: list, res: dict, refused: dict, conns: str, threads: str, env) -> list:
+    """The Transit tables and verdicts (floor, coffer, openbao; coffer-base
+    is in the A/B section)."""
 
     def rps(t: str, s: str, c: str) -> str:
         if (t, s) in res:
@@ -100,7 +141,7 @@ def transit_section(work: pathlib.Path, conns: str, threads: str, env) -> list:
             f"| {avg('floor', s)} | {avg('coffer', s)} | {avg('openbao', s)} |"
         )
     out.append("")
-    notes = sorted({(t, msg) for (t, s), msg in refused.items()})
+    notes = sorted({(t, msg) for (t, s), msg in refused.items() if t in TARGETS})
     for t, msg in notes:
         which = ", ".join(s for s in scenarios if refused.get((t, s)) == msg)
         out.append(f"- {t} refused {which}: {msg}")
@@ -130,13 +171,92 @@ def transit_section(work: pathlib.Path, conns: str, threads: str, env) -> list:
     return out
 
 
+def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, env) -> list:
+    """Per scenario, coffer against coffer-base: in each round the ratio of
+    the two runs made next to each other, for req/s at c=conns and for the
+    mean latency at c=1 (1 / req/s); the median over the rounds, and the
+    verdict. Each build is also shown against the floor's run."""
+    rows = [(KV, kv.get("floor"), kv.get("coffer-base"), kv.get("coffer"), None)]
+    for s in scenarios:
+        why = None
+        if ("coffer", s) not in res and ("coffer-base", s) in res:
+            why = "no: this build refused it (" + refused.get(("coffer", s), "not run") + ")"
+        elif ("coffer-base", s) not in res:
+            why = "n/a: the old build refused it"
+        rows.append((s, res.get(("floor", s)), res.get(("coffer-base", s)), res.get(("coffer", s)), why))
+
+    rounds = env.get("BENCH_AB_ROUNDS", "1")
+    rev = env.get("BENCH_BASELINE_REV") or "commit not given (BENCH_BASELINE_REV)"
+    out = [
+        "### A/B: this build against the old one",
+        "",
+        f"coffer-base is `{env['BENCH_BASELINE']}` ({rev}), started beside coffer with the same "
+        f"dev flags. Each of its runs was made right next to coffer's run of the same scenario "
+        f"(the order alternating), {rounds} round(s) per scenario and connection count, each "
+        f"round on a fresh pair of processes. "
+        f"new / old is (coffer / floor) / (coffer-base / floor), which with the same floor is "
+        f"coffer / coffer-base, taken in each round from the two runs next to each other, and "
+        f"the median over the rounds (range in brackets): req/s at c={conns} (above 1 is faster) "
+        f"and the mean latency at c=1, which is 1 / req/s (below 1 is faster). The columns "
+        f"against the floor use the means over the rounds. p50 at c=1 (medians over the rounds' "
+        f"ratios too) is shown, not used for the verdict.",
+        "",
+        f"| scenario | floor req/s (c={conns}) | coffer-base / floor | coffer / floor "
+        f"| new / old req/s (c={conns}) | floor µs/req (c=1) | coffer-base µs/req | coffer µs/req "
+        f"| new / old latency (c=1) | new / old p50 (c=1) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def paired(b: dict, c: dict, fn) -> tuple:
+        """fn(old run, new run) per round: (median, min, max)."""
+        xs = [fn(ob, nc) for ob, nc in zip(b["runs"], c["runs"])]
+        return median(xs), min(xs), max(xs)
+
+    def cell(m: tuple) -> str:
+        return f"{m[0]:.3f}" if m[1] == m[2] else f"{m[0]:.3f} ({m[1]:.2f}–{m[2]:.2f})"
+
+    verdicts = []
+    slower = []
+    for name, f, b, c, why in rows:
+        if why or not (f and b and c):
+            out.append(f"| {name} | – | – | – | – | – | – | – | – | – |")
+            verdicts.append(f"- {name}: within 5% of the old build: {why or 'n/a: not measured'}")
+            if why and why.startswith("no"):
+                slower.append(name)
+            continue
+        rps = paired(b[conns], c[conns], lambda ob, nc: nc["rps"] / ob["rps"])
+        lat = paired(b["1"], c["1"], lambda ob, nc: ob["rps"] / nc["rps"])
+        p50 = paired(b["1"], c["1"], lambda ob, nc: nc["p50"] / ob["p50"] if ob["p50"] else float("nan"))
+        per = {t: 1_000_000 / x["1"]["rps"] for t, x in (("f", f), ("b", b), ("c", c))}
+        ok = rps[0] >= AB_MIN_RPS and lat[0] <= AB_MAX_LATENCY
+        out.append(
+            f"| {name} | {f[conns]['rps']:,.0f} | {b[conns]['rps'] / f[conns]['rps']:.3f} "
+            f"| {c[conns]['rps'] / f[conns]['rps']:.3f} | {cell(rps)} | {per['f']:,.1f} "
+            f"| {per['b']:,.1f} | {per['c']:,.1f} | {cell(lat)} | {p50[0]:.2f} |"
+        )
+        verdicts.append(
+            f"- {name}: within 5% of the old build: {'yes' if ok else 'no'} "
+            f"(req/s {rps[0]:.3f}x at c={conns}, latency {lat[0]:.3f}x at c=1)"
+        )
+        if not ok:
+            slower.append(name)
+    out += ["", *verdicts]
+    if slower:
+        out.append(f"- not within 5% of the old build in this run: {', '.join(slower)}")
+    else:
+        out.append(f"- every scenario within 5% of the old build in this run ({len(verdicts)} scenarios)")
+    return out
+
+
 def main() -> None:
     env = os.environ
     work = pathlib.Path(env["BENCH_WORK"])
     conns = env["BENCH_CONNECTIONS"]
     duration = env["BENCH_DURATION"]
     threads = env["BENCH_THREADS"]
-    r = {t: {c: parse(work / f"{t}-c{c}.txt") for c in (conns, "1")} for t in TARGETS}
+    ab = bool(env.get("BENCH_BASELINE"))
+    targets = AB_TARGETS if ab else TARGETS
+    r = {t: {c: parse_rounds(work, f"{t}-c{c}") for c in (conns, "1")} for t in targets}
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}" if b else "n/a"
@@ -146,7 +266,7 @@ def main() -> None:
         "| req/s (c=1) | p50 µs (c=1) | avg µs (c=1) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for t in TARGETS:
+    for t in targets:
         hi, one = r[t][conns], r[t]["1"]
         rows.append(
             f"| {t} | {hi['rps']:,.0f} | {hi['p50']:.0f} | {hi['p99']:.0f} "
@@ -166,14 +286,27 @@ def main() -> None:
     machine = [
         f"- date: {env['BENCH_DATE']}",
         f"- machine: {env['BENCH_NPROC']} cores, {env['BENCH_CPU']}, Linux {env['BENCH_KERNEL']}; "
-        f"load average before the runs: {env.get('BENCH_LOAD', 'unknown')}",
+        f"load average (1, 5, 15 min) before the runs: {env.get('BENCH_LOAD', 'unknown')}, "
+        f"after: {env.get('BENCH_LOAD_AFTER', 'unknown')}",
         f"- coffer: {env['BENCH_REV']}, release build, dev mode (redb in a temporary directory), "
         f"{env['BENCH_RUSTC']}",
         f"- openbao: {env['BENCH_BAO']}, dev mode (in-memory storage), KV v1 at kv1/",
         f"- load: `wrk -t{threads} -c{conns} -d{duration}s --latency -H 'X-Vault-Token: root' URL`, "
         f"then the same with `-c1`, each after a 1 s warm-up; wrk and the server share the machine",
     ]
-    transit = transit_section(work, conns, threads, env) if env.get("BENCH_TRANSIT", "1") == "1" else []
+    if ab:
+        machine.insert(
+            3,
+            f"- coffer-base: `{env['BENCH_BASELINE']}` "
+            f"({env.get('BENCH_BASELINE_REV') or 'commit not given'}), same flags as coffer",
+        )
+    transit = []
+    scenarios, tres, trefused = [], {}, {}
+    if env.get("BENCH_TRANSIT", "1") == "1":
+        scenarios, tres, trefused = transit_results(work, conns, targets)
+        transit = transit_section(scenarios, tres, trefused, conns, threads, env)
+    kv_ab = {t: r[t] for t in targets}
+    abs_ = ab_section(kv_ab, scenarios, tres, trefused, conns, env) if ab else []
     table = "\n".join(rows)
     print()
     print(table)
@@ -184,6 +317,9 @@ def main() -> None:
     if transit:
         print()
         print("\n".join(transit))
+    if abs_:
+        print()
+        print("\n".join(abs_))
 
     if env.get("BENCH_WRITE", "1") != "1":
         return
@@ -200,6 +336,8 @@ def main() -> None:
             "",
             *transit,
             *([""] if transit else []),
+            *abs_,
+            *([""] if abs_ else []),
             "Run on:",
             "",
             *machine,

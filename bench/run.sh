@@ -28,6 +28,26 @@
 #   BENCH_TRANSIT=0 bench/run.sh  # KV only
 #   bench/run.sh --no-write       # print only, leave BENCHMARKS.md alone
 #   BENCH_SKIP_BUILD=1 bench/run.sh   # use the release binaries already built
+#   BENCH_BASELINE=/path/to/old/coffer bench/run.sh   # A/B, see below
+#
+# A/B mode: with BENCH_BASELINE set to another `coffer` binary (an older
+# build), that binary is started too, as a fourth target `coffer-base` with
+# the same dev flags, and every KV and Transit run is made on it as well,
+# right next to coffer's: per scenario floor, then coffer-base and coffer
+# (which of the two goes first alternates from one run to the next, so
+# neither always follows the floor), then openbao. BENCH_AB_ROUNDS=n (1)
+# then runs every KV and Transit pair n-1 more times, each round on a fresh
+# pair of coffer processes (the floor and openbao run once). The
+# report adds, per scenario, the ratio (coffer/floor) / (coffer-base/floor)
+# of req/s at BENCH_CONNECTIONS and of the mean latency at one connection
+# (1 / req/s), taken per round from the pair's two runs, its median over
+# the rounds, and a verdict "within 5% of the old build: yes/no" (yes when
+# req/s is at least 0.95 and the latency at most 1.05 of the old build's).
+# On a shared machine use 5 rounds or more: single runs vary by 10-20%.
+# BENCH_BASELINE_REV (optional) names the old build's commit in the
+# report. The old binary is never built here. BENCH_REV (optional) names
+# the commit coffer was built from when BENCH_SKIP_BUILD=1 uses a binary
+# built earlier (default: this checkout's `git describe`).
 #
 # Everything listens on 127.0.0.1 only, and every server started here is
 # stopped on exit.
@@ -40,13 +60,15 @@ TRANSIT_DURATION=${BENCH_TRANSIT_DURATION:-3}
 TRANSIT=${BENCH_TRANSIT:-1}
 CONNECTIONS=${BENCH_CONNECTIONS:-8}
 THREADS=${BENCH_THREADS:-1}
+BASELINE=${BENCH_BASELINE:-}
+AB_ROUNDS=${BENCH_AB_ROUNDS:-1}
 TOKEN=root
 WRITE_RESULTS=1
 for arg in "$@"; do
     case "$arg" in
         --no-write) WRITE_RESULTS=0 ;;
         -h | --help)
-            sed -n '2,33p' "$0"
+            sed -n '2,/^set -euo/p' "$0" | sed '$d'
             exit 0
             ;;
         *)
@@ -92,6 +114,16 @@ fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 COFFER="$TARGET_DIR/release/coffer"
 FLOOR="$TARGET_DIR/release/examples/bench_floor"
+if [[ -n "$BASELINE" ]]; then
+    if [[ ! -x "$BASELINE" ]]; then
+        say "BENCH_BASELINE=$BASELINE is not an executable file"
+        exit 2
+    fi
+    if [[ ! "$AB_ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
+        say "BENCH_AB_ROUNDS=$AB_ROUNDS is not a positive whole number"
+        exit 2
+    fi
+fi
 
 # --- servers -----------------------------------------------------------------
 # Waits until $1 (a log file) has a line containing $2; fails after 60 s or if
@@ -136,13 +168,50 @@ wait_for_line "$WORK/floor.log" "bench floor started" "${PIDS[-1]}"
 FLOOR_ADDR=$(api_address "$WORK/floor.log")
 write_secret "$FLOOR_ADDR" secret/bench
 
-say "starting coffer (release, dev mode)"
-COFFER_LOG=warn "$COFFER" server --dev --dev-root-token-id "$TOKEN" --dev-listen-address 127.0.0.1:0 \
-    >"$WORK/coffer.log" 2>&1 &
-PIDS+=($!)
-wait_for_line "$WORK/coffer.log" "Coffer server started" "${PIDS[-1]}"
-COFFER_ADDR=$(api_address "$WORK/coffer.log")
-write_secret "$COFFER_ADDR" secret/bench
+# The coffer targets, in the order of a pair of runs (see ab_pair), and
+# their binaries.
+declare -A BINARY=([coffer]="$COFFER")
+COFFERS=(coffer)
+ROUNDS=1
+if [[ -n "$BASELINE" ]]; then
+    ROUNDS=$AB_ROUNDS
+    BINARY[coffer-base]=$BASELINE
+    COFFERS=(coffer-base coffer)
+fi
+# Each target's address, for the runs.
+declare -A ADDRS=([floor]="$FLOOR_ADDR")
+
+# start_coffer NAME: a fresh dev server of that target (its pid in
+# $WORK/NAME.pid, its address in ADDRS) with the benchmark secret.
+start_coffer() {
+    local name=$1 pid
+    say "starting $name (${BINARY[$name]}, dev mode)"
+    COFFER_LOG=warn "${BINARY[$name]}" server --dev --dev-root-token-id "$TOKEN" \
+        --dev-listen-address 127.0.0.1:0 >"$WORK/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    echo "$pid" >"$WORK/$name.pid"
+    wait_for_line "$WORK/$name.log" "Coffer server started" "$pid"
+    ADDRS[$name]=$(api_address "$WORK/$name.log")
+    write_secret "${ADDRS[$name]}" secret/bench
+}
+
+# stop_coffer NAME: stops the server start_coffer started last for NAME.
+stop_coffer() {
+    local pid i
+    pid=$(cat "$WORK/$1.pid")
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for i in "${!PIDS[@]}"; do
+        if [[ "${PIDS[$i]}" == "$pid" ]]; then
+            unset 'PIDS[i]'
+        fi
+    done
+}
+
+for target in "${COFFERS[@]}"; do
+    start_coffer "$target"
+done
 
 say "starting openbao (dev mode)"
 BAO_PORT=$(free_port)
@@ -183,42 +252,97 @@ measure() {
     fi
 }
 
-# run NAME URL CONNECTIONS: the KV read.
+# ab_pair FUNCTION ROUND ARGS...: calls `FUNCTION TARGET ROUND ARGS...` for
+# each coffer target (in A/B mode a pair, coffer-base and coffer), the
+# pair's order alternating from one pair to the next (AB_TURN counts them)
+# and, since each round starts AB_TURN at the round's number, from one
+# round to the next for the same scenario.
+AB_TURN=0
+ab_pair() {
+    local fn=$1 round=$2 i
+    shift 2
+    if ((AB_TURN % 2 == 0)); then
+        for ((i = 0; i < ${#COFFERS[@]}; i++)); do "$fn" "${COFFERS[$i]}" "$round" "$@"; done
+    else
+        for ((i = ${#COFFERS[@]} - 1; i >= 0; i--)); do "$fn" "${COFFERS[$i]}" "$round" "$@"; done
+    fi
+    AB_TURN=$((AB_TURN + 1))
+}
+
+# out_file STEM ROUND: where a run's wrk output goes; round 1 is STEM.txt,
+# later A/B rounds STEM.rN.txt (bench/report.py averages them).
+out_file() {
+    if (($2 == 1)); then echo "$WORK/$1.txt"; else echo "$WORK/$1.r$2.txt"; fi
+}
+
+# run NAME ROUND URL CONNECTIONS: the KV read.
 run() {
-    measure "$1 -c$3" "$WORK/$1-c$3.txt" "$DURATION" -c"$3" -H "X-Vault-Token: $TOKEN" "$2"
+    measure "$1 -c$4" "$(out_file "$1-c$4" "$2")" "$DURATION" -c"$4" -H "X-Vault-Token: $TOKEN" "$3"
+}
+
+# run_kv_coffer NAME ROUND CONNECTIONS: the KV read on a coffer target.
+run_kv_coffer() {
+    run "$1" "$2" "${ADDRS[$1]}/v1/secret/bench" "$3"
 }
 
 for c in "$CONNECTIONS" 1; do
-    run floor "$FLOOR_ADDR/v1/secret/bench" "$c"
-    run coffer "$COFFER_ADDR/v1/secret/bench" "$c"
-    run openbao "$BAO_ADDR_/v1/kv1/bench" "$c"
+    run floor 1 "$FLOOR_ADDR/v1/secret/bench" "$c"
+    ab_pair run_kv_coffer 1 "$c"
+    run openbao 1 "$BAO_ADDR_/v1/kv1/bench" "$c"
 done
 
 # --- transit -----------------------------------------------------------------
-# run_transit TARGET SCENARIO URL CONNECTIONS: POSTs the scenario's body
-# with its Lua script.
+# run_transit TARGET ROUND SCENARIO PATH CONNECTIONS: POSTs the scenario's
+# body with its Lua script, if the target accepted it (transit.py sent it
+# once).
 run_transit() {
-    measure "transit $2 $1 -c$4" "$WORK/transit-$1-$2-c$4.txt" "$TRANSIT_DURATION" \
-        -c"$4" -s "$WORK/transit-$1-$2.lua" "$3"
+    local target=$1 round=$2 scenario=$3 path=$4 c=$5
+    if grep -q "^$scenario $path ok\$" "$WORK/transit-$target.txt"; then
+        measure "transit $scenario $target -c$c" "$(out_file "transit-$target-$scenario-c$c" "$round")" \
+            "$TRANSIT_DURATION" -c"$c" -s "$WORK/transit-$target-$scenario.lua" "${ADDRS[$target]}/v1/$path"
+    fi
 }
 
 if [[ "$TRANSIT" == 1 ]]; then
     say "preparing transit"
-    declare -A ADDRS=([floor]="$FLOOR_ADDR" [coffer]="$COFFER_ADDR" [openbao]="$BAO_ADDR_")
-    for target in floor coffer openbao; do
+    ADDRS[openbao]=$BAO_ADDR_
+    for target in floor "${COFFERS[@]}" openbao; do
         python3 bench/transit.py "$target" "${ADDRS[$target]}" "$TOKEN" "$WORK"
     done
     for c in "$CONNECTIONS" 1; do
         while read -r scenario path _; do
-            for target in floor coffer openbao; do
-                # Only what the target accepted (transit.py sent it once).
-                if grep -q "^$scenario $path ok\$" "$WORK/transit-$target.txt"; then
-                    run_transit "$target" "$scenario" "${ADDRS[$target]}/v1/$path" "$c"
-                fi
-            done
+            run_transit floor 1 "$scenario" "$path" "$c"
+            ab_pair run_transit 1 "$scenario" "$path" "$c"
+            run_transit openbao 1 "$scenario" "$path" "$c"
         done <"$WORK/transit-floor.txt"
     done
 fi
+
+# --- further A/B rounds -------------------------------------------------------
+# Each on a fresh pair of coffer processes: how a process's threads land on
+# the cores moves its figures by 10-20% on a small shared machine, for the
+# process's whole life, so every round starts both servers anew.
+for ((round = 2; round <= ROUNDS; round++)); do
+    say "A/B round $round of $ROUNDS"
+    AB_TURN=$((round - 1))
+    for target in "${COFFERS[@]}"; do
+        stop_coffer "$target"
+        start_coffer "$target"
+    done
+    for c in "$CONNECTIONS" 1; do
+        ab_pair run_kv_coffer "$round" "$c"
+    done
+    if [[ "$TRANSIT" == 1 ]]; then
+        for target in "${COFFERS[@]}"; do
+            python3 bench/transit.py "$target" "${ADDRS[$target]}" "$TOKEN" "$WORK"
+        done
+        for c in "$CONNECTIONS" 1; do
+            while read -r scenario path _; do
+                ab_pair run_transit "$round" "$scenario" "$path" "$c"
+            done <"$WORK/transit-floor.txt"
+        done
+    fi
+done
 
 # --- report ------------------------------------------------------------------
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
@@ -234,8 +358,11 @@ BENCH_KERNEL=$(uname -r)
 export BENCH_RUSTC
 BENCH_RUSTC=$(rustc --version)
 export BENCH_REV
-BENCH_REV=$(git describe --always --dirty 2>/dev/null || echo "no commit")
+BENCH_REV=${BENCH_REV:-$(git describe --always --dirty 2>/dev/null || echo "no commit")}
 export BENCH_BAO="$BAO_VERSION"
+BENCH_LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+export BENCH_LOAD_AFTER BENCH_BASELINE="$BASELINE" BENCH_AB_ROUNDS="$AB_ROUNDS"
+export BENCH_BASELINE_REV="${BENCH_BASELINE_REV:-}"
 export BENCH_WRITE="$WRITE_RESULTS"
 export BENCH_FILE="$ROOT/BENCHMARKS.md"
 python3 bench/report.py
