@@ -36,6 +36,18 @@ pub mod server;
 pub mod storage;
 pub mod sys;
 
+/// Property tests' case count: `n` in an ordinary test run;
+/// `PROPTEST_CASES` (`just fuzz`) overrides it. Shared by the `fuzz`
+/// modules beside each parser.
+#[cfg(test)]
+fn fuzz_cases(n: u32) -> proptest::test_runner::Config {
+    if std::env::var_os("PROPTEST_CASES").is_some() {
+        proptest::test_runner::Config::default()
+    } else {
+        proptest::test_runner::Config::with_cases(n)
+    }
+}
+
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;

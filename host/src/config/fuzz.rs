@@ -17,14 +17,7 @@ use proptest::prelude::*;
 
 use super::{parse, parse_with, Config};
 
-/// `n` cases in an ordinary test run; `PROPTEST_CASES` overrides it.
-fn cases(n: u32) -> ProptestConfig {
-    if std::env::var_os("PROPTEST_CASES").is_some() {
-        ProptestConfig::default()
-    } else {
-        ProptestConfig::with_cases(n)
-    }
-}
+use crate::fuzz_cases as cases;
 
 /// What the server does with a configuration before and while it serves,
 /// done here without a server: each would panic on a value out of range.

@@ -19,14 +19,7 @@ use proptest::prelude::*;
 use super::{Acl, Capabilities, Capability, Policy};
 use crate::auth::policies::PolicyStore;
 
-/// `n` cases in an ordinary test run; `PROPTEST_CASES` overrides it.
-fn cases(n: u32) -> ProptestConfig {
-    if std::env::var_os("PROPTEST_CASES").is_some() {
-        ProptestConfig::default()
-    } else {
-        ProptestConfig::with_cases(n)
-    }
-}
+use crate::fuzz_cases as cases;
 
 /// What a client's write of `text` comes to: a policy or a 400.
 fn check_client_text(text: &str) -> Result<Option<Policy>, TestCaseError> {

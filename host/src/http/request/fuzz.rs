@@ -16,14 +16,7 @@ use proptest::prelude::*;
 use super::{check_json_body, check_path, head, parse_query};
 use crate::api::{ApiError, Method};
 
-/// `n` cases in an ordinary test run; `PROPTEST_CASES` overrides it.
-fn cases(n: u32) -> ProptestConfig {
-    if std::env::var_os("PROPTEST_CASES").is_some() {
-        ProptestConfig::default()
-    } else {
-        ProptestConfig::with_cases(n)
-    }
-}
+use crate::fuzz_cases as cases;
 
 /// The promises of an accepted path: those `check_path` exists for.
 fn assert_served_path_is_plain(path: &str) -> Result<(), TestCaseError> {
