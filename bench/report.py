@@ -192,7 +192,8 @@ def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, 
         "",
         f"coffer-base is `{env['BENCH_BASELINE']}` ({rev}), started beside coffer with the same "
         f"dev flags. Each of its runs was made right next to coffer's run of the same scenario "
-        f"(the order alternating), {rounds} round(s) per scenario and connection count. "
+        f"(the order alternating), {rounds} round(s) per scenario and connection count, each "
+        f"round on a fresh pair of processes. "
         f"new / old is (coffer / floor) / (coffer-base / floor), which with the same floor is "
         f"coffer / coffer-base, taken in each round from the two runs next to each other, and "
         f"the median over the rounds (range in brackets): req/s at c={conns} (above 1 is faster) "

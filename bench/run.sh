@@ -36,17 +36,18 @@
 # right next to coffer's: per scenario floor, then coffer-base and coffer
 # (which of the two goes first alternates from one run to the next, so
 # neither always follows the floor), then openbao. BENCH_AB_ROUNDS=n (1)
-# repeats each coffer-base/coffer pair n times, alternating the order. The
+# then runs every KV and Transit pair n-1 more times, each round on a fresh
+# pair of coffer processes (the floor and openbao run once). The
 # report adds, per scenario, the ratio (coffer/floor) / (coffer-base/floor)
 # of req/s at BENCH_CONNECTIONS and of the mean latency at one connection
 # (1 / req/s), taken per round from the pair's two runs, its median over
 # the rounds, and a verdict "within 5% of the old build: yes/no" (yes when
 # req/s is at least 0.95 and the latency at most 1.05 of the old build's).
-# On a shared machine use 5 rounds or more: single 3 s runs vary by 10%. BENCH_BASELINE_REV (optional)
-# names the old build's commit in the report. The old binary is never
-# built here. BENCH_REV (optional) names the commit coffer was built from
-# when BENCH_SKIP_BUILD=1 uses a binary built earlier (default: this
-# checkout's `git describe`).
+# On a shared machine use 5 rounds or more: single runs vary by 10-20%.
+# BENCH_BASELINE_REV (optional) names the old build's commit in the
+# report. The old binary is never built here. BENCH_REV (optional) names
+# the commit coffer was built from when BENCH_SKIP_BUILD=1 uses a binary
+# built earlier (default: this checkout's `git describe`).
 #
 # Everything listens on 127.0.0.1 only, and every server started here is
 # stopped on exit.
@@ -67,7 +68,7 @@ for arg in "$@"; do
     case "$arg" in
         --no-write) WRITE_RESULTS=0 ;;
         -h | --help)
-            sed -n '2,53p' "$0"
+            sed -n '2,/^set -euo/p' "$0" | sed '$d'
             exit 0
             ;;
         *)
@@ -167,30 +168,50 @@ wait_for_line "$WORK/floor.log" "bench floor started" "${PIDS[-1]}"
 FLOOR_ADDR=$(api_address "$WORK/floor.log")
 write_secret "$FLOOR_ADDR" secret/bench
 
-# start_coffer NAME BINARY: a dev server, its address in $NAME.addr.
-start_coffer() {
-    local name=$1 binary=$2
-    COFFER_LOG=warn "$binary" server --dev --dev-root-token-id "$TOKEN" --dev-listen-address 127.0.0.1:0 \
-        >"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
-    wait_for_line "$WORK/$name.log" "Coffer server started" "${PIDS[-1]}"
-    api_address "$WORK/$name.log" >"$WORK/$name.addr"
-    write_secret "$(cat "$WORK/$name.addr")" secret/bench
-}
-
-say "starting coffer (release, dev mode)"
-start_coffer coffer "$COFFER"
-COFFER_ADDR=$(cat "$WORK/coffer.addr")
-# The coffer targets, in the order of a pair of runs (see ab_runs).
+# The coffer targets, in the order of a pair of runs (see ab_pair), and
+# their binaries.
+declare -A BINARY=([coffer]="$COFFER")
 COFFERS=(coffer)
 ROUNDS=1
 if [[ -n "$BASELINE" ]]; then
     ROUNDS=$AB_ROUNDS
-    say "starting coffer-base ($BASELINE, dev mode)"
-    start_coffer coffer-base "$BASELINE"
-    BASE_ADDR=$(cat "$WORK/coffer-base.addr")
+    BINARY[coffer-base]=$BASELINE
     COFFERS=(coffer-base coffer)
 fi
+# Each target's address, for the runs.
+declare -A ADDRS=([floor]="$FLOOR_ADDR")
+
+# start_coffer NAME: a fresh dev server of that target (its pid in
+# $WORK/NAME.pid, its address in ADDRS) with the benchmark secret.
+start_coffer() {
+    local name=$1 pid
+    say "starting $name (${BINARY[$name]}, dev mode)"
+    COFFER_LOG=warn "${BINARY[$name]}" server --dev --dev-root-token-id "$TOKEN" \
+        --dev-listen-address 127.0.0.1:0 >"$WORK/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    echo "$pid" >"$WORK/$name.pid"
+    wait_for_line "$WORK/$name.log" "Coffer server started" "$pid"
+    ADDRS[$name]=$(api_address "$WORK/$name.log")
+    write_secret "${ADDRS[$name]}" secret/bench
+}
+
+# stop_coffer NAME: stops the server start_coffer started last for NAME.
+stop_coffer() {
+    local pid i
+    pid=$(cat "$WORK/$1.pid")
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for i in "${!PIDS[@]}"; do
+        if [[ "${PIDS[$i]}" == "$pid" ]]; then
+            unset 'PIDS[i]'
+        fi
+    done
+}
+
+for target in "${COFFERS[@]}"; do
+    start_coffer "$target"
+done
 
 say "starting openbao (dev mode)"
 BAO_PORT=$(free_port)
@@ -231,22 +252,21 @@ measure() {
     fi
 }
 
-# ab_runs FUNCTION ARGS...: calls `FUNCTION TARGET ROUND ARGS...` for each
-# coffer target; in A/B mode BENCH_AB_ROUNDS times, each round a pair of
-# coffer-base and coffer, the pair's order alternating across every pair
-# of the whole run (AB_TURN counts them).
+# ab_pair FUNCTION ROUND ARGS...: calls `FUNCTION TARGET ROUND ARGS...` for
+# each coffer target (in A/B mode a pair, coffer-base and coffer), the
+# pair's order alternating from one pair to the next (AB_TURN counts them)
+# and, since each round starts AB_TURN at the round's number, from one
+# round to the next for the same scenario.
 AB_TURN=0
-ab_runs() {
-    local fn=$1 round i
-    shift
-    for ((round = 1; round <= ROUNDS; round++)); do
-        if ((AB_TURN % 2 == 0)); then
-            for ((i = 0; i < ${#COFFERS[@]}; i++)); do "$fn" "${COFFERS[$i]}" "$round" "$@"; done
-        else
-            for ((i = ${#COFFERS[@]} - 1; i >= 0; i--)); do "$fn" "${COFFERS[$i]}" "$round" "$@"; done
-        fi
-        AB_TURN=$((AB_TURN + 1))
-    done
+ab_pair() {
+    local fn=$1 round=$2 i
+    shift 2
+    if ((AB_TURN % 2 == 0)); then
+        for ((i = 0; i < ${#COFFERS[@]}; i++)); do "$fn" "${COFFERS[$i]}" "$round" "$@"; done
+    else
+        for ((i = ${#COFFERS[@]} - 1; i >= 0; i--)); do "$fn" "${COFFERS[$i]}" "$round" "$@"; done
+    fi
+    AB_TURN=$((AB_TURN + 1))
 }
 
 # out_file STEM ROUND: where a run's wrk output goes; round 1 is STEM.txt,
@@ -262,12 +282,12 @@ run() {
 
 # run_kv_coffer NAME ROUND CONNECTIONS: the KV read on a coffer target.
 run_kv_coffer() {
-    run "$1" "$2" "$(cat "$WORK/$1.addr")/v1/secret/bench" "$3"
+    run "$1" "$2" "${ADDRS[$1]}/v1/secret/bench" "$3"
 }
 
 for c in "$CONNECTIONS" 1; do
     run floor 1 "$FLOOR_ADDR/v1/secret/bench" "$c"
-    ab_runs run_kv_coffer "$c"
+    ab_pair run_kv_coffer 1 "$c"
     run openbao 1 "$BAO_ADDR_/v1/kv1/bench" "$c"
 done
 
@@ -285,21 +305,44 @@ run_transit() {
 
 if [[ "$TRANSIT" == 1 ]]; then
     say "preparing transit"
-    declare -A ADDRS=([floor]="$FLOOR_ADDR" [coffer]="$COFFER_ADDR" [openbao]="$BAO_ADDR_")
-    if [[ -n "$BASELINE" ]]; then
-        ADDRS[coffer-base]=$BASE_ADDR
-    fi
+    ADDRS[openbao]=$BAO_ADDR_
     for target in floor "${COFFERS[@]}" openbao; do
         python3 bench/transit.py "$target" "${ADDRS[$target]}" "$TOKEN" "$WORK"
     done
     for c in "$CONNECTIONS" 1; do
         while read -r scenario path _; do
             run_transit floor 1 "$scenario" "$path" "$c"
-            ab_runs run_transit "$scenario" "$path" "$c"
+            ab_pair run_transit 1 "$scenario" "$path" "$c"
             run_transit openbao 1 "$scenario" "$path" "$c"
         done <"$WORK/transit-floor.txt"
     done
 fi
+
+# --- further A/B rounds -------------------------------------------------------
+# Each on a fresh pair of coffer processes: how a process's threads land on
+# the cores moves its figures by 10-20% on a small shared machine, for the
+# process's whole life, so every round starts both servers anew.
+for ((round = 2; round <= ROUNDS; round++)); do
+    say "A/B round $round of $ROUNDS"
+    AB_TURN=$((round - 1))
+    for target in "${COFFERS[@]}"; do
+        stop_coffer "$target"
+        start_coffer "$target"
+    done
+    for c in "$CONNECTIONS" 1; do
+        ab_pair run_kv_coffer "$round" "$c"
+    done
+    if [[ "$TRANSIT" == 1 ]]; then
+        for target in "${COFFERS[@]}"; do
+            python3 bench/transit.py "$target" "${ADDRS[$target]}" "$TOKEN" "$WORK"
+        done
+        for c in "$CONNECTIONS" 1; do
+            while read -r scenario path _; do
+                ab_pair run_transit "$round" "$scenario" "$path" "$c"
+            done <"$WORK/transit-floor.txt"
+        done
+    fi
+done
 
 # --- report ------------------------------------------------------------------
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
