@@ -61,9 +61,9 @@ pub const HEAVY_INPUT_BYTES: usize = 64 * 1024;
 
 /// Whether a private-key operation (import, export, sign, decrypt) of this
 /// type goes to the pool: RSA's, P-384's and P-521's. Ed25519 and P-256
-/// (0.3 ms at most) stay on the worker: on the pool, a thread hop and the
-/// pool's lower priority cut transit's P-256 sign/verify throughput by a
-/// third under load (measured with `just bench`'s A/B).
+/// (0.3 ms at most) stay on the worker, where they ran before the pool: a
+/// thread hop and the pool's lower priority would be paid on transit's
+/// most used signing key for little gain.
 fn heavy_private(kt: native::KeyType) -> bool {
     !matches!(kt, native::KeyType::Ed25519 | native::KeyType::EcdsaP256)
 }
