@@ -5,7 +5,8 @@
 use serde_json::json;
 
 use crate::harness::{
-    install_engine, sha256_file, wasm_dir, Client, ConfigDir, Server, COUNTER_WASM, MISBEHAVE_WASM,
+    install_engine, place_engine, sha256_file, wasm_dir, Client, ConfigDir, Server, COUNTER_WASM,
+    MISBEHAVE_WASM,
 };
 
 #[test]
@@ -69,12 +70,7 @@ fn catalog_register_read_list_delete_mount() {
 fn catalog_rejects_wrong_sha256() {
     let server = Server::dev();
     let c = server.client();
-    std::fs::copy(
-        wasm_dir().join(COUNTER_WASM),
-        server.plugin_dir().join(COUNTER_WASM),
-    )
-    .unwrap();
-    let mut sha = sha256_file(&server.plugin_dir().join(COUNTER_WASM)).into_bytes();
+    let mut sha = place_engine(COUNTER_WASM, &server.plugin_dir().join(COUNTER_WASM)).into_bytes();
     // Flip the last hex digit.
     let last = sha.len() - 1;
     sha[last] = if sha[last] == b'0' { b'1' } else { b'0' };
@@ -120,8 +116,7 @@ fn catalog_command_stays_inside_plugin_directory() {
     let c = server.client();
     // A valid component right beside the plugin directory.
     let outside = server.plugin_dir().parent().unwrap().join(COUNTER_WASM);
-    std::fs::copy(wasm_dir().join(COUNTER_WASM), &outside).unwrap();
-    let sha = sha256_file(&outside);
+    let sha = place_engine(COUNTER_WASM, &outside);
     for command in [format!("../{COUNTER_WASM}"), outside.display().to_string()] {
         let r = c.post(
             "sys/plugins/catalog/secret/escape",
@@ -299,12 +294,7 @@ fn a_plugin_file_changed_on_disk_holds_its_mount_after_a_restart() {
     c.mount("m", "eng");
     c.post("m/counter/x", &json!({})).expect(200);
     server.stop();
-    std::fs::copy(
-        wasm_dir().join(MISBEHAVE_WASM),
-        dir.plugin_dir().join(COUNTER_WASM),
-    )
-    .unwrap();
-    let misbehave = sha256_file(&dir.plugin_dir().join(COUNTER_WASM));
+    let misbehave = place_engine(MISBEHAVE_WASM, &dir.plugin_dir().join(COUNTER_WASM));
 
     let server = Server::config_unsealed(&dir, &keys);
     let c = server.client();
@@ -411,12 +401,7 @@ fn reload_switches_the_mounts_asked_for_and_checks_its_fields() {
 fn builtin_names_are_reserved() {
     let server = Server::dev();
     let c = server.client();
-    std::fs::copy(
-        wasm_dir().join(COUNTER_WASM),
-        server.plugin_dir().join(COUNTER_WASM),
-    )
-    .unwrap();
-    let sha = sha256_file(&server.plugin_dir().join(COUNTER_WASM));
+    let sha = place_engine(COUNTER_WASM, &server.plugin_dir().join(COUNTER_WASM));
     c.write("secret/k", &json!({"v": 1}));
     for name in ["kv", "transit"] {
         let r = c.post(
@@ -451,8 +436,7 @@ fn a_symlink_out_of_the_plugin_directory_is_refused() {
     let c = server.client();
     let plugins = server.plugin_dir();
     let outside = plugins.parent().unwrap().join(COUNTER_WASM);
-    std::fs::copy(wasm_dir().join(COUNTER_WASM), &outside).unwrap();
-    let sha = sha256_file(&outside);
+    let sha = place_engine(COUNTER_WASM, &outside);
     std::os::unix::fs::symlink(&outside, plugins.join("link.wasm")).unwrap();
     let r = c.post(
         "sys/plugins/catalog/secret/escape",

@@ -674,16 +674,7 @@ pub fn sha256_file(path: &Path) -> String {
 /// file's sha256.
 #[track_caller]
 pub fn install_engine(client: &Client, plugin_dir: &Path, file: &str, name: &str) -> String {
-    let source = wasm_dir().join(file);
-    let meta = std::fs::metadata(&source).unwrap_or_else(|e| {
-        panic!(
-            "test engine {} is missing ({e}): host/build.rs builds it",
-            source.display()
-        )
-    });
-    assert!(meta.len() > 0, "test engine {} is empty", source.display());
-    std::fs::copy(&source, plugin_dir.join(file)).expect("copy the engine into the plugin dir");
-    let sha = sha256_file(&source);
+    let sha = place_engine(file, &plugin_dir.join(file));
     client
         .post(
             &format!("sys/plugins/catalog/secret/{name}"),
@@ -756,4 +747,20 @@ fn after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
     let at = line.find(marker)?;
     let rest = line[at + marker.len()..].trim();
     (!rest.is_empty()).then_some(rest)
+}
+
+/// Copies a built test engine (`file` in [`wasm_dir`]) to `dest`, without
+/// registering it; returns its sha256.
+#[track_caller]
+pub fn place_engine(file: &str, dest: &Path) -> String {
+    let source = wasm_dir().join(file);
+    let meta = std::fs::metadata(&source).unwrap_or_else(|e| {
+        panic!(
+            "test engine {} is missing ({e}): host/build.rs builds it",
+            source.display()
+        )
+    });
+    assert!(meta.len() > 0, "test engine {} is empty", source.display());
+    std::fs::copy(&source, dest).expect("copy the test engine");
+    sha256_file(dest)
 }

@@ -608,7 +608,7 @@ impl Sandbox {
                     }
                     return Err(ApiError::Internal(format!(
                         "engine call failed: {}",
-                        trap_reason(&e)
+                        trap_reason(&e, memory.exceeded())
                     )));
                 }
             };
@@ -800,21 +800,21 @@ fn engine_error(e: EngineError) -> ApiError {
     }
 }
 
-/// A short, client-safe reason for a trap.
-fn trap_reason(e: &wasmtime::Error) -> String {
+/// A short, client-safe reason for a trap; `memory_exceeded` is the store
+/// limiter's own record that it refused a growth (never read from text).
+fn trap_reason(e: &wasmtime::Error, memory_exceeded: bool) -> String {
+    if memory_exceeded {
+        return "engine exceeded its memory limit".to_string();
+    }
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => "engine exceeded its time limit".to_string(),
         Some(wasmtime::Trap::UnreachableCodeReached) => {
             "engine trapped (a panic or abort)".to_string()
         }
         Some(trap) => format!("engine trapped: {trap}"),
-        None => {
-            let text = e.to_string();
-            if text.contains("memory") {
-                "engine exceeded its memory limit".to_string()
-            } else {
-                format!("engine failed: {}", text.lines().next().unwrap_or_default())
-            }
-        }
+        None => format!(
+            "engine failed: {}",
+            e.to_string().lines().next().unwrap_or_default()
+        ),
     }
 }
