@@ -5,6 +5,9 @@ Reads its inputs from the environment bench/run.sh exports (BENCH_*).
 With BENCH_BASELINE set (A/B mode) there is a fourth target, coffer-base,
 and an A/B section: per scenario the ratio of coffer's figures to
 coffer-base's, each against the floor, and whether it is within 5%.
+Beside each wrk output STEM.txt, bench/run.sh leaves STEM.cpu: the CPU
+ticks the server process used during that run and CLK_TCK, from which the
+server's CPU µs per request is computed here.
 """
 
 import os
@@ -50,7 +53,18 @@ def parse(path: pathlib.Path) -> dict:
         out[f"p{pct}"] = micros(m.group(1)) if m else float("nan")
     m = re.search(r"(\d+) requests in", text)
     out["requests"] = int(m.group(1)) if m else 0
+    out["cpu"] = cpu_per_request(path.with_suffix(".cpu"), out["requests"])
     return out
+
+
+def cpu_per_request(path: pathlib.Path, requests: int) -> float:
+    """The server's CPU µs per request in a run: PATH holds the CPU ticks
+    its process used during the run and the ticks per second (CLK_TCK).
+    NaN when there is no such file or no request."""
+    if not path.exists() or not requests:
+        return float("nan")
+    ticks, per_second = path.read_text().split()
+    return int(ticks) / int(per_second) * 1_000_000 / requests
 
 
 def parse_rounds(work: pathlib.Path, stem: str) -> dict:
@@ -62,10 +76,15 @@ def parse_rounds(work: pathlib.Path, stem: str) -> dict:
 
     paths = [work / f"{stem}.txt"] + sorted(work.glob(f"{stem}.r*.txt"), key=round_of)
     runs = [parse(p) for p in paths]
-    out = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "avg", "p50", "p99")}
+    out = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "avg", "p50", "p99", "cpu")}
     out["requests"] = sum(r["requests"] for r in runs)
     out["runs"] = runs
     return out
+
+
+def us(x: float) -> str:
+    """A µs figure for a table: one decimal, "n/a" when not measured."""
+    return "n/a" if x != x else f"{x:,.1f}"
 
 
 def median(xs: list) -> float:
@@ -108,6 +127,11 @@ def transit_section(scenarios: list, res: dict, refused: dict, conns: str, threa
             return f"{res[(t, s)][c]['rps'] / res[(u, s)][c]['rps']:.2f}"
         return "–"
 
+    def cpu(t: str, s: str, c: str) -> str:
+        if (t, s) in res:
+            return us(res[(t, s)][c]["cpu"])
+        return "refused" if (t, s) in refused else "n/a"
+
     def avg(t: str, s: str) -> str:
         if (t, s) in res:
             return f"{res[(t, s)]['1']['avg']:,.0f}"
@@ -116,15 +140,18 @@ def transit_section(scenarios: list, res: dict, refused: dict, conns: str, threa
     out = [
         "### Transit",
         "",
-        f"req/s at c={conns} (a batch request carries 1000 items), and the coffer ratios:",
+        f"req/s at c={conns} (a batch request carries 1000 items), the coffer ratios, and each "
+        f"server's CPU µs per request (a batch is one request):",
         "",
-        "| scenario | floor | coffer | openbao | coffer / floor | coffer / openbao |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| scenario | floor | coffer | openbao | coffer / floor | coffer / openbao "
+        "| floor CPU µs/req | coffer CPU µs/req | openbao CPU µs/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in scenarios:
         out.append(
             f"| {s} | {rps('floor', s, conns)} | {rps('coffer', s, conns)} | {rps('openbao', s, conns)} "
-            f"| {ratio('coffer', 'floor', s, conns)} | {ratio('coffer', 'openbao', s, conns)} |"
+            f"| {ratio('coffer', 'floor', s, conns)} | {ratio('coffer', 'openbao', s, conns)} "
+            f"| {cpu('floor', s, conns)} | {cpu('coffer', s, conns)} | {cpu('openbao', s, conns)} |"
         )
     out += [
         "",
@@ -199,12 +226,16 @@ def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, 
         f"the median over the rounds (range in brackets): req/s at c={conns} (above 1 is faster) "
         f"and the mean latency at c=1, which is 1 / req/s (below 1 is faster). The columns "
         f"against the floor use the means over the rounds. p50 at c=1 (medians over the rounds' "
-        f"ratios too) is shown, not used for the verdict.",
+        f"ratios too) is shown, not used for the verdict. So is new / old CPU per request at "
+        f"c={conns}: the server process's user + system CPU time during the run (all its threads, "
+        f"from /proc/<pid>/stat) divided by the requests wrk counted, coffer's over coffer-base's "
+        f"per round, median (range); below 1 is cheaper. It counts what the server spent rather "
+        f"than how long requests waited for a core, though sharing the cores moves it too.",
         "",
         f"| scenario | floor req/s (c={conns}) | coffer-base / floor | coffer / floor "
         f"| new / old req/s (c={conns}) | floor µs/req (c=1) | coffer-base µs/req | coffer µs/req "
-        f"| new / old latency (c=1) | new / old p50 (c=1) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| new / old latency (c=1) | new / old p50 (c=1) | new / old CPU per request (c={conns}) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     def paired(b: dict, c: dict, fn) -> tuple:
@@ -213,13 +244,15 @@ def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, 
         return median(xs), min(xs), max(xs)
 
     def cell(m: tuple) -> str:
+        if m[0] != m[0]:
+            return "n/a"
         return f"{m[0]:.3f}" if m[1] == m[2] else f"{m[0]:.3f} ({m[1]:.2f}–{m[2]:.2f})"
 
     verdicts = []
     slower = []
     for name, f, b, c, why in rows:
         if why or not (f and b and c):
-            out.append(f"| {name} | – | – | – | – | – | – | – | – | – |")
+            out.append(f"| {name} | – | – | – | – | – | – | – | – | – | – |")
             verdicts.append(f"- {name}: within 5% of the old build: {why or 'n/a: not measured'}")
             if why and why.startswith("no"):
                 slower.append(name)
@@ -227,12 +260,13 @@ def ab_section(kv: dict, scenarios: list, res: dict, refused: dict, conns: str, 
         rps = paired(b[conns], c[conns], lambda ob, nc: nc["rps"] / ob["rps"])
         lat = paired(b["1"], c["1"], lambda ob, nc: ob["rps"] / nc["rps"])
         p50 = paired(b["1"], c["1"], lambda ob, nc: nc["p50"] / ob["p50"] if ob["p50"] else float("nan"))
+        cpu = paired(b[conns], c[conns], lambda ob, nc: nc["cpu"] / ob["cpu"] if ob["cpu"] else float("nan"))
         per = {t: 1_000_000 / x["1"]["rps"] for t, x in (("f", f), ("b", b), ("c", c))}
         ok = rps[0] >= AB_MIN_RPS and lat[0] <= AB_MAX_LATENCY
         out.append(
             f"| {name} | {f[conns]['rps']:,.0f} | {b[conns]['rps'] / f[conns]['rps']:.3f} "
             f"| {c[conns]['rps'] / f[conns]['rps']:.3f} | {cell(rps)} | {per['f']:,.1f} "
-            f"| {per['b']:,.1f} | {per['c']:,.1f} | {cell(lat)} | {p50[0]:.2f} |"
+            f"| {per['b']:,.1f} | {per['c']:,.1f} | {cell(lat)} | {p50[0]:.2f} | {cell(cpu)} |"
         )
         verdicts.append(
             f"- {name}: within 5% of the old build: {'yes' if ok else 'no'} "
@@ -263,14 +297,14 @@ def main() -> None:
 
     rows = [
         f"| target | req/s (c={conns}) | p50 µs (c={conns}) | p99 µs (c={conns}) "
-        "| req/s (c=1) | p50 µs (c=1) | avg µs (c=1) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| CPU µs/req (c={conns}) | req/s (c=1) | p50 µs (c=1) | avg µs (c=1) | CPU µs/req (c=1) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for t in targets:
         hi, one = r[t][conns], r[t]["1"]
         rows.append(
-            f"| {t} | {hi['rps']:,.0f} | {hi['p50']:.0f} | {hi['p99']:.0f} "
-            f"| {one['rps']:,.0f} | {one['p50']:.0f} | {one['avg']:.0f} |"
+            f"| {t} | {hi['rps']:,.0f} | {hi['p50']:.0f} | {hi['p99']:.0f} | {us(hi['cpu'])} "
+            f"| {one['rps']:,.0f} | {one['p50']:.0f} | {one['avg']:.0f} | {us(one['cpu'])} |"
         )
     c, f, o = r["coffer"], r["floor"], r["openbao"]
     overhead_p50 = c["1"]["p50"] - f["1"]["p50"]
@@ -293,6 +327,9 @@ def main() -> None:
         f"- openbao: {env['BENCH_BAO']}, dev mode (in-memory storage), KV v1 at kv1/",
         f"- load: `wrk -t{threads} -c{conns} -d{duration}s --latency -H 'X-Vault-Token: root' URL`, "
         f"then the same with `-c1`, each after a 1 s warm-up; wrk and the server share the machine",
+        f"- CPU µs/req: the server process's user + system CPU time over the measured run (all its "
+        f"threads, utime + stime from /proc/<pid>/stat, in 1/CLK_TCK s ticks; not the warm-up, "
+        f"not wrk's) divided by the requests wrk counted",
     ]
     if ab:
         machine.insert(

