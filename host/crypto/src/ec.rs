@@ -4,18 +4,23 @@
 use std::borrow::Cow;
 
 use super::hash::hash;
-use super::{CryptoError, HashAlgorithm, SignOptions};
+use super::{CryptoError, HashAlgorithm, KeyType, SignOptions, SignatureEncoding};
 
 /// The digest ECDSA signs for `message` under `options`, as a big-endian
 /// integer on exactly `field_len` bytes (the curve's field size) and no
 /// longer than `order_bits` bits, as SEC1 §4.1.3 step 5 (and RFC 6979's
 /// bits2int) reduce a hash. Shorter digests are left-padded, which keeps
 /// their value; longer ones keep their leftmost `order_bits` bits.
-fn digest(
+pub(crate) fn digest(
     message: &[u8],
     options: &SignOptions,
-    order_bits: usize,
+    key_type: KeyType,
 ) -> Result<Vec<u8>, CryptoError> {
+    let order_bits = match key_type {
+        KeyType::EcdsaP384 => p384::ORDER_BITS,
+        KeyType::EcdsaP521 => p521::ORDER_BITS,
+        _ => p256::ORDER_BITS,
+    };
     let digest = if options.prehashed {
         if message.is_empty() {
             return Err(CryptoError::new("prehashed input must not be empty"));
@@ -54,7 +59,6 @@ fn bits2int(input: &[u8], order_bits: usize) -> Vec<u8> {
 macro_rules! curve {
     ($module:ident, $krate:ident, $curve:ident, $key_type:expr, $order_bits:expr) => {
         pub(super) mod $module {
-            use ::rand::rngs::OsRng;
             use ::sec1::der::pem::LineEnding;
             use ::sec1::der::Encode;
             use ::sec1::{EcParameters, EcPrivateKey};
@@ -66,22 +70,17 @@ macro_rules! curve {
             };
             use ::$krate::{PublicKey, SecretKey};
 
-            use $crate::{CryptoError, KeyType, SignOptions, SignatureEncoding};
+            use $crate::{CryptoError, KeyType, SignatureEncoding};
 
             /// The key type this module handles.
             const KEY_TYPE: KeyType = $key_type;
             /// The bit length of the curve's order.
-            const ORDER_BITS: usize = $order_bits;
+            pub(crate) const ORDER_BITS: usize = $order_bits;
 
             /// A private key.
             pub(crate) type Private = SigningKey;
             /// A public key.
             pub(crate) type Public = VerifyingKey;
-
-            /// A new random key.
-            pub(crate) fn generate() -> Private {
-                SigningKey::random(&mut OsRng)
-            }
 
             /// Parses a PKCS#8 `PrivateKeyInfo` for this curve.
             pub(crate) fn import_pkcs8(der: &[u8]) -> Result<Private, CryptoError> {
@@ -175,39 +174,44 @@ macro_rules! curve {
                 key.to_encoded_point(false).as_bytes().to_vec()
             }
 
-            /// Signs `message` as `options` say.
+            /// Signs `field` (the reduced digest, see `super::digest`).
             pub(crate) fn sign(
                 key: &Private,
-                message: &[u8],
-                options: &SignOptions,
+                field: &[u8],
+                encoding: SignatureEncoding,
             ) -> Result<Vec<u8>, CryptoError> {
-                let digest = super::digest(message, options, ORDER_BITS)?;
                 let signature: Signature = key
-                    .sign_prehash(&digest)
+                    .sign_prehash(field)
                     .map_err(|_| CryptoError::new(format!("{KEY_TYPE} signing failed")))?;
-                Ok(match options.encoding {
-                    SignatureEncoding::Asn1 => signature.to_der().as_bytes().to_vec(),
-                    SignatureEncoding::Fixed => signature.to_bytes().to_vec(),
-                })
+                Ok(encode(&signature, encoding))
             }
 
-            /// Whether `signature`, encoded as `options` say, is valid for
-            /// `message`.
-            pub(crate) fn verify(
-                key: &Public,
-                message: &[u8],
-                signature: &[u8],
-                options: &SignOptions,
-            ) -> Result<bool, CryptoError> {
-                let digest = super::digest(message, options, ORDER_BITS)?;
-                let signature = match options.encoding {
+            /// Whether `signature` is valid for `field` (the reduced
+            /// digest).
+            pub(crate) fn verify(key: &Public, field: &[u8], signature: &Signature) -> bool {
+                key.verify_prehash(field, signature).is_ok()
+            }
+
+            /// `signature` read as `encoding` says; none if malformed.
+            pub(crate) fn parse(signature: &[u8], encoding: SignatureEncoding) -> Option<Signature> {
+                match encoding {
                     SignatureEncoding::Asn1 => Signature::from_der(signature),
                     SignatureEncoding::Fixed => Signature::from_slice(signature),
-                };
-                let Ok(signature) = signature else {
-                    return Ok(false);
-                };
-                Ok(key.verify_prehash(&digest, &signature).is_ok())
+                }
+                .ok()
+            }
+
+            /// `signature` encoded as `encoding` says.
+            pub(crate) fn encode(signature: &Signature, encoding: SignatureEncoding) -> Vec<u8> {
+                match encoding {
+                    SignatureEncoding::Asn1 => signature.to_der().as_bytes().to_vec(),
+                    SignatureEncoding::Fixed => signature.to_bytes().to_vec(),
+                }
+            }
+
+            /// The private scalar, big-endian on the field's width.
+            pub(crate) fn scalar(key: &Private) -> Zeroizing<Vec<u8>> {
+                Zeroizing::new(key.to_bytes().to_vec())
             }
 
             fn from_secret(secret: &SecretKey) -> Result<Private, CryptoError> {
@@ -230,3 +234,49 @@ macro_rules! curve {
 curve!(p256, p256, NistP256, KeyType::EcdsaP256, 256);
 curve!(p384, p384, NistP384, KeyType::EcdsaP384, 384);
 curve!(p521, p521, NistP521, KeyType::EcdsaP521, 521);
+
+/// Runs `$body` with `$m` naming the curve module of `$key_type` (an ECDSA
+/// type; anything else is P-256's, which callers never pass).
+macro_rules! with_curve {
+    ($key_type:expr, $m:ident => $body:expr) => {
+        match $key_type {
+            KeyType::EcdsaP384 => {
+                use self::p384 as $m;
+                $body
+            }
+            KeyType::EcdsaP521 => {
+                use self::p521 as $m;
+                $body
+            }
+            _ => {
+                use self::p256 as $m;
+                $body
+            }
+        }
+    };
+}
+
+/// An ASN.1 DER signature made by the fast path, as `encoding` says.
+pub(crate) fn reencode(
+    key_type: KeyType,
+    der: &[u8],
+    encoding: SignatureEncoding,
+) -> Result<Vec<u8>, CryptoError> {
+    if encoding == SignatureEncoding::Asn1 {
+        return Ok(der.to_vec());
+    }
+    with_curve!(key_type, m => m::parse(der, SignatureEncoding::Asn1)
+        .map(|signature| m::encode(&signature, encoding))
+        .ok_or_else(|| CryptoError::new(format!("{key_type} signing failed"))))
+}
+
+/// `signature`, read as `encoding` says, in canonical DER; none if it is
+/// malformed (which makes it invalid, whichever path checks it).
+pub(crate) fn canonical_der(
+    key_type: KeyType,
+    signature: &[u8],
+    encoding: SignatureEncoding,
+) -> Option<Vec<u8>> {
+    with_curve!(key_type, m => m::parse(signature, encoding)
+        .map(|signature| m::encode(&signature, SignatureEncoding::Asn1)))
+}

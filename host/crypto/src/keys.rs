@@ -2,6 +2,7 @@
 //! signatures and encryption to each algorithm.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use ed25519_dalek::pkcs8::KeypairBytes;
 use ed25519_dalek::{Signer, Verifier};
@@ -20,24 +21,41 @@ use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use super::{
-    ec, rsa as rsa_ops, CryptoError, HashAlgorithm, KeyType, PrivateKeyFormat, PublicKeyFormat,
-    SignOptions,
+    ec, fast, rsa as rsa_ops, CryptoError, HashAlgorithm, KeyType, PrivateKeyFormat,
+    PublicKeyFormat, SignOptions,
 };
 
 /// A private key held by the host (WIT `private-key`). Parsed once, with the
 /// RSA CRT values precomputed and the public half kept, so that a caller
 /// may keep it and use it repeatedly at no parsing cost.
+///
+/// ECDSA and RSA keys live in AWS-LC (`fast.rs`), which signs; their
+/// RustCrypto form (`portable`) is made from it only when an operation or
+/// an encoding the fast path lacks is first asked for. Keys parsed from
+/// bytes are parsed by RustCrypto first (its checks and its error
+/// messages), then handed to AWS-LC. Ed25519 keys are RustCrypto's only.
+/// **Invariant:** `fast` or `portable` is set, and both hold the same key.
 #[derive(Clone)]
 pub struct PrivateKey {
-    inner: PrivateInner,
+    fast: Option<FastPrivate>,
+    portable: OnceLock<PrivateInner>,
     public: PublicKey,
 }
 
-/// A public key held by the host (WIT `public-key`).
+/// A public key held by the host (WIT `public-key`). ECDSA keys also live
+/// in AWS-LC, which checks signatures over the curve's own digest width.
 #[derive(Clone)]
 pub struct PublicKey {
     key_type: KeyType,
     inner: PublicInner,
+    fast: Option<fast::EcPublic>,
+}
+
+#[derive(Clone)]
+enum FastPrivate {
+    Ec(fast::EcPrivate),
+    Rsa(fast::RsaPrivate),
+    Ed25519(fast::EdPrivate),
 }
 
 #[derive(Clone)]
@@ -61,22 +79,29 @@ enum PublicInner {
 impl PrivateKey {
     /// A new random key of `key_type`. RSA generation takes a while.
     pub fn generate(key_type: KeyType) -> Result<Self, CryptoError> {
-        let inner = match key_type {
-            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
-                let bits = key_type.rsa_bits().unwrap_or(0);
-                let key = RsaPrivateKey::new(&mut OsRng, bits).map_err(|e| {
-                    CryptoError::new(format!("cannot generate a {key_type} key: {e}"))
-                })?;
-                PrivateInner::Rsa(Box::new(key))
-            }
-            KeyType::EcdsaP256 => PrivateInner::P256(ec::p256::generate()),
-            KeyType::EcdsaP384 => PrivateInner::P384(ec::p384::generate()),
-            KeyType::EcdsaP521 => PrivateInner::P521(Box::new(ec::p521::generate())),
-            KeyType::Ed25519 => {
-                PrivateInner::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut OsRng)))
-            }
-        };
-        Ok(Self::from_inner(key_type, inner))
+        if let Some(bits) = key_type.rsa_bits() {
+            let key = fast::RsaPrivate::generate(bits)?;
+            let public = RsaPublicKey::from_pkcs1_der(key.public_pkcs1())
+                .map_err(|e| CryptoError::new(format!("cannot generate a {key_type} key: {e}")))?;
+            return Ok(Self {
+                fast: Some(FastPrivate::Rsa(key)),
+                portable: OnceLock::new(),
+                public: PublicKey::new(key_type, PublicInner::Rsa(Box::new(public))),
+            });
+        }
+        if let Some(curve) = fast::Curve::of(key_type) {
+            let (key, point) = fast::EcPrivate::generate(curve)?;
+            return Ok(Self {
+                fast: Some(FastPrivate::Ec(key)),
+                portable: OnceLock::new(),
+                public: PublicKey::import(key_type, &point)?,
+            });
+        }
+        let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
+        Ok(Self::from_portable(
+            key_type,
+            PrivateInner::Ed25519(Box::new(key)),
+        ))
     }
 
     /// Parses a `key_type` key from PKCS#8 DER, PKCS#1 DER (RSA) or SEC1 DER
@@ -148,7 +173,7 @@ impl PrivateKey {
                 )))
             }
         };
-        Ok(Self::from_inner(key_type, inner))
+        Ok(Self::from_portable(key_type, inner))
     }
 
     /// An Ed25519 key from its 32-byte seed (RFC 8032's private key), for
@@ -161,7 +186,7 @@ impl PrivateKey {
             ))
         })?);
         let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-        Ok(Self::from_inner(
+        Ok(Self::from_portable(
             KeyType::Ed25519,
             PrivateInner::Ed25519(Box::new(key)),
         ))
@@ -175,10 +200,11 @@ impl PrivateKey {
     /// The private key, encoded as `format`; an error if `format` cannot
     /// hold this type.
     pub fn export(&self, format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
-        let encoded = match (&self.inner, format) {
-            (_, PrivateKeyFormat::Pkcs8Der) => self.pkcs8_der()?,
+        let inner = self.portable()?;
+        let encoded = match (inner, format) {
+            (_, PrivateKeyFormat::Pkcs8Der) => pkcs8_der(inner)?,
             (_, PrivateKeyFormat::Pkcs8Pem) => {
-                let der = self.pkcs8_der()?;
+                let der = pkcs8_der(inner)?;
                 Zeroizing::new(pem_encode("PRIVATE KEY", &der)?.into_bytes())
             }
             (PrivateInner::Rsa(key), PrivateKeyFormat::Pkcs1Pem) => {
@@ -217,12 +243,43 @@ impl PrivateKey {
     /// pure Ed25519 over the message; ECDSA and RSA hash it first unless it
     /// is `prehashed`.
     pub fn sign(&self, message: &[u8], options: &SignOptions) -> Result<Vec<u8>, CryptoError> {
-        match &self.inner {
-            PrivateInner::Rsa(key) => rsa_ops::sign(key, message, options),
-            PrivateInner::P256(key) => ec::p256::sign(key, message, options),
-            PrivateInner::P384(key) => ec::p384::sign(key, message, options),
-            PrivateInner::P521(key) => ec::p521::sign(key, message, options),
+        let key_type = self.key_type();
+        if let Some(bits) = key_type.rsa_bits() {
+            let prepared = rsa_ops::prepare(message, options, bits)?;
+            if let Some(FastPrivate::Rsa(key)) = &self.fast {
+                let hash = prepared.algorithm;
+                let signed = hash.and_then(|hash| {
+                    key.sign(prepared.padding, hash, prepared.salt, &prepared.digest)
+                });
+                if let Some(signed) = signed {
+                    return signed;
+                }
+            }
+            return match self.portable()? {
+                PrivateInner::Rsa(key) => rsa_ops::sign(key, &prepared),
+                _ => Err(mismatch()),
+            };
+        }
+        if fast::Curve::of(key_type).is_some() {
+            let field = ec::digest(message, options, key_type)?;
+            if let Some(FastPrivate::Ec(key)) = &self.fast {
+                if let Some(der) = key.sign(&field) {
+                    return ec::reencode(key_type, &der?, options.encoding);
+                }
+            }
+            return match self.portable()? {
+                PrivateInner::P256(key) => ec::p256::sign(key, &field, options.encoding),
+                PrivateInner::P384(key) => ec::p384::sign(key, &field, options.encoding),
+                PrivateInner::P521(key) => ec::p521::sign(key, &field, options.encoding),
+                _ => Err(mismatch()),
+            };
+        }
+        if let Some(FastPrivate::Ed25519(key)) = &self.fast {
+            return key.sign(message);
+        }
+        match self.portable()? {
             PrivateInner::Ed25519(key) => Ok(key.sign(message).to_bytes().to_vec()),
+            _ => Err(mismatch()),
         }
     }
 
@@ -235,13 +292,18 @@ impl PrivateKey {
         hash: HashAlgorithm,
         label: Option<&[u8]>,
     ) -> Result<Vec<u8>, CryptoError> {
-        match &self.inner {
+        if self.key_type().rsa_bits().is_none() {
+            return Err(not_rsa(self.key_type()));
+        }
+        match self.portable()? {
             PrivateInner::Rsa(key) => rsa_ops::decrypt_oaep(key, ciphertext, hash, label),
-            _ => Err(not_rsa(self.key_type())),
+            _ => Err(mismatch()),
         }
     }
 
-    fn from_inner(key_type: KeyType, inner: PrivateInner) -> Self {
+    /// A key parsed by RustCrypto, handed to AWS-LC as well where it has
+    /// the type.
+    fn from_portable(key_type: KeyType, inner: PrivateInner) -> Self {
         let public = match &inner {
             PrivateInner::Rsa(key) => PublicInner::Rsa(Box::new(key.to_public_key())),
             PrivateInner::P256(key) => PublicInner::P256(ec::p256::public(key)),
@@ -249,36 +311,100 @@ impl PrivateKey {
             PrivateInner::P521(key) => PublicInner::P521(Box::new(ec::p521::public(key))),
             PrivateInner::Ed25519(key) => PublicInner::Ed25519(key.verifying_key()),
         };
+        let public = PublicKey::new(key_type, public);
+        let fast = match (&inner, fast::Curve::of(key_type)) {
+            (PrivateInner::Rsa(key), _) => key
+                .to_pkcs8_der()
+                .ok()
+                .and_then(|der| fast::RsaPrivate::from_pkcs8(der.as_bytes()))
+                .map(FastPrivate::Rsa),
+            (PrivateInner::P256(key), Some(curve)) => {
+                ec_fast(curve, &ec::p256::scalar(key), &public)
+            }
+            (PrivateInner::P384(key), Some(curve)) => {
+                ec_fast(curve, &ec::p384::scalar(key), &public)
+            }
+            (PrivateInner::P521(key), Some(curve)) => {
+                ec_fast(curve, &ec::p521::scalar(key), &public)
+            }
+            (PrivateInner::Ed25519(key), _) => {
+                let seed = Zeroizing::new(key.to_bytes());
+                fast::EdPrivate::from_seed(seed.as_slice(), key.verifying_key().as_bytes())
+                    .map(FastPrivate::Ed25519)
+            }
+            _ => None,
+        };
         Self {
-            inner,
-            public: PublicKey {
-                key_type,
-                inner: public,
-            },
+            fast,
+            portable: OnceLock::from(inner),
+            public,
         }
     }
 
-    fn pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        match &self.inner {
-            PrivateInner::Rsa(key) => {
-                let document = key.to_pkcs8_der().map_err(encode_error)?;
-                Ok(Zeroizing::new(document.as_bytes().to_vec()))
-            }
-            PrivateInner::P256(key) => ec::p256::export_pkcs8(key),
-            PrivateInner::P384(key) => ec::p384::export_pkcs8(key),
-            PrivateInner::P521(key) => ec::p521::export_pkcs8(key),
-            PrivateInner::Ed25519(key) => {
-                // Version 1, without the public key, as OpenSSL and Go write it.
-                let document = KeypairBytes {
-                    secret_key: key.to_bytes(),
-                    public_key: None,
+    /// The RustCrypto form, made from AWS-LC's PKCS#8 the first time it is
+    /// needed.
+    fn portable(&self) -> Result<&PrivateInner, CryptoError> {
+        if let Some(inner) = self.portable.get() {
+            return Ok(inner);
+        }
+        let key_type = self.key_type();
+        let inner = match &self.fast {
+            Some(FastPrivate::Rsa(key)) => rsa_private(
+                key_type,
+                RsaPrivateKey::from_pkcs8_der(&key.pkcs8()?).map_err(|e| e.to_string()),
+            )?,
+            Some(FastPrivate::Ec(key)) => {
+                let der = key.pkcs8()?;
+                match key_type {
+                    KeyType::EcdsaP256 => PrivateInner::P256(ec::p256::import_pkcs8(&der)?),
+                    KeyType::EcdsaP384 => PrivateInner::P384(ec::p384::import_pkcs8(&der)?),
+                    KeyType::EcdsaP521 => {
+                        PrivateInner::P521(Box::new(ec::p521::import_pkcs8(&der)?))
+                    }
+                    _ => return Err(mismatch()),
                 }
-                .to_pkcs8_der()
-                .map_err(encode_error)?;
-                Ok(Zeroizing::new(document.as_bytes().to_vec()))
             }
+            Some(FastPrivate::Ed25519(_)) | None => return Err(mismatch()),
+        };
+        // Another thread may have set it meanwhile: the same key either way.
+        let _ = self.portable.set(inner);
+        self.portable.get().ok_or_else(mismatch)
+    }
+}
+
+/// An ECDSA key handed to AWS-LC from its scalar and its public point.
+fn ec_fast(curve: fast::Curve, scalar: &[u8], public: &PublicKey) -> Option<FastPrivate> {
+    let point = public.export(PublicKeyFormat::Raw).ok()?;
+    fast::EcPrivate::from_parts(curve, scalar, &point).map(FastPrivate::Ec)
+}
+
+/// PKCS#8 DER of a RustCrypto key (version 1: no embedded public key for
+/// Ed25519, as OpenSSL and Go write it).
+fn pkcs8_der(inner: &PrivateInner) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    match inner {
+        PrivateInner::Rsa(key) => {
+            let document = key.to_pkcs8_der().map_err(encode_error)?;
+            Ok(Zeroizing::new(document.as_bytes().to_vec()))
+        }
+        PrivateInner::P256(key) => ec::p256::export_pkcs8(key),
+        PrivateInner::P384(key) => ec::p384::export_pkcs8(key),
+        PrivateInner::P521(key) => ec::p521::export_pkcs8(key),
+        PrivateInner::Ed25519(key) => {
+            let document = KeypairBytes {
+                secret_key: key.to_bytes(),
+                public_key: None,
+            }
+            .to_pkcs8_der()
+            .map_err(encode_error)?;
+            Ok(Zeroizing::new(document.as_bytes().to_vec()))
         }
     }
+}
+
+/// A key whose two forms disagree on its type: cannot happen (see the
+/// invariant on [`PrivateKey`]), answered rather than assumed.
+fn mismatch() -> CryptoError {
+    CryptoError::new("internal error: the key's forms disagree")
 }
 
 impl fmt::Debug for PrivateKey {
@@ -290,6 +416,24 @@ impl fmt::Debug for PrivateKey {
 }
 
 impl PublicKey {
+    /// A key parsed by RustCrypto, handed to AWS-LC as well if ECDSA.
+    fn new(key_type: KeyType, inner: PublicInner) -> Self {
+        let point = match &inner {
+            PublicInner::P256(key) => Some(ec::p256::export_point(key)),
+            PublicInner::P384(key) => Some(ec::p384::export_point(key)),
+            PublicInner::P521(key) => Some(ec::p521::export_point(key)),
+            PublicInner::Rsa(_) | PublicInner::Ed25519(_) => None,
+        };
+        let fast = point
+            .zip(fast::Curve::of(key_type))
+            .and_then(|(point, curve)| fast::EcPublic::from_point(curve, &point));
+        Self {
+            key_type,
+            inner,
+            fast,
+        }
+    }
+
     /// Parses a `key_type` key from SubjectPublicKeyInfo DER, PKCS#1 DER
     /// (RSA), or either in PEM; also the raw 32 bytes for Ed25519 and a raw
     /// SEC1 point for ECDSA. The key must be of `key_type`, including the
@@ -370,7 +514,7 @@ impl PublicKey {
                 )))
             }
         };
-        Ok(Self { key_type, inner })
+        Ok(Self::new(key_type, inner))
     }
 
     /// Its type.
@@ -412,11 +556,30 @@ impl PublicKey {
         signature: &[u8],
         options: &SignOptions,
     ) -> Result<bool, CryptoError> {
+        let ecdsa = |verify: &dyn Fn(&[u8]) -> Option<bool>| -> Result<bool, CryptoError> {
+            let field = ec::digest(message, options, self.key_type)?;
+            let Some(der) = ec::canonical_der(self.key_type, signature, options.encoding) else {
+                return Ok(false);
+            };
+            if let Some(valid) = self.fast.as_ref().and_then(|key| key.verify(&field, &der)) {
+                return Ok(valid);
+            }
+            Ok(verify(&field).unwrap_or(false))
+        };
         match &self.inner {
             PublicInner::Rsa(key) => rsa_ops::verify(key, message, signature, options),
-            PublicInner::P256(key) => ec::p256::verify(key, message, signature, options),
-            PublicInner::P384(key) => ec::p384::verify(key, message, signature, options),
-            PublicInner::P521(key) => ec::p521::verify(key, message, signature, options),
+            PublicInner::P256(key) => ecdsa(&|field| {
+                let signature = ec::p256::parse(signature, options.encoding)?;
+                Some(ec::p256::verify(key, field, &signature))
+            }),
+            PublicInner::P384(key) => ecdsa(&|field| {
+                let signature = ec::p384::parse(signature, options.encoding)?;
+                Some(ec::p384::verify(key, field, &signature))
+            }),
+            PublicInner::P521(key) => ecdsa(&|field| {
+                let signature = ec::p521::parse(signature, options.encoding)?;
+                Some(ec::p521::verify(key, field, &signature))
+            }),
             PublicInner::Ed25519(key) => Ok(ed25519_dalek::Signature::from_slice(signature)
                 .map(|signature| key.verify(message, &signature).is_ok())
                 .unwrap_or(false)),

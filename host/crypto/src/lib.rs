@@ -21,16 +21,26 @@
 
 mod aead;
 mod ec;
+mod fast;
+mod handle;
 mod hash;
 mod keys;
 mod rsa;
 
+#[cfg(test)]
+mod fuzz;
+#[cfg(test)]
+mod handle_tests;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 
 pub use self::aead::{aead_open, aead_seal, aes_key_unwrap_pad, aes_key_wrap_pad};
+pub use self::handle::{
+    cost_of, Cipher, Cost, ExportPolicy, KeyFuture, KeyHandle, KeyKind, Operation, SoftwareKey,
+    HEAVY_INPUT_BYTES,
+};
 pub use self::hash::{hash, hkdf, hmac, hmac_verify, random_bytes};
 pub use self::keys::{PrivateKey, PublicKey};
 

@@ -6,29 +6,42 @@ use rand::rngs::OsRng;
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Oaep, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 
+use super::fast::PssSalt;
 use super::hash::{hash, mgf1};
 use super::{with_digest, CryptoError, HashAlgorithm, RsaPadding, SignOptions};
 
 /// The hash used when the options name none.
 const DEFAULT_HASH: HashAlgorithm = HashAlgorithm::Sha256;
 
-/// Signs `message` with `key` as `options` say.
-pub(super) fn sign(
-    key: &RsaPrivateKey,
-    message: &[u8],
+/// A signature to make: everything about it checked, the digest made, and
+/// the PSS salt length chosen, before either library signs.
+pub(super) struct Prepared<'m> {
+    /// The padding.
+    pub(super) padding: RsaPadding,
+    /// The hash whose DigestInfo (PKCS#1 v1.5) or MGF1 (PSS) is used; none
+    /// for PKCS#1 v1.5 over the input as it is.
+    pub(super) algorithm: Option<HashAlgorithm>,
+    /// What is signed.
+    pub(super) digest: Cow<'m, [u8]>,
+    /// PSS only: the salt's length in bytes.
+    pub(super) salt_len: usize,
+    /// PSS only: the salt's length in the terms of the fast path.
+    pub(super) salt: PssSalt,
+}
+
+/// Checks and prepares a signature of `message` as `options` say, by a key
+/// whose modulus has `modulus_bits` bits.
+pub(super) fn prepare<'m>(
+    message: &'m [u8],
     options: &SignOptions,
-) -> Result<Vec<u8>, CryptoError> {
+    modulus_bits: usize,
+) -> Result<Prepared<'m>, CryptoError> {
     let (algorithm, digest) = digest(message, options)?;
-    let signed = match (options.padding, algorithm) {
-        (RsaPadding::Pkcs1v15, None) => {
-            key.sign_with_rng(&mut OsRng, Pkcs1v15Sign::new_unprefixed(), &digest)
-        }
-        (RsaPadding::Pkcs1v15, Some(algorithm)) => {
-            key.sign_with_rng(&mut OsRng, pkcs1v15_scheme(algorithm), &digest)
-        }
-        (RsaPadding::Pss, algorithm) => {
+    let (salt_len, salt) = match options.padding {
+        RsaPadding::Pkcs1v15 => (0, PssSalt::Other),
+        RsaPadding::Pss => {
             let algorithm = algorithm.unwrap_or(DEFAULT_HASH);
-            let max = max_salt_len(key, algorithm).ok_or_else(|| {
+            let max = max_salt_len(modulus_bits, algorithm).ok_or_else(|| {
                 CryptoError::new(format!("the key is too small for PSS with {algorithm}"))
             })?;
             let salt_len = match options.salt_length {
@@ -42,10 +55,41 @@ pub(super) fn sign(
                         ))
                     })?,
             };
+            let salt = if salt_len == max {
+                PssSalt::Max
+            } else if salt_len == algorithm.output_len() {
+                PssSalt::Digest
+            } else {
+                PssSalt::Other
+            };
+            (salt_len, salt)
+        }
+    };
+    Ok(Prepared {
+        padding: options.padding,
+        algorithm,
+        digest,
+        salt_len,
+        salt,
+    })
+}
+
+/// Signs a prepared signature with RustCrypto's `key`.
+pub(super) fn sign(key: &RsaPrivateKey, prepared: &Prepared<'_>) -> Result<Vec<u8>, CryptoError> {
+    let digest = &prepared.digest;
+    let signed = match (prepared.padding, prepared.algorithm) {
+        (RsaPadding::Pkcs1v15, None) => {
+            key.sign_with_rng(&mut OsRng, Pkcs1v15Sign::new_unprefixed(), digest)
+        }
+        (RsaPadding::Pkcs1v15, Some(algorithm)) => {
+            key.sign_with_rng(&mut OsRng, pkcs1v15_scheme(algorithm), digest)
+        }
+        (RsaPadding::Pss, algorithm) => {
+            let algorithm = algorithm.unwrap_or(DEFAULT_HASH);
             with_digest!(algorithm, D => key.sign_with_rng(
                 &mut OsRng,
-                Pss::new_blinded_with_salt::<D>(salt_len),
-                &digest,
+                Pss::new_blinded_with_salt::<D>(prepared.salt_len),
+                digest,
             ))
         }
     };
@@ -197,10 +241,10 @@ fn digest_info_prefix(algorithm: HashAlgorithm) -> Vec<u8> {
     prefix
 }
 
-/// The longest PSS salt `key` allows with `algorithm`:
+/// The longest PSS salt a key of `modulus_bits` allows with `algorithm`:
 /// emLen − hLen − 2 (RFC 8017 §9.1.1), emLen = ⌈(modBits − 1) / 8⌉.
-fn max_salt_len(key: &RsaPrivateKey, algorithm: HashAlgorithm) -> Option<usize> {
-    let em_len = key.n().bits().checked_sub(1)?.div_ceil(8);
+fn max_salt_len(modulus_bits: usize, algorithm: HashAlgorithm) -> Option<usize> {
+    let em_len = modulus_bits.checked_sub(1)?.div_ceil(8);
     em_len.checked_sub(algorithm.output_len())?.checked_sub(2)
 }
 

@@ -1,4 +1,5 @@
-//! TLS for a listener, through rustls (ring provider), from PEM files.
+//! TLS for a listener, through rustls (its AWS-LC provider, the library
+//! behind the host's fast keys too), from PEM files.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub fn acceptor(cert_file: &Path, key_file: &Path, min: MinVersion) -> anyhow::R
         MinVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         MinVersion::Tls13 => &[&rustls::version::TLS13],
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)?
         .with_no_client_auth()

@@ -9,40 +9,42 @@
 //! on the heavy pool still unfinished at the call's deadline (the same trap
 //! as the epoch deadline's, "exceeded its time limit").
 //!
+//! Keys. A `private-key` resource is a host key handle
+//! ([`native::KeyHandle`], today always a [`native::SoftwareKey`] that
+//! contract 0.1 lets the engine export); its operations go through the
+//! handle, which says where each should run ([`native::Cost`]).
+//!
 //! Where each import runs. A call's imports run on its fiber, on a tokio
 //! worker; what may compute for long goes to the sandbox's
 //! [`HeavyPool`](crate::sandbox::heavy::HeavyPool) instead (one thread per
 //! core, at a lower priority; the call's fiber waits without holding the
 //! worker). The rule: an operation that can take more than about 100 µs
 //! goes to the pool, unless it is on the per-item path of transit's
-//! batches, where a future per call would cost. The timings below are CPU
-//! time of `coffer-crypto` in release on a shared 2-core EPYC VM.
-//! - On the pool (`async` in `bindings.rs`): `private-key.generate` of every
-//!   type (RSA-4096 takes seconds, RSA-2048 0.2 s, ECDSA 0.14-0.9 ms);
-//!   `private-key.import`, `export` and `sign` for RSA, P-384 and P-521
-//!   (RSA-4096 sign 13 ms, P-521 import 1.5 ms); `decrypt-oaep` (RSA);
-//!   `public-key.verify` for RSA, P-384 and P-521 (RSA-2048 0.3 ms, P-384
-//!   1.2 ms) and `encrypt-oaep` (RSA-2048
-//!   0.18 ms); and, above [`HEAVY_INPUT_BYTES`], `sign` and `verify` of any
-//!   type, `hash`, `aes-key-wrap-pad` and `aes-key-unwrap-pad` (SHA3-512
-//!   takes 5 ms per MiB, AES-KWP 18 ms).
-//! - On the worker: every Ed25519 operation (under 40 µs wall time), P-256
-//!   sign, verify, import and export (0.16-0.3 ms: the pool's hop and lower
-//!   priority cost more than they save),
-//!   `from-ed25519-seed`, parsing and exporting public keys, `key-type`,
-//!   `public-key`, the resource drops, the size-bound imports above when below
-//!   the threshold, and always `random-bytes`, `hmac`, `hmac-verify`,
-//!   `hkdf`, `aead-seal` and `aead-open`: the batch path, a microsecond or
-//!   two for small inputs. Their cost grows with their input (AES-256-GCM
-//!   and HMAC-SHA-256 about 0.7 ms per MiB, HMAC over SHA-3 about 5 ms;
-//!   `random-bytes` is capped at 1 MiB, 3 ms), bounded only by the
-//!   instance's memory cap: this is what the pool does not cover.
+//! batches, where a future per call would cost. For keys the rule is
+//! [`native::cost_of`]'s (its doc has the timings, on AWS-LC); a remote
+//! key's operation ([`native::Cost::Remote`]) is awaited on the fiber
+//! until the call's deadline.
+//! - On the pool (`async` in `bindings.rs`): every operation on RSA and
+//!   P-521 keys, and P-384's import, export and verify, and,
+//!   above [`HEAVY_INPUT_BYTES`], `sign` and `verify` of any type, `hash`,
+//!   `aes-key-wrap-pad` and `aes-key-unwrap-pad` (SHA3-512 takes 5 ms per
+//!   MiB, AES-KWP 18 ms).
+//! - On the worker: every Ed25519 and P-256 operation (under 50 µs with
+//!   AWS-LC), P-384's generation and signature (under 90 µs),
+//!   `from-ed25519-seed`, parsing and exporting public keys,
+//!   `key-type`, `public-key`, the resource drops, the size-bound imports
+//!   above when below the threshold, and always `random-bytes`, `hmac`,
+//!   `hmac-verify`, `hkdf`, `aead-seal` and `aead-open`: the batch path, a
+//!   microsecond or two for small inputs. Their cost grows with their input
+//!   (AES-256-GCM and HMAC-SHA-256 about 0.7 ms per MiB, HMAC over SHA-3
+//!   about 5 ms; `random-bytes` is capped at 1 MiB, 3 ms), bounded only by
+//!   the instance's memory cap: this is what the pool does not cover.
 
 use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
-use crate::crypto as native;
+use crate::crypto::{self as native, Cost, KeyFuture, KeyHandle, Operation};
 use crate::sandbox::bindings::coffer::engine::crypto::{
     AeadAlgorithm, HashAlgorithm, Host, HostPrivateKey, HostPublicKey, KeyType, PrivateKeyFormat,
     PublicKeyFormat, RsaPadding, SignOptions, SignatureEncoding,
@@ -56,26 +58,24 @@ pub const MAX_KEYS: usize = 4096;
 
 /// Above this many input bytes, the imports whose cost grows with their
 /// input run on the heavy pool (64 KiB: about 40 µs of SHA-256, 1 ms of
-/// AES-KWP).
-pub const HEAVY_INPUT_BYTES: usize = 64 * 1024;
+/// AES-KWP); the key handles use the same bound.
+pub use native::HEAVY_INPUT_BYTES;
 
-/// Whether a private-key operation (import, export, sign, decrypt) of this
-/// type goes to the pool: RSA's, P-384's and P-521's. Ed25519 and P-256
-/// (0.3 ms at most) stay on the worker, where they ran before the pool: a
-/// thread hop and the pool's lower priority would be paid on transit's
-/// most used signing key for little gain.
-fn heavy_private(kt: native::KeyType) -> bool {
-    !matches!(kt, native::KeyType::Ed25519 | native::KeyType::EcdsaP256)
+/// A private key held for an engine instance: a host key handle, shared
+/// with the pool's thread while an operation on it runs there.
+pub struct PrivateKeyHandle(Arc<dyn KeyHandle>);
+
+impl PrivateKeyHandle {
+    /// The type of the key pair (contract 0.1's keys are all pairs).
+    fn key_type(&self) -> wasmtime::Result<native::KeyType> {
+        match self.0.kind() {
+            native::KeyKind::Asymmetric(kt) => Ok(kt),
+            native::KeyKind::Symmetric(_) => {
+                wasmtime::bail!("a private-key resource holds a symmetric key")
+            }
+        }
+    }
 }
-
-/// Whether a signature or its check over `len` bytes goes to the pool.
-fn heavy_signature(kt: native::KeyType, len: usize) -> bool {
-    heavy_private(kt) || len > HEAVY_INPUT_BYTES
-}
-
-/// A private key held for an engine instance; shared with the pool's
-/// thread while an operation on it runs there.
-pub struct PrivateKeyHandle(Arc<native::PrivateKey>);
 
 /// A public key held for an engine instance; shared like a private one.
 pub struct PublicKeyHandle(Arc<native::PublicKey>);
@@ -181,9 +181,34 @@ impl InstanceState {
         key: native::PrivateKey,
     ) -> wasmtime::Result<Resource<PrivateKeyHandle>> {
         self.check_key_budget()?;
-        let r = self.table.push(PrivateKeyHandle(Arc::new(key)))?;
+        // Contract 0.1's engines keep their keys' encodings themselves.
+        let handle = native::SoftwareKey::pair(key, native::ExportPolicy::Allowed);
+        let r = self.table.push(PrivateKeyHandle(handle))?;
         self.live_keys += 1;
         Ok(r)
+    }
+
+    /// Runs a key handle's operation where its cost says (see
+    /// [`native::Cost`]): here, on the heavy pool, or awaited until the
+    /// call's deadline. `start` calls the handle's method.
+    async fn key_operation<T, F>(
+        &mut self,
+        cost: Cost,
+        start: F,
+    ) -> wasmtime::Result<Result<T, native::CryptoError>>
+    where
+        F: FnOnce() -> KeyFuture<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let future = match cost {
+            Cost::Light => start(),
+            Cost::Heavy => self.offload(start).await?,
+            Cost::Remote => start(),
+        };
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        tokio::time::timeout_at(deadline, future)
+            .await
+            .map_err(|_| wasmtime::Error::from(wasmtime::Trap::Interrupt))
     }
 
     fn push_public(
@@ -200,10 +225,12 @@ impl InstanceState {
 impl HostPrivateKey for InstanceState {
     async fn generate(&mut self, kt: KeyType) -> Answer<Resource<PrivateKeyHandle>> {
         let kt = key_type(kt);
-        match self
-            .offload(move || native::PrivateKey::generate(kt))
-            .await?
-        {
+        let work = move || native::PrivateKey::generate(kt);
+        let generated = match native::cost_of(kt, Operation::Generate, 0) {
+            Cost::Light => work(),
+            Cost::Heavy | Cost::Remote => self.offload(work).await?,
+        };
+        match generated {
             Ok(k) => Ok(Ok(self.push_private(k)?)),
             Err(e) => answer(Err(e)),
         }
@@ -216,10 +243,9 @@ impl HostPrivateKey for InstanceState {
     ) -> Answer<Resource<PrivateKeyHandle>> {
         let kt = key_type(kt);
         let work = move || native::PrivateKey::import(kt, &encoded);
-        let parsed = if heavy_private(kt) {
-            self.offload(work).await?
-        } else {
-            work()
+        let parsed = match native::cost_of(kt, Operation::Import, 0) {
+            Cost::Light => work(),
+            Cost::Heavy | Cost::Remote => self.offload(work).await?,
         };
         match parsed {
             Ok(k) => Ok(Ok(self.push_private(k)?)),
@@ -235,7 +261,7 @@ impl HostPrivateKey for InstanceState {
     }
 
     fn key_type(&mut self, this: Resource<PrivateKeyHandle>) -> wasmtime::Result<KeyType> {
-        Ok(key_type_back(self.table.get(&this)?.0.key_type()))
+        Ok(key_type_back(self.table.get(&this)?.key_type()?))
     }
 
     async fn export(
@@ -251,20 +277,20 @@ impl HostPrivateKey for InstanceState {
             PrivateKeyFormat::Raw => native::PrivateKeyFormat::Raw,
         };
         let key = Arc::clone(&self.table.get(&this)?.0);
-        let heavy = heavy_private(key.key_type());
-        let work = move || key.export(f);
-        answer(if heavy {
-            self.offload(work).await?
-        } else {
-            work()
-        })
+        let cost = key.cost(Operation::Export, 0);
+        let exported = self
+            .key_operation(cost, move || Box::pin(std::future::ready(key.export(f))))
+            .await?;
+        answer(exported)
     }
 
     fn public_key(
         &mut self,
         this: Resource<PrivateKeyHandle>,
     ) -> wasmtime::Result<Resource<PublicKeyHandle>> {
-        let public = self.table.get(&this)?.0.public_key();
+        let Some(public) = self.table.get(&this)?.0.public_key() else {
+            wasmtime::bail!("a private-key resource holds a symmetric key");
+        };
         self.push_public(public)
     }
 
@@ -276,13 +302,11 @@ impl HostPrivateKey for InstanceState {
     ) -> Answer<Vec<u8>> {
         let key = Arc::clone(&self.table.get(&this)?.0);
         let options = sign_options(&options);
-        let heavy = heavy_signature(key.key_type(), message.len());
-        let work = move || key.sign(&message, &options);
-        answer(if heavy {
-            self.offload(work).await?
-        } else {
-            work()
-        })
+        let cost = key.cost(Operation::Sign, message.len());
+        answer(
+            self.key_operation(cost, move || key.sign(message, options))
+                .await?,
+        )
     }
 
     async fn decrypt_oaep(
@@ -293,14 +317,15 @@ impl HostPrivateKey for InstanceState {
         label: Option<Vec<u8>>,
     ) -> Answer<Vec<u8>> {
         let key = Arc::clone(&self.table.get(&this)?.0);
-        let heavy = heavy_private(key.key_type());
-        let h = hash(h);
-        let work = move || key.decrypt_oaep(&ciphertext, h, label.as_deref());
-        answer(if heavy {
-            self.offload(work).await?
-        } else {
-            work()
-        })
+        let cost = key.cost(Operation::Decrypt, ciphertext.len());
+        let cipher = native::Cipher::Oaep {
+            hash: hash(h),
+            label,
+        };
+        answer(
+            self.key_operation(cost, move || key.decrypt(ciphertext, cipher))
+                .await?,
+        )
     }
 
     fn drop(&mut self, this: Resource<PrivateKeyHandle>) -> wasmtime::Result<()> {
@@ -345,7 +370,8 @@ impl HostPublicKey for InstanceState {
     ) -> Answer<bool> {
         let key = Arc::clone(&self.table.get(&this)?.0);
         let options = sign_options(&options);
-        let heavy = heavy_signature(key.key_type(), message.len());
+        let heavy =
+            native::cost_of(key.key_type(), Operation::Verify, message.len()) != Cost::Light;
         let work = move || key.verify(&message, &signature, &options);
         answer(if heavy {
             self.offload(work).await?
