@@ -65,7 +65,7 @@ struct State {
 /// A Transit key of the floor: one version, in memory.
 enum TransitKey {
     Aes256Gcm([u8; 32]),
-    Asymmetric(Box<PrivateKey>, Box<PublicKey>),
+    Asymmetric(Box<PrivateKey>, PublicKey),
 }
 
 /// The ciphertext and signature prefix: key version 1, always.
@@ -264,7 +264,7 @@ fn create_key(kind: &str) -> Result<TransitKey, String> {
     };
     let private = PrivateKey::generate(key_type).map_err(|e| e.to_string())?;
     let public = private.public_key();
-    Ok(TransitKey::Asymmetric(Box::new(private), Box::new(public)))
+    Ok(TransitKey::Asymmetric(Box::new(private), public))
 }
 
 fn field<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, String> {

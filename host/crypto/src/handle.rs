@@ -157,7 +157,7 @@ pub struct SoftwareKey {
 }
 
 enum Material {
-    Pair(Box<PrivateKey>),
+    Pair(PrivateKey),
     Secret {
         algorithm: AeadAlgorithm,
         key: Zeroizing<Vec<u8>>,
@@ -172,7 +172,7 @@ impl SoftwareKey {
     /// A handle on a key pair.
     pub fn pair(key: PrivateKey, export: ExportPolicy) -> Arc<Self> {
         Arc::new(SoftwareKey {
-            material: Material::Pair(Box::new(key)),
+            material: Material::Pair(key),
             export,
         })
     }

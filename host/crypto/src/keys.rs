@@ -37,6 +37,11 @@ use super::{
 /// **Invariant:** `fast` or `portable` is set, and both hold the same key.
 #[derive(Clone)]
 pub struct PrivateKey {
+    parts: Box<PrivateParts>,
+}
+
+#[derive(Clone)]
+struct PrivateParts {
     fast: Option<FastPrivate>,
     portable: OnceLock<PrivateInner>,
     public: PublicKey,
@@ -46,6 +51,11 @@ pub struct PrivateKey {
 /// in AWS-LC, which checks signatures over the curve's own digest width.
 #[derive(Clone)]
 pub struct PublicKey {
+    parts: Box<PublicParts>,
+}
+
+#[derive(Clone)]
+struct PublicParts {
     key_type: KeyType,
     inner: PublicInner,
     fast: Option<fast::EcPublic>,
@@ -83,19 +93,19 @@ impl PrivateKey {
             let key = fast::RsaPrivate::generate(bits)?;
             let public = RsaPublicKey::from_pkcs1_der(key.public_pkcs1())
                 .map_err(|e| CryptoError::new(format!("cannot generate a {key_type} key: {e}")))?;
-            return Ok(Self {
-                fast: Some(FastPrivate::Rsa(key)),
-                portable: OnceLock::new(),
-                public: PublicKey::new(key_type, PublicInner::Rsa(Box::new(public))),
-            });
+            return Ok(Self::from_parts(
+                Some(FastPrivate::Rsa(key)),
+                OnceLock::new(),
+                PublicKey::new(key_type, PublicInner::Rsa(Box::new(public))),
+            ));
         }
         if let Some(curve) = fast::Curve::of(key_type) {
             let (key, point) = fast::EcPrivate::generate(curve)?;
-            return Ok(Self {
-                fast: Some(FastPrivate::Ec(key)),
-                portable: OnceLock::new(),
-                public: PublicKey::import(key_type, &point)?,
-            });
+            return Ok(Self::from_parts(
+                Some(FastPrivate::Ec(key)),
+                OnceLock::new(),
+                PublicKey::import(key_type, &point)?,
+            ));
         }
         let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
         Ok(Self::from_portable(
@@ -194,7 +204,7 @@ impl PrivateKey {
 
     /// Its type.
     pub fn key_type(&self) -> KeyType {
-        self.public.key_type
+        self.parts.public.key_type()
     }
 
     /// The private key, encoded as `format`; an error if `format` cannot
@@ -236,7 +246,7 @@ impl PrivateKey {
 
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
-        self.public.clone()
+        self.parts.public.clone()
     }
 
     /// Signs `message` as `options` say (see [`SignOptions`]). Ed25519 is
@@ -246,7 +256,7 @@ impl PrivateKey {
         let key_type = self.key_type();
         if let Some(bits) = key_type.rsa_bits() {
             let prepared = rsa_ops::prepare(message, options, bits)?;
-            if let Some(FastPrivate::Rsa(key)) = &self.fast {
+            if let Some(FastPrivate::Rsa(key)) = &self.parts.fast {
                 let hash = prepared.algorithm;
                 let signed = hash.and_then(|hash| {
                     key.sign(prepared.padding, hash, prepared.salt, &prepared.digest)
@@ -262,7 +272,7 @@ impl PrivateKey {
         }
         if fast::Curve::of(key_type).is_some() {
             let field = ec::digest(message, options, key_type)?;
-            if let Some(FastPrivate::Ec(key)) = &self.fast {
+            if let Some(FastPrivate::Ec(key)) = &self.parts.fast {
                 if let Some(der) = key.sign(&field) {
                     return ec::reencode(key_type, &der?, options.encoding);
                 }
@@ -274,7 +284,7 @@ impl PrivateKey {
                 _ => Err(mismatch()),
             };
         }
-        if let Some(FastPrivate::Ed25519(key)) = &self.fast {
+        if let Some(FastPrivate::Ed25519(key)) = &self.parts.fast {
             return key.sign(message);
         }
         match self.portable()? {
@@ -334,21 +344,31 @@ impl PrivateKey {
             }
             _ => None,
         };
+        Self::from_parts(fast, OnceLock::from(inner), public)
+    }
+
+    fn from_parts(
+        fast: Option<FastPrivate>,
+        portable: OnceLock<PrivateInner>,
+        public: PublicKey,
+    ) -> Self {
         Self {
-            fast,
-            portable: OnceLock::from(inner),
-            public,
+            parts: Box::new(PrivateParts {
+                fast,
+                portable,
+                public,
+            }),
         }
     }
 
     /// The RustCrypto form, made from AWS-LC's PKCS#8 the first time it is
     /// needed.
     fn portable(&self) -> Result<&PrivateInner, CryptoError> {
-        if let Some(inner) = self.portable.get() {
+        if let Some(inner) = self.parts.portable.get() {
             return Ok(inner);
         }
         let key_type = self.key_type();
-        let inner = match &self.fast {
+        let inner = match &self.parts.fast {
             Some(FastPrivate::Rsa(key)) => rsa_private(
                 key_type,
                 RsaPrivateKey::from_pkcs8_der(&key.pkcs8()?).map_err(|e| e.to_string()),
@@ -367,8 +387,8 @@ impl PrivateKey {
             Some(FastPrivate::Ed25519(_)) | None => return Err(mismatch()),
         };
         // Another thread may have set it meanwhile: the same key either way.
-        let _ = self.portable.set(inner);
-        self.portable.get().ok_or_else(mismatch)
+        let _ = self.parts.portable.set(inner);
+        self.parts.portable.get().ok_or_else(mismatch)
     }
 }
 
@@ -428,9 +448,11 @@ impl PublicKey {
             .zip(fast::Curve::of(key_type))
             .and_then(|(point, curve)| fast::EcPublic::from_point(curve, &point));
         Self {
-            key_type,
-            inner,
-            fast,
+            parts: Box::new(PublicParts {
+                key_type,
+                inner,
+                fast,
+            }),
         }
     }
 
@@ -519,13 +541,13 @@ impl PublicKey {
 
     /// Its type.
     pub fn key_type(&self) -> KeyType {
-        self.key_type
+        self.parts.key_type
     }
 
     /// The public key, encoded as `format`; an error if `format` cannot
     /// hold this type.
     pub fn export(&self, format: PublicKeyFormat) -> Result<Vec<u8>, CryptoError> {
-        match (&self.inner, format) {
+        match (&self.parts.inner, format) {
             (_, PublicKeyFormat::SpkiDer) => self.spki_der(),
             (_, PublicKeyFormat::SpkiPem) => {
                 Ok(pem_encode("PUBLIC KEY", &self.spki_der()?)?.into_bytes())
@@ -540,7 +562,7 @@ impl PublicKey {
             (PublicInner::Ed25519(key), PublicKeyFormat::Raw) => Ok(key.to_bytes().to_vec()),
             (_, format) => Err(CryptoError::new(format!(
                 "{} public keys cannot be exported as {}",
-                self.key_type,
+                self.parts.key_type,
                 format.name()
             ))),
         }
@@ -557,16 +579,22 @@ impl PublicKey {
         options: &SignOptions,
     ) -> Result<bool, CryptoError> {
         let ecdsa = |verify: &dyn Fn(&[u8]) -> Option<bool>| -> Result<bool, CryptoError> {
-            let field = ec::digest(message, options, self.key_type)?;
-            let Some(der) = ec::canonical_der(self.key_type, signature, options.encoding) else {
+            let field = ec::digest(message, options, self.parts.key_type)?;
+            let Some(der) = ec::canonical_der(self.parts.key_type, signature, options.encoding)
+            else {
                 return Ok(false);
             };
-            if let Some(valid) = self.fast.as_ref().and_then(|key| key.verify(&field, &der)) {
+            if let Some(valid) = self
+                .parts
+                .fast
+                .as_ref()
+                .and_then(|key| key.verify(&field, &der))
+            {
                 return Ok(valid);
             }
             Ok(verify(&field).unwrap_or(false))
         };
-        match &self.inner {
+        match &self.parts.inner {
             PublicInner::Rsa(key) => rsa_ops::verify(key, message, signature, options),
             PublicInner::P256(key) => ecdsa(&|field| {
                 let signature = ec::p256::parse(signature, options.encoding)?;
@@ -595,14 +623,14 @@ impl PublicKey {
         hash: HashAlgorithm,
         label: Option<&[u8]>,
     ) -> Result<Vec<u8>, CryptoError> {
-        match &self.inner {
+        match &self.parts.inner {
             PublicInner::Rsa(key) => rsa_ops::encrypt_oaep(key, plaintext, hash, label),
-            _ => Err(not_rsa(self.key_type)),
+            _ => Err(not_rsa(self.parts.key_type)),
         }
     }
 
     fn spki_der(&self) -> Result<Vec<u8>, CryptoError> {
-        match &self.inner {
+        match &self.parts.inner {
             PublicInner::Rsa(key) => key
                 .to_public_key_der()
                 .map(|document| document.into_vec())
@@ -621,7 +649,7 @@ impl PublicKey {
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicKey")
-            .field("key_type", &self.key_type)
+            .field("key_type", &self.parts.key_type)
             .finish_non_exhaustive()
     }
 }
