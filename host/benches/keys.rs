@@ -48,6 +48,28 @@ fn time_once(f: &mut dyn FnMut(), calls: Option<u32>) -> Duration {
     start.elapsed() / n
 }
 
+/// An RSA signing scenario: the old key with a scheme made per call (the
+/// `rsa` crate consumes it), the new key with options, over `message`.
+fn rsa_sign<S: rsa::traits::SignatureScheme + 'static>(
+    label: &'static str,
+    (old, scheme): (&rsa::RsaPrivateKey, fn() -> S),
+    (new, options): (&PrivateKey, SignOptions),
+    message: &[u8],
+) -> Scenario {
+    let digest = sha2::Sha256::digest(message);
+    let (old, new, message) = (old.clone(), new.clone(), message.to_vec());
+    Scenario {
+        label,
+        old: Box::new(move || {
+            black_box(old.sign_with_rng(&mut OsRng, scheme(), &digest).ok());
+        }),
+        new: Box::new(move || {
+            black_box(new.sign(&message, &options).ok());
+        }),
+        calls: None,
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
@@ -60,7 +82,6 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or(5);
     let only = std::env::var("KEYS_ONLY").ok();
     let message = b"the quick brown fox jumps over the lazy dog".to_vec();
-    let digest = sha2::Sha256::digest(&message);
 
     let new_p256 = PrivateKey::generate(KeyType::EcdsaP256).map_err(anyhow::Error::msg)?;
     let pkcs8 = new_p256
@@ -173,54 +194,20 @@ fn main() -> anyhow::Result<()> {
             }),
             calls: None,
         },
-        Scenario {
-            label: "rsa-2048 sign (pss, sha-256, longest salt)",
-            old: Box::new({
-                let key = old_rsa.clone();
-                move || {
-                    black_box(
-                        key.sign_with_rng(
-                            &mut OsRng,
-                            rsa::Pss::new_blinded_with_salt::<sha2::Sha256>(222),
-                            &digest,
-                        )
-                        .ok(),
-                    );
-                }
+        rsa_sign(
+            "rsa-2048 sign (pss, sha-256, longest salt)",
+            (&old_rsa, || {
+                rsa::Pss::new_blinded_with_salt::<sha2::Sha256>(222)
             }),
-            new: Box::new({
-                let key = new_rsa.clone();
-                let message = message.clone();
-                move || {
-                    black_box(key.sign(&message, &pss).ok());
-                }
-            }),
-            calls: None,
-        },
-        Scenario {
-            label: "rsa-2048 sign (pkcs1v15, sha-256)",
-            old: Box::new({
-                let key = old_rsa.clone();
-                move || {
-                    black_box(
-                        key.sign_with_rng(
-                            &mut OsRng,
-                            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                            &digest,
-                        )
-                        .ok(),
-                    );
-                }
-            }),
-            new: Box::new({
-                let key = new_rsa.clone();
-                let message = message.clone();
-                move || {
-                    black_box(key.sign(&message, &pkcs1).ok());
-                }
-            }),
-            calls: None,
-        },
+            (&new_rsa, pss),
+            &message,
+        ),
+        rsa_sign(
+            "rsa-2048 sign (pkcs1v15, sha-256)",
+            (&old_rsa, rsa::Pkcs1v15Sign::new::<sha2::Sha256>),
+            (&new_rsa, pkcs1),
+            &message,
+        ),
         Scenario {
             label: "rsa-2048 generate",
             old: Box::new(|| {
