@@ -13,12 +13,16 @@
 //!   connection is closed.
 //! - a connection's first complete head arrives within
 //!   `http_read_header_timeout` of the connection starting (this also
-//!   covers a silent connection, which hyper's own HTTP/1 header timer
-//!   does not: hyper-util's protocol detection waits for the first bytes
-//!   without a timer); hyper's HTTP/1 header timer bounds every later head.
+//!   covers a silent connection); on HTTP/1, each later head within
+//!   `http_read_header_timeout` of the answer before it (hyper's own
+//!   header timer is off: it armed a timer per request).
 //! - a connection with no request in flight is closed
 //!   `http_idle_timeout` after its last answer (HTTP/2: GOAWAY first); if it
 //!   has not closed `http_read_header_timeout` after that, it is dropped.
+//! - a request's body arrives within `http_read_timeout` of its head (else
+//!   408) and its answer within `max_request_duration` (else 503): its
+//!   handler runs in a task the connection's watchdog aborts at the
+//!   deadline ([`Ticket`]), so no request arms a timer of its own.
 //!
 //! - the process may open enough files for `max_connections`: at start,
 //!   [`raise_file_limit`] lifts the soft `RLIMIT_NOFILE` toward the hard
@@ -35,9 +39,9 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hyper::rt::{Read, Write};
 use hyper::service::service_fn;
@@ -45,6 +49,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
 use tokio_rustls::TlsAcceptor;
 
 use super::Limits;
@@ -131,10 +136,12 @@ pub(super) async fn accept_until(
 /// hyper's builder with the limits that hyper enforces itself.
 fn builder(limits: &Limits) -> Builder {
     let mut builder = Builder::new(TokioExecutor::new());
+    // No hyper header timer: it would arm a timer per request on every
+    // keep-alive connection; the watchdog bounds every head instead.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.read_header_timeout)
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
     builder
         .http2()
@@ -186,16 +193,16 @@ where
     I: Read + Write + Unpin + Send + 'static,
 {
     let limits = shared.limits;
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::new(limits));
     let service = {
         let activity = activity.clone();
         let server = shared.server.clone();
-        service_fn(move |req| {
-            let in_flight = InFlight::start(&activity);
+        service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let ticket = Ticket::start(&activity, req.version() == hyper::Version::HTTP_2);
             let server = server.clone();
             async move {
-                let answer = super::handle(server, limits, req).await;
-                drop(in_flight);
+                let answer = super::handle(server, limits, &ticket, req).await;
+                drop(ticket);
                 Ok::<_, Infallible>(answer)
             }
         })
@@ -209,7 +216,7 @@ where
             }
             return;
         }
-        () = activity.until_idle(&limits) => true,
+        () = activity.until_idle() => true,
         () = stop_requested(stop) => false,
     };
     conn.as_mut().graceful_shutdown();
@@ -236,83 +243,231 @@ async fn stop_requested(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// What a connection's requests are doing, for its idle bound. Requests
-/// only touch atomics (no wake-up, no timer per request); the watchdog
-/// ([`Activity::until_idle`]) sleeps until the earliest moment the
-/// connection could have idled too long, and looks again then.
+/// What a connection's requests are doing, for its bounds. A request
+/// registers (a lock, a push) and deregisters (a lock, a removal); no
+/// request arms a timer or wakes anything. The watchdog
+/// ([`Activity::until_idle`]) sleeps until the earliest moment a bound
+/// could be passed, cuts the requests past theirs, and looks again.
 struct Activity {
-    born: std::time::Instant,
+    born: Instant,
+    limits: Limits,
     in_flight: AtomicUsize,
     /// Whether any request has been answered (until then, the head-read
     /// bound applies instead of the idle one).
     served: AtomicBool,
+    /// Whether the connection speaks HTTP/2 (known from its first request).
+    http2: AtomicBool,
     /// When the last request in flight ended, in ms after `born`.
     idle_since_ms: AtomicU64,
+    /// The requests in flight whose task can be cut.
+    tracked: Mutex<Vec<Tracked>>,
+    next_id: AtomicU64,
 }
 
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            born: std::time::Instant::now(),
-            in_flight: AtomicUsize::new(0),
-            served: AtomicBool::new(false),
-            idle_since_ms: AtomicU64::new(0),
-        }
+/// A request the watchdog may cut.
+struct Tracked {
+    id: u64,
+    abort: AbortHandle,
+    clock: Arc<RequestClock>,
+}
+
+/// One request's deadlines and what became of it, shared by the request
+/// ([`Ticket`]), its task and the watchdog.
+pub(super) struct RequestClock {
+    /// The body must have arrived by then (`http_read_timeout` after the
+    /// head); past `run_by` the request is cut as too long instead.
+    read_by: Instant,
+    /// The answer must be ready by then (`max_request_duration`).
+    run_by: Instant,
+    body_read: AtomicBool,
+    cut: AtomicU8,
+}
+
+/// Why the watchdog cut a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Cut {
+    /// Not cut.
+    No,
+    /// Its body did not arrive within `http_read_timeout` (408).
+    Body,
+    /// It ran past `max_request_duration` (503).
+    Run,
+}
+
+impl RequestClock {
+    /// The body has arrived: only the whole request's deadline is left.
+    pub(super) fn body_done(&self) {
+        self.body_read.store(true, Ordering::Release);
     }
 
-    /// Resolves when no request has been in flight for the bound that
-    /// applies: `http_read_header_timeout` before the first request,
-    /// `http_idle_timeout` after an answer. It is never late: an answered
-    /// connection's deadline (last answer + idle bound) only moves later
-    /// as requests come, and until the first answer, or while a request is
-    /// in flight, it looks again at least every idle bound, which is no
-    /// later than any answer's deadline could be.
-    async fn until_idle(&self, limits: &Limits) {
-        let mut wake = self.born + limits.read_header_timeout.min(limits.idle_timeout);
-        loop {
-            tokio::time::sleep_until(wake.into()).await;
-            let now = std::time::Instant::now();
-            if self.in_flight.load(Ordering::Acquire) > 0 {
-                wake = now + limits.idle_timeout;
-                continue;
-            }
-            let served = self.served.load(Ordering::Acquire);
-            let deadline = if served {
-                let since = Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
-                self.born + since + limits.idle_timeout
-            } else {
-                self.born + limits.read_header_timeout
-            };
-            if now >= deadline {
-                return;
-            }
-            wake = if served {
-                deadline
-            } else {
-                deadline.min(now + limits.idle_timeout)
-            };
+    /// When this request must be cut, and why.
+    fn due(&self) -> (Instant, Cut) {
+        if !self.body_read.load(Ordering::Acquire) && self.read_by <= self.run_by {
+            (self.read_by, Cut::Body)
+        } else {
+            (self.run_by, Cut::Run)
         }
     }
 }
 
 /// One request in flight on a connection; ends when dropped (answered, or
 /// dropped by hyper because the connection went away).
-struct InFlight(Arc<Activity>);
+pub(super) struct Ticket {
+    activity: Arc<Activity>,
+    id: u64,
+    clock: Arc<RequestClock>,
+}
 
-impl InFlight {
-    fn start(activity: &Arc<Activity>) -> InFlight {
+impl Ticket {
+    fn start(activity: &Arc<Activity>, http2: bool) -> Ticket {
+        if http2 {
+            activity.http2.store(true, Ordering::Relaxed);
+        }
         activity.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight(activity.clone())
+        let now = Instant::now();
+        let limits = activity.limits;
+        let run_by = now + limits.max_request_duration;
+        Ticket {
+            activity: activity.clone(),
+            id: activity.next_id.fetch_add(1, Ordering::Relaxed),
+            clock: Arc::new(RequestClock {
+                read_by: now + limits.read_timeout,
+                run_by,
+                body_read: AtomicBool::new(false),
+                cut: AtomicU8::new(0),
+            }),
+        }
+    }
+
+    /// The request's deadlines, for its task to report the body read.
+    pub(super) fn clock(&self) -> Arc<RequestClock> {
+        self.clock.clone()
+    }
+
+    /// Hands the watchdog the request's task, to cut at its deadline.
+    pub(super) fn track(&self, abort: AbortHandle) {
+        let mut tracked = lock(&self.activity.tracked);
+        tracked.push(Tracked {
+            id: self.id,
+            abort,
+            clock: self.clock.clone(),
+        });
+    }
+
+    /// Why the watchdog cut the request, if it did.
+    pub(super) fn cut(&self) -> Cut {
+        match self.clock.cut.load(Ordering::Acquire) {
+            1 => Cut::Body,
+            2 => Cut::Run,
+            _ => Cut::No,
+        }
     }
 }
 
-impl Drop for InFlight {
+impl Drop for Ticket {
     fn drop(&mut self) {
-        let a = &self.0;
+        let a = &self.activity;
+        lock(&a.tracked).retain(|t| t.id != self.id);
         let ms = u64::try_from(a.born.elapsed().as_millis()).unwrap_or(u64::MAX);
         a.idle_since_ms.store(ms, Ordering::Release);
         a.served.store(true, Ordering::Release);
         a.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The registry's lock; a panic while it was held cannot leave it
+/// inconsistent (each change is one push or one retain), so a poisoned
+/// lock is used as it is.
+fn lock(tracked: &Mutex<Vec<Tracked>>) -> std::sync::MutexGuard<'_, Vec<Tracked>> {
+    tracked
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Activity {
+    fn new(limits: Limits) -> Activity {
+        Activity {
+            born: Instant::now(),
+            limits,
+            in_flight: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
+            http2: AtomicBool::new(false),
+            idle_since_ms: AtomicU64::new(0),
+            tracked: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    /// Cuts the requests past their deadline (their task is aborted; the
+    /// request answers 408 or 503 from [`Ticket::cut`]) and returns the
+    /// earliest deadline of those left.
+    fn police(&self, now: Instant) -> Option<Instant> {
+        let tracked = lock(&self.tracked);
+        let mut next: Option<Instant> = None;
+        for t in tracked.iter() {
+            if t.clock.cut.load(Ordering::Acquire) != 0 {
+                continue;
+            }
+            let (due, why) = t.clock.due();
+            if now >= due {
+                let code = if why == Cut::Body { 1 } else { 2 };
+                t.clock.cut.store(code, Ordering::Release);
+                t.abort.abort();
+            } else {
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+        }
+        next
+    }
+
+    /// Resolves when the connection has been idle for the bound that
+    /// applies: `http_read_header_timeout` before the first request (a head
+    /// that does not come), after an answer `http_idle_timeout`, and for
+    /// HTTP/1 at most `http_read_header_timeout` (the next head must come
+    /// within it, as hyper's own header timer would have it). Meanwhile it
+    /// cuts requests past their deadlines ([`Activity::police`]).
+    ///
+    /// It is never late: it never sleeps longer than the shortest bound
+    /// (`step`), so a request that starts or an idle spell that begins
+    /// while it sleeps is seen before its deadline; after that, it wakes at
+    /// the earliest deadline it knows. An idle deadline only moves later as
+    /// requests come.
+    async fn until_idle(&self) {
+        let limits = self.limits;
+        // The longest it may sleep: no deadline of a request that starts,
+        // or of an idle spell that begins, while it sleeps is shorter.
+        let step = limits
+            .read_timeout
+            .min(limits.max_request_duration)
+            .min(limits.idle_timeout)
+            .min(limits.read_header_timeout);
+        let mut wake = self.born + step;
+        loop {
+            tokio::time::sleep_until(wake.into()).await;
+            let now = Instant::now();
+            let due = self.police(now);
+            if self.in_flight.load(Ordering::Acquire) > 0 {
+                let soonest = now + step;
+                wake = due.map_or(soonest, |d| d.min(soonest));
+                continue;
+            }
+            let served = self.served.load(Ordering::Acquire);
+            let deadline = if served {
+                let since = Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+                let idle = if self.http2.load(Ordering::Relaxed) {
+                    limits.idle_timeout
+                } else {
+                    limits.idle_timeout.min(limits.read_header_timeout)
+                };
+                self.born + since + idle
+            } else {
+                self.born + limits.read_header_timeout
+            };
+            if now >= deadline {
+                return;
+            }
+            wake = deadline.min(now + step);
+        }
     }
 }
 

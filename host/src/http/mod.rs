@@ -4,9 +4,10 @@
 //!
 //! Every wait a client can cause is bounded by a [`Limits`] field (the
 //! listener's settings; see `config.rs`): `conn.rs` bounds connections
-//! (their number, the TLS handshake, the wait for a head, idleness) and
-//! [`handle`] bounds one request (its body's size and arrival, its whole
-//! run). Shutdown has its own deadline ([`serve`]).
+//! (their number, the TLS handshake, the wait for a head, idleness, and
+//! through each connection's watchdog a request's body arrival and whole
+//! run) and [`handle`] runs one request in a task the watchdog can cut.
+//! Shutdown has its own deadline ([`serve`]).
 //!
 //! **Invariant:** only `http/` knows the Vault JSON envelope and hyper's
 //! types; every handler below it takes and returns domain types. A panic in
@@ -25,7 +26,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
-use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::ApiError;
@@ -40,9 +40,8 @@ pub use conn::MIN_HEADER_BYTES;
 pub struct Limits {
     /// `http_read_header_timeout`: from accept (or the end of the TLS
     /// handshake) to the first request's complete head; for HTTP/1, also
-    /// from the end of an answer to the next complete head (hyper starts
-    /// its header timer as soon as a keep-alive connection goes idle, so an
-    /// idle HTTP/1 connection is closed after the shorter of this and
+    /// from the end of an answer to the next complete head (so an idle
+    /// HTTP/1 connection is closed after the shorter of this and
     /// `idle_timeout`). Closed without an answer when it passes.
     pub read_header_timeout: Duration,
     /// `http_read_timeout`: from the complete head to the end of the body
@@ -93,16 +92,17 @@ pub async fn serve(
     }
 }
 
-/// One request: parse the head, read the body (bounded in size and time),
-/// then run it in its own task so that a panic is caught and answered as a
-/// 500, and so that `max_request_duration` can drop it.
+/// One request: parse the head, then read the body (bounded in size) and
+/// run the request in a task of its own, so that a panic is caught and
+/// answered as a 500, and so that the connection's watchdog can cut it at
+/// `http_read_timeout` (408, body not arrived) or `max_request_duration`
+/// (503) through `ticket` (see `conn.rs`).
 async fn handle(
     server: Arc<Server>,
     limits: Limits,
+    ticket: &conn::Ticket,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
-    let now = Instant::now();
-    let deadline = now + limits.max_request_duration;
     let (parts, body) = req.into_parts();
     let head = match request::head(&parts) {
         Ok(h) => h,
@@ -115,43 +115,43 @@ async fn handle(
         Ok(a) => a,
         Err(e) => return response::error(&e),
     };
-    let data = if matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD) {
-        "{}".to_string()
-    } else {
-        let read_by = deadline.min(now + limits.read_timeout);
-        match timeout_at(read_by, request::body(body, limits.max_request_size)).await {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => return response::error(&e),
-            Err(_) if limits.read_timeout <= limits.max_request_duration => {
-                return response::error(&ApiError::RequestTimeout(format!(
-                    "request body not received within http_read_timeout ({:?})",
-                    limits.read_timeout
-                )))
-            }
-            Err(_) => return response::error(&too_long(&limits)),
-        }
-    };
-    let request = request::assemble(head, data, admission);
-    let id = request.id;
+    let no_body = matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD);
+    let clock = ticket.clock();
+    let id = uuid::Uuid::new_v4();
     let task = tokio::spawn(async move {
+        let data = if no_body {
+            "{}".to_string()
+        } else {
+            match request::body(body, limits.max_request_size).await {
+                Ok(d) => d,
+                Err(e) => return response::error(&e),
+            }
+        };
+        clock.body_done();
+        let request = request::assemble(id, head, data, admission);
         let handled = server.handle(request).await;
         response::render(id, handled.result, &handled.mount_type)
     });
-    let abort = task.abort_handle();
-    match timeout_at(deadline, task).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
+    ticket.track(task.abort_handle());
+    match task.await {
+        Ok(r) => r,
+        // Dropping the handler drops its engine call (and its uncommitted
+        // writes) at the call's next yield point.
+        Err(e) if e.is_cancelled() => match ticket.cut() {
+            conn::Cut::Body => response::error(&ApiError::RequestTimeout(format!(
+                "request body not received within http_read_timeout ({:?})",
+                limits.read_timeout
+            ))),
+            conn::Cut::Run | conn::Cut::No => {
+                tracing::warn!(request_id = %id, "request exceeded max_request_duration; stopped");
+                response::error(&too_long(&limits))
+            }
+        },
+        Err(e) => {
             tracing::error!(request_id = %id, "request handler panicked: {e}");
             response::error(&ApiError::Internal(format!(
                 "internal error (request {id})"
             )))
-        }
-        Err(_) => {
-            // Dropping the handler drops its engine call (and its uncommitted
-            // writes) at the call's next yield point.
-            abort.abort();
-            tracing::warn!(request_id = %id, "request exceeded max_request_duration; stopped");
-            response::error(&too_long(&limits))
         }
     }
 }

@@ -114,12 +114,13 @@ pub fn check_json_body(bytes: &[u8]) -> Result<String, ApiError> {
 
 /// Assembles the domain request.
 pub fn assemble(
+    id: Uuid,
     head: Head,
     body: String,
     admission: Option<crate::sandbox::Admission>,
 ) -> api::Request {
     api::Request {
-        id: Uuid::new_v4(),
+        id,
         method: head.method,
         path: head.path,
         body,
