@@ -48,7 +48,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -207,6 +207,22 @@ where
             }
         })
     };
+    // The watchdog is a task of its own, so that the connection's wake-ups
+    // (several per request) do not poll its timer; it says once whether the
+    // connection idled too long (true) or the server stops (false).
+    let (tell, told) = oneshot::channel::<bool>();
+    let watchdog = {
+        let activity = activity.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let idle = tokio::select! {
+                () = activity.until_idle() => true,
+                () = stop_requested(&mut stop) => false,
+            };
+            let _ = tell.send(idle);
+        })
+    };
+    let _watchdog = AbortOnDrop(watchdog.abort_handle());
     let conn = shared.builder.serve_connection(io, service);
     tokio::pin!(conn);
     let idle = tokio::select! {
@@ -216,8 +232,8 @@ where
             }
             return;
         }
-        () = activity.until_idle() => true,
-        () = stop_requested(stop) => false,
+        // A watchdog that ended without a word was stopped with the server.
+        told = told => told.unwrap_or(false),
     };
     conn.as_mut().graceful_shutdown();
     let ended = if idle {
@@ -235,6 +251,15 @@ where
     };
     if let Err(e) = ended {
         tracing::debug!(%peer, "connection ended: {e}");
+    }
+}
+
+/// Aborts a connection's watchdog task when the connection ends.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
