@@ -169,6 +169,20 @@ impl InstanceState {
         })
     }
 
+    /// Runs `work` here, or on the heavy pool when `heavy` (see
+    /// [`Self::offload`]).
+    async fn place<T, F>(&mut self, heavy: bool, work: F) -> wasmtime::Result<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if heavy {
+            self.offload(work).await
+        } else {
+            Ok(work())
+        }
+    }
+
     fn check_key_budget(&self) -> wasmtime::Result<()> {
         if self.live_keys >= MAX_KEYS {
             wasmtime::bail!("engine holds more than {MAX_KEYS} key handles");
@@ -200,11 +214,11 @@ impl InstanceState {
         F: FnOnce() -> KeyFuture<T> + Send + 'static,
         T: Send + 'static,
     {
-        let future = match cost {
-            Cost::Light => start(),
-            Cost::Heavy => self.offload(start).await?,
-            Cost::Remote => start(),
-        };
+        let future = self.place(cost == Cost::Heavy, start).await?;
+        if cost != Cost::Remote {
+            // A software key's future is ready: no deadline to arm.
+            return Ok(future.await);
+        }
         let deadline = tokio::time::Instant::from_std(self.deadline);
         tokio::time::timeout_at(deadline, future)
             .await
@@ -226,10 +240,12 @@ impl HostPrivateKey for InstanceState {
     async fn generate(&mut self, kt: KeyType) -> Answer<Resource<PrivateKeyHandle>> {
         let kt = key_type(kt);
         let work = move || native::PrivateKey::generate(kt);
-        let generated = match native::cost_of(kt, Operation::Generate, 0) {
-            Cost::Light => work(),
-            Cost::Heavy | Cost::Remote => self.offload(work).await?,
-        };
+        let generated = self
+            .place(
+                native::cost_of(kt, Operation::Generate, 0) != Cost::Light,
+                work,
+            )
+            .await?;
         match generated {
             Ok(k) => Ok(Ok(self.push_private(k)?)),
             Err(e) => answer(Err(e)),
@@ -243,10 +259,12 @@ impl HostPrivateKey for InstanceState {
     ) -> Answer<Resource<PrivateKeyHandle>> {
         let kt = key_type(kt);
         let work = move || native::PrivateKey::import(kt, &encoded);
-        let parsed = match native::cost_of(kt, Operation::Import, 0) {
-            Cost::Light => work(),
-            Cost::Heavy | Cost::Remote => self.offload(work).await?,
-        };
+        let parsed = self
+            .place(
+                native::cost_of(kt, Operation::Import, 0) != Cost::Light,
+                work,
+            )
+            .await?;
         match parsed {
             Ok(k) => Ok(Ok(self.push_private(k)?)),
             Err(e) => answer(Err(e)),
@@ -373,11 +391,7 @@ impl HostPublicKey for InstanceState {
         let heavy =
             native::cost_of(key.key_type(), Operation::Verify, message.len()) != Cost::Light;
         let work = move || key.verify(&message, &signature, &options);
-        answer(if heavy {
-            self.offload(work).await?
-        } else {
-            work()
-        })
+        answer(self.place(heavy, work).await?)
     }
 
     async fn encrypt_oaep(
@@ -388,14 +402,11 @@ impl HostPublicKey for InstanceState {
         label: Option<Vec<u8>>,
     ) -> Answer<Vec<u8>> {
         let key = Arc::clone(&self.table.get(&this)?.0);
-        let heavy = key.key_type().rsa_bits().is_some();
+        let heavy =
+            native::cost_of(key.key_type(), Operation::Encrypt, plaintext.len()) != Cost::Light;
         let h = hash(h);
         let work = move || key.encrypt_oaep(&plaintext, h, label.as_deref());
-        answer(if heavy {
-            self.offload(work).await?
-        } else {
-            work()
-        })
+        answer(self.place(heavy, work).await?)
     }
 
     fn drop(&mut self, this: Resource<PublicKeyHandle>) -> wasmtime::Result<()> {
@@ -414,11 +425,7 @@ impl Host for InstanceState {
         let heavy = data.len() > HEAVY_INPUT_BYTES;
         let algorithm = hash(algorithm);
         let work = move || native::hash(algorithm, &data);
-        if heavy {
-            self.offload(work).await
-        } else {
-            Ok(work())
-        }
+        self.place(heavy, work).await
     }
 
     fn hmac(&mut self, algorithm: HashAlgorithm, key: Vec<u8>, data: Vec<u8>) -> Answer<Vec<u8>> {
@@ -483,20 +490,12 @@ impl Host for InstanceState {
     async fn aes_key_wrap_pad(&mut self, kek: Vec<u8>, key: Vec<u8>) -> Answer<Vec<u8>> {
         let heavy = key.len() > HEAVY_INPUT_BYTES;
         let work = move || native::aes_key_wrap_pad(&kek, &key);
-        answer(if heavy {
-            self.offload(work).await?
-        } else {
-            work()
-        })
+        answer(self.place(heavy, work).await?)
     }
 
     async fn aes_key_unwrap_pad(&mut self, kek: Vec<u8>, wrapped: Vec<u8>) -> Answer<Vec<u8>> {
         let heavy = wrapped.len() > HEAVY_INPUT_BYTES;
         let work = move || native::aes_key_unwrap_pad(&kek, &wrapped);
-        answer(if heavy {
-            self.offload(work).await?
-        } else {
-            work()
-        })
+        answer(self.place(heavy, work).await?)
     }
 }
