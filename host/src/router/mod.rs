@@ -101,13 +101,19 @@ impl MountTable {
     /// The mount serving `path` and the path inside it. `secret` and
     /// `secret/` both reach the mount `secret/` with an empty inner path.
     pub fn route(&self, path: &str) -> Option<(Arc<Mount>, String)> {
+        let (mount, rest) = self.find(path)?;
+        Some((mount.clone(), rest.to_string()))
+    }
+
+    /// [`Self::route`] without copying: the mount and the inner path.
+    pub fn find<'p>(&self, path: &'p str) -> Option<(&Arc<Mount>, &'p str)> {
         for mount in &self.mounts {
             let mp = mount.record.path.as_str();
             if let Some(rest) = path.strip_prefix(mp) {
-                return Some((mount.clone(), rest.to_string()));
+                return Some((mount, rest));
             }
             if Some(path) == mp.strip_suffix('/') {
-                return Some((mount.clone(), String::new()));
+                return Some((mount, ""));
             }
         }
         None

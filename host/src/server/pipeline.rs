@@ -80,7 +80,7 @@ impl Server {
         if is_host_path(path) {
             return Ok(None);
         }
-        match self.mounts.table().route(path) {
+        match self.mounts.table().find(path) {
             Some((mount, _)) => mount.runtime.admit().map(Some),
             None => Ok(None),
         }
@@ -300,7 +300,7 @@ impl Server {
         if path.starts_with("auth/token/") {
             return ("auth/token/".into(), "token".into(), String::new());
         }
-        match self.mounts.table().route(path) {
+        match self.mounts.table().find(path) {
             Some((mount, _)) => (
                 mount.record.path.clone(),
                 mount.record.kind.clone(),

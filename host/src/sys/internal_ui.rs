@@ -12,7 +12,7 @@ use crate::mounts::Mounts;
 pub fn one(mounts: &Mounts, method: Method, path: &str) -> ApiResult {
     only(method, &[Method::Read])?;
     let table = mounts.table();
-    let (mount, _) = table.route(path).ok_or(ApiError::NotFound(None))?;
+    let (mount, _) = table.find(path).ok_or(ApiError::NotFound(None))?;
     let mut data = match render(&mount.record) {
         Value::Object(m) => m,
         _ => Map::new(),
