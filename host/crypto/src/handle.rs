@@ -73,6 +73,16 @@ pub enum KeyKind {
     Symmetric(AeadAlgorithm),
 }
 
+impl fmt::Display for KeyKind {
+    /// The key type's or the algorithm's name (`rsa-2048`, `aes256-gcm`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyKind::Asymmetric(key_type) => key_type.fmt(f),
+            KeyKind::Symmetric(algorithm) => algorithm.fmt(f),
+        }
+    }
+}
+
 /// Whether a key's private half may leave the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportPolicy {
@@ -342,23 +352,11 @@ fn wrong_cipher(kind: KeyKind, cipher: &Cipher) -> CryptoError {
         Cipher::Aead { .. } => "AEAD",
         Cipher::Oaep { .. } => "RSA-OAEP",
     };
-    match kind {
-        KeyKind::Asymmetric(key_type) => {
-            CryptoError::new(format!("a {key_type} key cannot encrypt with {cipher}"))
-        }
-        KeyKind::Symmetric(algorithm) => {
-            CryptoError::new(format!("a {algorithm} key cannot encrypt with {cipher}"))
-        }
-    }
+    CryptoError::new(format!("a {kind} key cannot encrypt with {cipher}"))
 }
 
 fn cannot_wrap(kind: KeyKind) -> CryptoError {
-    match kind {
-        KeyKind::Asymmetric(key_type) => CryptoError::new(format!(
-            "a {key_type} key cannot wrap keys: only AES and RSA keys do"
-        )),
-        KeyKind::Symmetric(algorithm) => CryptoError::new(format!(
-            "a {algorithm} key cannot wrap keys: only AES and RSA keys do"
-        )),
-    }
+    CryptoError::new(format!(
+        "a {kind} key cannot wrap keys: only AES and RSA keys do"
+    ))
 }

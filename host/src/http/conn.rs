@@ -310,6 +310,7 @@ pub(super) struct RequestClock {
 
 /// Why the watchdog cut a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(super) enum Cut {
     /// Not cut.
     No,
@@ -359,7 +360,7 @@ impl Ticket {
                 read_by: now + limits.read_timeout,
                 run_by,
                 body_read: AtomicBool::new(false),
-                cut: AtomicU8::new(0),
+                cut: AtomicU8::new(Cut::No as u8),
             }),
         }
     }
@@ -382,8 +383,8 @@ impl Ticket {
     /// Why the watchdog cut the request, if it did.
     pub(super) fn cut(&self) -> Cut {
         match self.clock.cut.load(Ordering::Acquire) {
-            1 => Cut::Body,
-            2 => Cut::Run,
+            x if x == Cut::Body as u8 => Cut::Body,
+            x if x == Cut::Run as u8 => Cut::Run,
             _ => Cut::No,
         }
     }
@@ -430,13 +431,12 @@ impl Activity {
         let tracked = lock(&self.tracked);
         let mut next: Option<Instant> = None;
         for t in tracked.iter() {
-            if t.clock.cut.load(Ordering::Acquire) != 0 {
+            if t.clock.cut.load(Ordering::Acquire) != Cut::No as u8 {
                 continue;
             }
             let (due, why) = t.clock.due();
             if now >= due {
-                let code = if why == Cut::Body { 1 } else { 2 };
-                t.clock.cut.store(code, Ordering::Release);
+                t.clock.cut.store(why as u8, Ordering::Release);
                 t.abort.abort();
             } else {
                 next = Some(next.map_or(due, |n| n.min(due)));
