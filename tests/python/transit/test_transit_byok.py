@@ -459,3 +459,27 @@ def test_set_certificate(transit, name):
     assert_error(transit.post(f"keys/{n}/set-certificate", {"certificate_chain": bad_chain}), bad_input())
     assert transit.read(n)["keys"]["1"]["certificate_chain"] == stored
     assert_error(transit.post(f"keys/{n}/set-certificate", {"certificate_chain": "junk"}), bad_input())
+
+
+def test_rsa_keys_below_2048_bits_are_refused_with_400(transit, name, wrapping_pem):
+    """Issue #10's bad input: a 1024-bit RSA key imported as rsa-2048 (its
+    private half through BYOK, or its public half) is a 400 naming the size,
+    and no key is created; a P-256 key offered as rsa-2048 likewise."""
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    n = name("small")
+    r = transit.post(
+        f"keys/{n}/import",
+        {"ciphertext": byok_wrap(wrapping_pem, pkcs8_der(small)), "type": "rsa-2048"},
+    )
+    assert_error(r, bad_input(), "1024|size|bits|rsa")
+    assert transit.get(f"keys/{n}").status == 404
+    r = transit.post(f"keys/{n}/import", {"public_key": public_pem(small.public_key()), "type": "rsa-2048"})
+    assert_error(r, bad_input(), "1024|size|bits|rsa")
+    assert transit.get(f"keys/{n}").status == 404
+    other = ec.generate_private_key(ec.SECP256R1())
+    r = transit.post(
+        f"keys/{n}/import",
+        {"ciphertext": byok_wrap(wrapping_pem, pkcs8_der(other)), "type": "rsa-2048"},
+    )
+    assert_error(r, bad_input(), "rsa|ecdsa|type|key")
+    assert transit.get(f"keys/{n}").status == 404
