@@ -22,6 +22,9 @@
 //! - `audit`: the file audit device: lines, hashing, failing closed.
 //! - `queues`: bounded engine queues (503 + `Retry-After` before the body)
 //!   and large bodies that are served, never a 500.
+//! - `upgrade`: storage written by the release on contract 0.1 (a committed
+//!   redb fixture with transit keys) and a frozen 0.1 build of `kv` keep
+//!   working.
 //! - `limits`: every wait a client can cause is bounded (header, body and
 //!   idle timeouts, TLS handshake, connection cap, head size,
 //!   `max_request_duration`, the shutdown deadline).
@@ -45,3 +48,4 @@ mod sandbox;
 mod seal;
 mod startup;
 mod tls;
+mod upgrade;
