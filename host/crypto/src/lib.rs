@@ -1,16 +1,21 @@
 //! Native cryptography offered to engines through the WIT `crypto` interface
-//! (`wit/coffer-engine@0.1.0/types.wit`).
+//! (`wit/coffer-engine@0.1.0/types.wit`) and the `keys` interface of
+//! contract 0.2 (`wit/coffer-engine@0.2.0/keys.wit`).
 //!
-//! This crate is plain Rust over the RustCrypto crates. It mirrors the WIT
-//! contract one to one — the same enums, the same record, the same functions
-//! and the same two key resources — so that the sandbox adapter only has to
-//! convert between the generated bindings and these types.
+//! This crate is plain Rust over the RustCrypto crates and AWS-LC. It
+//! mirrors the WIT contracts — the same algorithms and key types (named by
+//! 0.2's strings: [`HashAlgorithm::from_name`], [`AeadAlgorithm::from_name`],
+//! [`KeyKind::parse`], [`Permissions::parse`]), the same functions and key
+//! resources — so that the sandbox adapter only has to convert between the
+//! generated bindings and these types.
 //!
 //! What it is not (the host and the SDK, natively, both use it):
 //! - It knows nothing of wasmtime, resources tables or engines: handles,
 //!   lifetimes and the mapping to WIT errors belong to the adapter.
 //! - It stores nothing: keys live in memory for as long as the caller keeps
-//!   them, and persisting them (encrypted by the barrier) is the engine's job.
+//!   them. A 0.1 engine persists its keys' encodings itself (encrypted by
+//!   the barrier); a 0.2 engine persists only sealed blobs
+//!   ([`KeySealer`]), which the host makes and opens.
 //!
 //! Every function takes untrusted input (an engine's bytes, often a client's)
 //! and never panics on it. Almost every [`CryptoError`] is the caller's
@@ -25,24 +30,33 @@ mod fast;
 mod handle;
 mod hash;
 mod keys;
+mod kind;
+mod permissions;
 mod rsa;
+mod sealed;
+mod software;
 
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
 mod handle_tests;
 #[cfg(test)]
+mod sealed_tests;
+#[cfg(test)]
+mod software_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
 
 pub use self::aead::{aead_open, aead_seal, aes_key_unwrap_pad, aes_key_wrap_pad};
-pub use self::handle::{
-    cost_of, Cipher, Cost, ExportPolicy, KeyFuture, KeyHandle, KeyKind, Operation, SoftwareKey,
-    HEAVY_INPUT_BYTES,
-};
+pub use self::handle::{cost_of, Cipher, Cost, KeyFuture, KeyHandle, Operation, HEAVY_INPUT_BYTES};
 pub use self::hash::{hash, hkdf, hmac, hmac_verify, random_bytes};
 pub use self::keys::{PrivateKey, PublicKey};
+pub use self::kind::{KeyKind, DEFAULT_HMAC_KEY_BYTES, HMAC_KEY_BYTES};
+pub use self::permissions::{Permission, Permissions};
+pub use self::sealed::{BlobError, KeySealer};
+pub use self::software::{AeadItem, SoftwareKey};
 
 /// The most `random_bytes` hands out in one call: 1 MiB.
 pub const MAX_RANDOM_BYTES: u32 = 1024 * 1024;
@@ -62,6 +76,14 @@ impl CryptoError {
     pub fn message(&self) -> &str {
         &self.0
     }
+}
+
+/// "unknown `what` `name`: expected one of ...".
+pub(crate) fn unknown<const N: usize>(what: &str, name: &str, known: [&str; N]) -> CryptoError {
+    CryptoError::new(format!(
+        "unknown {what} `{name}`: expected one of {}",
+        known.join(", ")
+    ))
 }
 
 impl fmt::Display for CryptoError {
@@ -123,20 +145,30 @@ impl HashAlgorithm {
         }
     }
 
-    /// The WIT name (`sha256`, `sha512-256`, `sha3-256`).
+    /// The name contract 0.2 and Vault's transit give it (`sha2-256`,
+    /// `sha2-512/256`, `sha3-256`); contract 0.1 used an enum.
     pub fn name(self) -> &'static str {
         match self {
             Self::Sha1 => "sha1",
-            Self::Sha224 => "sha224",
-            Self::Sha256 => "sha256",
-            Self::Sha384 => "sha384",
-            Self::Sha512 => "sha512",
-            Self::Sha512_256 => "sha512-256",
+            Self::Sha224 => "sha2-224",
+            Self::Sha256 => "sha2-256",
+            Self::Sha384 => "sha2-384",
+            Self::Sha512 => "sha2-512",
+            Self::Sha512_256 => "sha2-512/256",
             Self::Sha3_224 => "sha3-224",
             Self::Sha3_256 => "sha3-256",
             Self::Sha3_384 => "sha3-384",
             Self::Sha3_512 => "sha3-512",
         }
+    }
+
+    /// The algorithm [`HashAlgorithm::name`] names; an unknown name is an
+    /// error naming it and the known ones.
+    pub fn from_name(name: &str) -> Result<Self, CryptoError> {
+        Self::ALL
+            .into_iter()
+            .find(|algorithm| algorithm.name() == name)
+            .ok_or_else(|| unknown("hash algorithm", name, Self::ALL.map(Self::name)))
     }
 }
 
@@ -159,6 +191,9 @@ pub enum AeadAlgorithm {
 }
 
 impl AeadAlgorithm {
+    /// Every algorithm, in WIT order.
+    pub const ALL: [Self; 3] = [Self::Aes128Gcm, Self::Aes256Gcm, Self::ChaCha20Poly1305];
+
     /// The key's length in bytes.
     pub fn key_len(self) -> usize {
         match self {
@@ -167,13 +202,23 @@ impl AeadAlgorithm {
         }
     }
 
-    /// The WIT name (`aes256-gcm`).
+    /// The name contract 0.2 and Vault's transit give it, as an algorithm
+    /// and as a key type (`aes256-gcm96`: the 96 is the nonce's bits).
     pub fn name(self) -> &'static str {
         match self {
-            Self::Aes128Gcm => "aes128-gcm",
-            Self::Aes256Gcm => "aes256-gcm",
+            Self::Aes128Gcm => "aes128-gcm96",
+            Self::Aes256Gcm => "aes256-gcm96",
             Self::ChaCha20Poly1305 => "chacha20-poly1305",
         }
+    }
+
+    /// The algorithm [`AeadAlgorithm::name`] names; an unknown name is an
+    /// error naming it and the known ones.
+    pub fn from_name(name: &str) -> Result<Self, CryptoError> {
+        Self::ALL
+            .into_iter()
+            .find(|algorithm| algorithm.name() == name)
+            .ok_or_else(|| unknown("AEAD algorithm", name, Self::ALL.map(Self::name)))
     }
 }
 
