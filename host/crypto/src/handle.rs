@@ -126,8 +126,9 @@ pub trait KeyHandle: Send + Sync + fmt::Debug {
     /// Undoes [`KeyHandle::wrap`].
     fn unwrap_key(self: Arc<Self>, wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>>;
 
-    /// The private half (or the secret key, `format` ignored), if the key
-    /// allows it.
+    /// The private half in `format`, or a secret key's bytes (`format`
+    /// [`PrivateKeyFormat::Raw`]), if the key allows it (a software key's
+    /// `export` permission; a managed key never does).
     fn export(&self, format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError>;
 }
 

@@ -189,7 +189,10 @@ fn an_rsa_key_wraps_with_oaep_that_openssl_opens() {
         b"wrapped key bytes"
     );
     let err = key.export(PrivateKeyFormat::Pkcs8Der).unwrap_err();
-    assert_eq!(err.message(), "the key does not allow export: it lacks the `export` permission");
+    assert_eq!(
+        err.message(),
+        "the key does not allow export: it lacks the `export` permission"
+    );
     // An EC key neither wraps nor decrypts.
     let ec = handle(KeyType::EcdsaP256);
     assert!(now(ec.clone().wrap(Zeroizing::new(vec![1; 16]))).is_err());

@@ -25,6 +25,7 @@
 //! only be the host's fault.
 
 mod aead;
+mod byok;
 mod ec;
 mod fast;
 mod handle;
@@ -50,6 +51,7 @@ mod tests;
 use std::fmt;
 
 pub use self::aead::{aead_open, aead_seal, aes_key_unwrap_pad, aes_key_wrap_pad};
+pub use self::byok::{byok_unwrap, byok_wrap};
 pub use self::handle::{cost_of, Cipher, Cost, KeyFuture, KeyHandle, Operation, HEAVY_INPUT_BYTES};
 pub use self::hash::{hash, hkdf, hmac, hmac_verify, random_bytes};
 pub use self::keys::{PrivateKey, PublicKey};
@@ -68,7 +70,7 @@ pub struct CryptoError(String);
 
 impl CryptoError {
     /// An error with this message.
-    pub(crate) fn new(message: impl Into<String>) -> Self {
+    pub fn new(message: impl Into<String>) -> Self {
         Self(message.into())
     }
 

@@ -311,7 +311,7 @@ impl SoftwareKey {
     }
 
     /// The key pair, for what only a key pair does.
-    fn private(&self) -> Result<&PrivateKey, CryptoError> {
+    pub(crate) fn private(&self) -> Result<&PrivateKey, CryptoError> {
         match &self.material {
             Material::Pair(key) => Ok(key),
             _ => Err(CryptoError::new(format!(
