@@ -57,7 +57,7 @@ pub use self::hash::{hash, hkdf, hmac, hmac_verify, random_bytes};
 pub use self::keys::{PrivateKey, PublicKey};
 pub use self::kind::{KeyKind, DEFAULT_HMAC_KEY_BYTES, HMAC_KEY_BYTES};
 pub use self::permissions::{Permission, Permissions};
-pub use self::sealed::{BlobError, KeySealer};
+pub use self::sealed::{BlobError, KeySealer, OpenedBlob};
 pub use self::software::{AeadItem, SoftwareKey};
 
 /// The most `random_bytes` hands out in one call: 1 MiB.

@@ -42,7 +42,7 @@ use aes_gcm::Aes256Gcm;
 use p256::elliptic_curve::zeroize::Zeroizing;
 
 use super::hash::fill_random;
-use super::{CryptoError, KeyHandle, Permissions, SoftwareKey};
+use super::{cost_of, Cost, CryptoError, KeyHandle, KeyKind, Operation, Permissions, SoftwareKey};
 
 /// The magic and version that open a version-1 blob (its associated data).
 const HEADER: [u8; 4] = *b"CKB\x01";
@@ -53,6 +53,15 @@ const TAG_LEN: usize = 16;
 /// (see the module's doc).
 pub struct KeySealer {
     cipher: Aes256Gcm,
+}
+
+/// A blob authenticated and decrypted, its key not yet parsed: parsing a
+/// key pair's PKCS#8 can be slow (RSA, P-384, P-521), so a caller may ask
+/// [`OpenedBlob::cost`] where to run [`OpenedBlob::into_key`].
+pub struct OpenedBlob {
+    kind: KeyKind,
+    permissions: Permissions,
+    material: Zeroizing<Vec<u8>>,
 }
 
 /// Why a blob does not open. Each is the engine's (or its storage's)
@@ -108,8 +117,16 @@ impl KeySealer {
         Ok(blob)
     }
 
-    /// The key `blob` holds, if this sealer sealed it.
+    /// The key `blob` holds, if this sealer sealed it: [`KeySealer::unseal`]
+    /// then [`OpenedBlob::into_key`].
     pub fn open(&self, blob: &[u8]) -> Result<Arc<SoftwareKey>, BlobError> {
+        self.unseal(blob)?.into_key()
+    }
+
+    /// Authenticates and decrypts `blob` (fast: AES-GCM over a few hundred
+    /// bytes) and reads its key's type and permissions; the key itself is
+    /// parsed by [`OpenedBlob::into_key`].
+    pub fn unseal(&self, blob: &[u8]) -> Result<OpenedBlob, BlobError> {
         let (header, rest) = blob
             .split_at_checked(HEADER.len())
             .ok_or(BlobError::NotABlob)?;
@@ -138,7 +155,7 @@ impl KeySealer {
 }
 
 /// Reads an opened body (the module's second table).
-fn parse_body(body: &[u8]) -> Result<Arc<SoftwareKey>, BlobError> {
+fn parse_body(body: &[u8]) -> Result<OpenedBlob, BlobError> {
     let malformed = |what: &str| BlobError::Malformed(what.to_owned());
     let (&name_len, rest) = body.split_first().ok_or_else(|| malformed("empty"))?;
     let (name, rest) = rest
@@ -150,8 +167,46 @@ fn parse_body(body: &[u8]) -> Result<Arc<SoftwareKey>, BlobError> {
         .ok_or_else(|| malformed("it has no permissions"))?;
     let permissions = Permissions::from_bits(bits)
         .ok_or_else(|| malformed(&format!("unknown permission bits {bits:#04x}")))?;
-    SoftwareKey::decoded(name, material, permissions)
-        .map_err(|e| BlobError::Malformed(e.message().to_owned()))
+    let kind = KeyKind::of_import(name, material.len())
+        .map_err(|e| BlobError::Malformed(e.message().to_owned()))?;
+    Ok(OpenedBlob {
+        kind,
+        permissions,
+        material: Zeroizing::new(material.to_vec()),
+    })
+}
+
+impl OpenedBlob {
+    /// The key's type.
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    /// Where [`OpenedBlob::into_key`] should run: parsing a key pair costs
+    /// what [`cost_of`] says of an import; a secret key is light.
+    pub fn cost(&self) -> Cost {
+        match self.kind {
+            KeyKind::Asymmetric(key_type) => {
+                cost_of(key_type, Operation::Import, self.material.len())
+            }
+            KeyKind::Symmetric(_) | KeyKind::Hmac(_) => Cost::Light,
+        }
+    }
+
+    /// The key, as a handle with the blob's permissions.
+    pub fn into_key(self) -> Result<Arc<SoftwareKey>, BlobError> {
+        SoftwareKey::decoded(self.kind, &self.material, self.permissions)
+            .map_err(|e| BlobError::Malformed(e.message().to_owned()))
+    }
+}
+
+impl fmt::Debug for OpenedBlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenedBlob")
+            .field("kind", &self.kind)
+            .field("permissions", &self.permissions)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for KeySealer {

@@ -252,3 +252,23 @@ proptest! {
         prop_assert!(sealer(7).open(&blob).is_err());
     }
 }
+
+#[test]
+fn unseal_names_the_kind_and_where_to_parse_it() {
+    let sealer = sealer(8);
+    let cases = [
+        (KeyKind::Asymmetric(KeyType::Rsa2048), Cost::Heavy),
+        (KeyKind::Asymmetric(KeyType::EcdsaP384), Cost::Heavy),
+        (KeyKind::Asymmetric(KeyType::EcdsaP256), Cost::Light),
+        (KeyKind::Asymmetric(KeyType::Ed25519), Cost::Light),
+        (KeyKind::Symmetric(AeadAlgorithm::Aes128Gcm), Cost::Light),
+        (KeyKind::Hmac(64), Cost::Light),
+    ];
+    for (kind, cost) in cases {
+        let key = SoftwareKey::generate(kind, Permissions::NONE).unwrap();
+        let opened = sealer.unseal(&sealer.seal(&key).unwrap()).unwrap();
+        assert_eq!(opened.kind(), kind);
+        assert_eq!(opened.cost(), cost, "{kind}");
+        assert_eq!(opened.into_key().unwrap().kind(), kind);
+    }
+}

@@ -267,14 +267,12 @@ impl SoftwareKey {
         }
     }
 
-    /// Reverses [`SoftwareKey::encoded`]: a key of type `name` (whose
-    /// length, for an HMAC key, is the encoding's).
+    /// Reverses [`SoftwareKey::encoded`] for a key of `kind`.
     pub(crate) fn decoded(
-        name: &str,
+        kind: KeyKind,
         encoded: &[u8],
         permissions: Permissions,
     ) -> Result<Arc<Self>, CryptoError> {
-        let kind = KeyKind::of_import(name, encoded.len())?;
         let KeyKind::Symmetric(algorithm) = kind else {
             return Self::import(kind, encoded, permissions);
         };
