@@ -122,20 +122,6 @@ pub enum HashAlgorithm {
 }
 
 impl HashAlgorithm {
-    /// Every algorithm, in WIT order.
-    pub const ALL: [Self; 10] = [
-        Self::Sha1,
-        Self::Sha224,
-        Self::Sha256,
-        Self::Sha384,
-        Self::Sha512,
-        Self::Sha512_256,
-        Self::Sha3_224,
-        Self::Sha3_256,
-        Self::Sha3_384,
-        Self::Sha3_512,
-    ];
-
     /// The digest's length in bytes.
     pub fn output_len(self) -> usize {
         match self {
@@ -163,15 +149,6 @@ impl HashAlgorithm {
             Self::Sha3_512 => "sha3-512",
         }
     }
-
-    /// The algorithm [`HashAlgorithm::name`] names; an unknown name is an
-    /// error naming it and the known ones.
-    pub fn from_name(name: &str) -> Result<Self, CryptoError> {
-        Self::ALL
-            .into_iter()
-            .find(|algorithm| algorithm.name() == name)
-            .ok_or_else(|| unknown("hash algorithm", name, Self::ALL.map(Self::name)))
-    }
 }
 
 impl fmt::Display for HashAlgorithm {
@@ -193,9 +170,6 @@ pub enum AeadAlgorithm {
 }
 
 impl AeadAlgorithm {
-    /// Every algorithm, in WIT order.
-    pub const ALL: [Self; 3] = [Self::Aes128Gcm, Self::Aes256Gcm, Self::ChaCha20Poly1305];
-
     /// The key's length in bytes.
     pub fn key_len(self) -> usize {
         match self {
@@ -212,15 +186,6 @@ impl AeadAlgorithm {
             Self::Aes256Gcm => "aes256-gcm96",
             Self::ChaCha20Poly1305 => "chacha20-poly1305",
         }
-    }
-
-    /// The algorithm [`AeadAlgorithm::name`] names; an unknown name is an
-    /// error naming it and the known ones.
-    pub fn from_name(name: &str) -> Result<Self, CryptoError> {
-        Self::ALL
-            .into_iter()
-            .find(|algorithm| algorithm.name() == name)
-            .ok_or_else(|| unknown("AEAD algorithm", name, Self::ALL.map(Self::name)))
     }
 }
 
@@ -310,6 +275,69 @@ pub enum SignatureEncoding {
     /// Fixed-width `r || s`, as JWS and PKCS#11 use.
     Fixed,
 }
+
+impl RsaPadding {
+    /// The `keys.wit` name (`pss`, `pkcs1v15`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pss => "pss",
+            Self::Pkcs1v15 => "pkcs1v15",
+        }
+    }
+}
+
+impl SignatureEncoding {
+    /// The `keys.wit` name (`asn1`, `fixed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Asn1 => "asn1",
+            Self::Fixed => "fixed",
+        }
+    }
+}
+
+/// `ALL` and `from_name` (the inverse of `name`, an unknown name an error
+/// listing the known) for an enum of contract 0.2's named values.
+macro_rules! named {
+    ($type:ident, $what:literal, [$($variant:ident),+ $(,)?]) => {
+        impl $type {
+            /// Every value, in WIT order.
+            pub const ALL: [Self; [$(Self::$variant),+].len()] = [$(Self::$variant),+];
+
+            /// The value [`Self::name`] names; an unknown name is an error
+            /// naming it and the known ones.
+            pub fn from_name(name: &str) -> Result<Self, CryptoError> {
+                Self::ALL
+                    .into_iter()
+                    .find(|value| value.name() == name)
+                    .ok_or_else(|| unknown($what, name, Self::ALL.map(Self::name)))
+            }
+        }
+    };
+}
+
+named!(
+    HashAlgorithm,
+    "hash algorithm",
+    [Sha1, Sha224, Sha256, Sha384, Sha512, Sha512_256, Sha3_224, Sha3_256, Sha3_384, Sha3_512]
+);
+named!(
+    AeadAlgorithm,
+    "AEAD algorithm",
+    [Aes128Gcm, Aes256Gcm, ChaCha20Poly1305]
+);
+named!(RsaPadding, "RSA padding", [Pss, Pkcs1v15]);
+named!(SignatureEncoding, "signature encoding", [Asn1, Fixed]);
+named!(
+    PrivateKeyFormat,
+    "private key format",
+    [Pkcs8Der, Pkcs8Pem, Pkcs1Pem, Sec1Pem, Raw]
+);
+named!(
+    PublicKeyFormat,
+    "public key format",
+    [SpkiDer, SpkiPem, Pkcs1Pem, Raw]
+);
 
 /// How `sign` and `verify` treat the message (WIT `sign-options`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -15,6 +15,24 @@
 //! [`MountKeys::forget`] (called by `Mounts::retire_all` at seal) drops
 //! them, wiping the root.
 //!
+//! What each `keys.wit` function calls (the sandbox converts at the edge;
+//! names parse with `from_name`/`parse`, each unknown one an error naming
+//! it):
+//! - `generate`: `KeyKind::parse(type, size)`, `Permissions::parse`,
+//!   `SoftwareKey::generate` (a pair's cost: `cost_of(.., Generate, 0)`);
+//!   `import`: `KeyKind::of_import`, `SoftwareKey::import`; `unwrap`:
+//!   `byok_unwrap`; `managed`: [`managed::open_for_mount`].
+//! - `open`: [`MountKeys::sealer_for`], `KeySealer::unseal`, then
+//!   `OpenedBlob::into_key` where `OpenedBlob::cost` says; `seal`:
+//!   `KeySealer::seal` (a managed key has no blob: refused).
+//! - `key-type`, `permissions`, `permit`, `derive`, `hmac`,
+//!   `encrypt-batch`, `decrypt-batch`, `backup`: `SoftwareKey`'s methods of
+//!   those names (`kind().name()`, `permissions().names()`); `wrap-key`:
+//!   `byok_wrap(self.public_key(), target, hash)`.
+//! - `public-key`, `sign`, `verify`, `encrypt`/`decrypt` (`Cipher::Aead`),
+//!   `decrypt-oaep` (`Cipher::Oaep`), `export`: the `KeyHandle` trait, for
+//!   software and managed keys alike.
+//!
 //! **Invariant:** a sealer exists only for a mount uuid, from the stored
 //! root; nothing outside this module sees the root or a sealing key's
 //! bytes.
