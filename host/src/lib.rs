@@ -15,6 +15,7 @@
 //!
 //! Beside them: [`sys`] (the host's own endpoints), [`engines`] (built-in
 //! and catalog engine code), [`crypto`] (the `coffer-crypto` crate: what the `crypto` import runs),
+//! [`keys`] (each mount's key-blob sealer, and the managed-key seam),
 //! [`config`] (flags and the HCL file) and [`server`] (shared state).
 //! `main.rs` only parses the command line and calls [`run`].
 
@@ -28,6 +29,7 @@ pub use coffer_crypto as crypto;
 pub mod engines;
 pub mod fields;
 pub mod http;
+pub mod keys;
 pub mod mounts;
 pub mod router;
 pub mod sandbox;

@@ -23,19 +23,7 @@ pub fn aead_seal(
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let nonce = check_inputs(algorithm, key, nonce)?;
-    let payload = Payload {
-        msg: plaintext,
-        aad,
-    };
-    let sealed = match algorithm {
-        AeadAlgorithm::Aes128Gcm => cipher::<Aes128Gcm>(algorithm, key)?.encrypt(&nonce, payload),
-        AeadAlgorithm::Aes256Gcm => cipher::<Aes256Gcm>(algorithm, key)?.encrypt(&nonce, payload),
-        AeadAlgorithm::ChaCha20Poly1305 => {
-            cipher::<ChaCha20Poly1305>(algorithm, key)?.encrypt(&nonce, payload)
-        }
-    };
-    sealed.map_err(|_| CryptoError::new(format!("{algorithm} cannot encrypt this plaintext")))
+    AeadKey::new(algorithm, key)?.seal(nonce, plaintext, aad)
 }
 
 /// Decrypts ciphertext-and-tag as [`aead_seal`] produced it. A failed
@@ -47,25 +35,88 @@ pub fn aead_open(
     ciphertext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let nonce = check_inputs(algorithm, key, nonce)?;
-    if ciphertext.len() < TAG_LEN {
-        return Err(CryptoError::new(format!(
-            "ciphertext of {} bytes is too short for {algorithm}: it must hold the {TAG_LEN}-byte tag",
-            ciphertext.len()
-        )));
-    }
-    let payload = Payload {
-        msg: ciphertext,
-        aad,
-    };
-    let opened = match algorithm {
-        AeadAlgorithm::Aes128Gcm => cipher::<Aes128Gcm>(algorithm, key)?.decrypt(&nonce, payload),
-        AeadAlgorithm::Aes256Gcm => cipher::<Aes256Gcm>(algorithm, key)?.decrypt(&nonce, payload),
-        AeadAlgorithm::ChaCha20Poly1305 => {
-            cipher::<ChaCha20Poly1305>(algorithm, key)?.decrypt(&nonce, payload)
+    AeadKey::new(algorithm, key)?.open(nonce, ciphertext, aad)
+}
+
+/// An AEAD key with its key schedule made, for many operations under one
+/// key (the batch calls).
+pub(crate) enum AeadKey {
+    Aes128Gcm(Box<Aes128Gcm>),
+    Aes256Gcm(Box<Aes256Gcm>),
+    ChaCha20Poly1305(Box<ChaCha20Poly1305>),
+}
+
+impl AeadKey {
+    /// The key schedule of `key` for `algorithm`; an error if `key` has the
+    /// wrong length.
+    pub(crate) fn new(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Self, CryptoError> {
+        if key.len() != algorithm.key_len() {
+            return Err(bad_key_len(algorithm, key.len()));
         }
-    };
-    opened.map_err(|_| CryptoError::new("message authentication failed"))
+        Ok(match algorithm {
+            AeadAlgorithm::Aes128Gcm => Self::Aes128Gcm(Box::new(cipher(algorithm, key)?)),
+            AeadAlgorithm::Aes256Gcm => Self::Aes256Gcm(Box::new(cipher(algorithm, key)?)),
+            AeadAlgorithm::ChaCha20Poly1305 => {
+                Self::ChaCha20Poly1305(Box::new(cipher(algorithm, key)?))
+            }
+        })
+    }
+
+    fn algorithm(&self) -> AeadAlgorithm {
+        match self {
+            Self::Aes128Gcm(_) => AeadAlgorithm::Aes128Gcm,
+            Self::Aes256Gcm(_) => AeadAlgorithm::Aes256Gcm,
+            Self::ChaCha20Poly1305(_) => AeadAlgorithm::ChaCha20Poly1305,
+        }
+    }
+
+    /// As [`aead_seal`], under this key.
+    pub(crate) fn seal(
+        &self,
+        nonce: &[u8],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let algorithm = self.algorithm();
+        let nonce = check_nonce(algorithm, nonce)?;
+        let payload = Payload {
+            msg: plaintext,
+            aad,
+        };
+        let sealed = match self {
+            Self::Aes128Gcm(c) => c.encrypt(&nonce, payload),
+            Self::Aes256Gcm(c) => c.encrypt(&nonce, payload),
+            Self::ChaCha20Poly1305(c) => c.encrypt(&nonce, payload),
+        };
+        sealed.map_err(|_| CryptoError::new(format!("{algorithm} cannot encrypt this plaintext")))
+    }
+
+    /// As [`aead_open`], under this key.
+    pub(crate) fn open(
+        &self,
+        nonce: &[u8],
+        ciphertext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let algorithm = self.algorithm();
+        let nonce = check_nonce(algorithm, nonce)?;
+        if ciphertext.len() < TAG_LEN {
+            return Err(CryptoError::new(format!(
+                "ciphertext of {} bytes is too short for {algorithm}: it must hold the {TAG_LEN}-byte tag",
+                ciphertext.len()
+            )));
+        }
+        let payload = Payload {
+            msg: ciphertext,
+            aad,
+        };
+        let opened = match self {
+            Self::Aes128Gcm(c) => c.decrypt(&nonce, payload),
+            Self::Aes256Gcm(c) => c.decrypt(&nonce, payload),
+            Self::ChaCha20Poly1305(c) => c.decrypt(&nonce, payload),
+        };
+        opened.map_err(|_| CryptoError::new("message authentication failed"))
+    }
 }
 
 /// AES key wrap with padding (RFC 5649) of `key` (at least one byte) under
@@ -105,19 +156,11 @@ pub fn aes_key_unwrap_pad(kek: &[u8], wrapped: &[u8]) -> Result<Vec<u8>, CryptoE
         .map_err(|_| CryptoError::new("key unwrap failed: integrity check failed"))
 }
 
-/// Checks the key and nonce lengths and returns the nonce as an array.
-fn check_inputs(
+/// Checks the nonce's length and returns it as an array.
+fn check_nonce(
     algorithm: AeadAlgorithm,
-    key: &[u8],
     nonce: &[u8],
 ) -> Result<GenericArray<u8, aes_gcm::aead::consts::U12>, CryptoError> {
-    if key.len() != algorithm.key_len() {
-        return Err(CryptoError::new(format!(
-            "invalid key length {} for {algorithm}: expected {} bytes",
-            key.len(),
-            algorithm.key_len()
-        )));
-    }
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| {
         CryptoError::new(format!(
             "invalid nonce length {} for {algorithm}: expected {NONCE_LEN} bytes",
@@ -128,13 +171,14 @@ fn check_inputs(
 }
 
 fn cipher<C: KeyInit>(algorithm: AeadAlgorithm, key: &[u8]) -> Result<C, CryptoError> {
-    C::new_from_slice(key).map_err(|_| {
-        CryptoError::new(format!(
-            "invalid key length {} for {algorithm}: expected {} bytes",
-            key.len(),
-            algorithm.key_len()
-        ))
-    })
+    C::new_from_slice(key).map_err(|_| bad_key_len(algorithm, key.len()))
+}
+
+fn bad_key_len(algorithm: AeadAlgorithm, len: usize) -> CryptoError {
+    CryptoError::new(format!(
+        "invalid key length {len} for {algorithm}: expected {} bytes",
+        algorithm.key_len()
+    ))
 }
 
 fn bad_kek_len(len: usize) -> CryptoError {

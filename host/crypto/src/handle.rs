@@ -3,8 +3,9 @@
 //!
 //! A [`KeyHandle`] is a key an engine may use but not see: it signs,
 //! decrypts, wraps and unwraps, hands out its public half, and gives up
-//! its private half only if its [`ExportPolicy`] allows. Today's keys are
-//! [`SoftwareKey`]s, held in this process; a PKCS#11 token's or a cloud
+//! its private half only if its [`Permissions`](crate::Permissions)
+//! allow. Today's keys are [`SoftwareKey`](crate::SoftwareKey)s, held in
+//! this process (`software.rs`); a PKCS#11 token's or a cloud
 //! KMS's keys will be other implementations of the same trait, whose
 //! operations wait on a device or the network. So that both fit one
 //! caller:
@@ -27,8 +28,7 @@ use std::sync::Arc;
 use p256::elliptic_curve::zeroize::Zeroizing;
 
 use super::{
-    aead_open, aead_seal, aes_key_unwrap_pad, aes_key_wrap_pad, AeadAlgorithm, CryptoError,
-    HashAlgorithm, KeyType, PrivateKey, PrivateKeyFormat, PublicKey, SignOptions,
+    CryptoError, HashAlgorithm, KeyKind, KeyType, PrivateKeyFormat, PublicKey, SignOptions,
 };
 
 /// What a key operation gives, when it is done.
@@ -62,35 +62,6 @@ pub enum Operation {
     Generate,
     /// Parsing a key's encoding (no handle yet: see [`cost_of`]).
     Import,
-}
-
-/// What a key is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyKind {
-    /// A key pair.
-    Asymmetric(KeyType),
-    /// A secret key for this AEAD algorithm.
-    Symmetric(AeadAlgorithm),
-}
-
-impl fmt::Display for KeyKind {
-    /// The key type's or the algorithm's name (`rsa-2048`, `aes256-gcm`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyKind::Asymmetric(key_type) => key_type.fmt(f),
-            KeyKind::Symmetric(algorithm) => algorithm.fmt(f),
-        }
-    }
-}
-
-/// Whether a key's private half may leave the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExportPolicy {
-    /// It may be exported (contract 0.1's engines keep their keys'
-    /// encodings themselves, so every key they make is).
-    Allowed,
-    /// It never leaves: [`KeyHandle::export`] refuses.
-    Refused,
 }
 
 /// How [`KeyHandle::encrypt`] and [`KeyHandle::decrypt`] work.
@@ -155,172 +126,10 @@ pub trait KeyHandle: Send + Sync + fmt::Debug {
     /// Undoes [`KeyHandle::wrap`].
     fn unwrap_key(self: Arc<Self>, wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>>;
 
-    /// The private half (or the secret key, `format` ignored), if the key
-    /// allows it.
+    /// The private half in `format`, or a secret key's bytes (`format`
+    /// [`PrivateKeyFormat::Raw`]), if the key allows it (a software key's
+    /// `export` permission; a managed key never does).
     fn export(&self, format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError>;
-}
-
-/// A key held in this process.
-pub struct SoftwareKey {
-    material: Material,
-    export: ExportPolicy,
-}
-
-enum Material {
-    Pair(PrivateKey),
-    Secret {
-        algorithm: AeadAlgorithm,
-        key: Zeroizing<Vec<u8>>,
-    },
-}
-
-/// Above this many input bytes, hashing the input alone makes an
-/// operation heavy (64 KiB: about 40 µs of SHA-256).
-pub const HEAVY_INPUT_BYTES: usize = 64 * 1024;
-
-impl SoftwareKey {
-    /// A handle on a key pair.
-    pub fn pair(key: PrivateKey, export: ExportPolicy) -> Arc<Self> {
-        Arc::new(SoftwareKey {
-            material: Material::Pair(key),
-            export,
-        })
-    }
-
-    /// A handle on a secret key for `algorithm`; an error if `key` has
-    /// the wrong length.
-    pub fn secret(
-        algorithm: AeadAlgorithm,
-        key: Zeroizing<Vec<u8>>,
-        export: ExportPolicy,
-    ) -> Result<Arc<Self>, CryptoError> {
-        if key.len() != algorithm.key_len() {
-            return Err(CryptoError::new(format!(
-                "a {algorithm} key is {} bytes, not {}",
-                algorithm.key_len(),
-                key.len()
-            )));
-        }
-        Ok(Arc::new(SoftwareKey {
-            material: Material::Secret { algorithm, key },
-            export,
-        }))
-    }
-
-    /// The key pair, for what only a key pair does.
-    fn private(&self) -> Result<&PrivateKey, CryptoError> {
-        match &self.material {
-            Material::Pair(key) => Ok(key),
-            Material::Secret { algorithm, .. } => Err(CryptoError::new(format!(
-                "a {algorithm} key has no private half to sign or decrypt with"
-            ))),
-        }
-    }
-}
-
-impl fmt::Debug for SoftwareKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SoftwareKey")
-            .field("kind", &self.kind())
-            .field("export", &self.export)
-            .finish_non_exhaustive()
-    }
-}
-
-impl KeyHandle for SoftwareKey {
-    fn kind(&self) -> KeyKind {
-        match &self.material {
-            Material::Pair(key) => KeyKind::Asymmetric(key.key_type()),
-            Material::Secret { algorithm, .. } => KeyKind::Symmetric(*algorithm),
-        }
-    }
-
-    fn cost(&self, operation: Operation, input_len: usize) -> Cost {
-        match &self.material {
-            Material::Pair(key) => cost_of(key.key_type(), operation, input_len),
-            Material::Secret { .. } if input_len > HEAVY_INPUT_BYTES => Cost::Heavy,
-            Material::Secret { .. } => Cost::Light,
-        }
-    }
-
-    fn public_key(&self) -> Option<PublicKey> {
-        match &self.material {
-            Material::Pair(key) => Some(key.public_key()),
-            Material::Secret { .. } => None,
-        }
-    }
-
-    fn sign(self: Arc<Self>, message: Vec<u8>, options: SignOptions) -> KeyFuture<Vec<u8>> {
-        Box::pin(ready(
-            self.private().and_then(|key| key.sign(&message, &options)),
-        ))
-    }
-
-    fn encrypt(self: Arc<Self>, plaintext: Vec<u8>, cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(ready(match (&self.material, cipher) {
-            (Material::Secret { algorithm, key }, Cipher::Aead { nonce, aad }) => {
-                aead_seal(*algorithm, key, &nonce, &plaintext, &aad)
-            }
-            (Material::Pair(key), Cipher::Oaep { hash, label }) => {
-                key.public_key()
-                    .encrypt_oaep(&plaintext, hash, label.as_deref())
-            }
-            (_, cipher) => Err(wrong_cipher(self.kind(), &cipher)),
-        }))
-    }
-
-    fn decrypt(self: Arc<Self>, ciphertext: Vec<u8>, cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(ready(match (&self.material, cipher) {
-            (Material::Secret { algorithm, key }, Cipher::Aead { nonce, aad }) => {
-                aead_open(*algorithm, key, &nonce, &ciphertext, &aad)
-            }
-            (Material::Pair(key), Cipher::Oaep { hash, label }) => {
-                key.decrypt_oaep(&ciphertext, hash, label.as_deref())
-            }
-            (_, cipher) => Err(wrong_cipher(self.kind(), &cipher)),
-        }))
-    }
-
-    fn wrap(self: Arc<Self>, target: Zeroizing<Vec<u8>>) -> KeyFuture<Vec<u8>> {
-        Box::pin(ready(match &self.material {
-            Material::Secret { algorithm, key }
-                if *algorithm != AeadAlgorithm::ChaCha20Poly1305 =>
-            {
-                aes_key_wrap_pad(key, &target)
-            }
-            Material::Pair(key) if key.key_type().rsa_bits().is_some() => key
-                .public_key()
-                .encrypt_oaep(&target, HashAlgorithm::Sha256, None),
-            _ => Err(cannot_wrap(self.kind())),
-        }))
-    }
-
-    fn unwrap_key(self: Arc<Self>, wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>> {
-        Box::pin(ready(
-            match &self.material {
-                Material::Secret { algorithm, key }
-                    if *algorithm != AeadAlgorithm::ChaCha20Poly1305 =>
-                {
-                    aes_key_unwrap_pad(key, &wrapped)
-                }
-                Material::Pair(key) if key.key_type().rsa_bits().is_some() => {
-                    key.decrypt_oaep(&wrapped, HashAlgorithm::Sha256, None)
-                }
-                _ => Err(cannot_wrap(self.kind())),
-            }
-            .map(Zeroizing::new),
-        ))
-    }
-
-    fn export(&self, format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
-        if self.export == ExportPolicy::Refused {
-            return Err(CryptoError::new("the key does not allow export"));
-        }
-        match &self.material {
-            Material::Pair(key) => key.export(format),
-            Material::Secret { key, .. } => Ok(key.to_vec()),
-        }
-    }
 }
 
 /// Where a software key pair's `operation` over `input_len` bytes runs:
@@ -347,16 +156,6 @@ pub fn cost_of(key_type: KeyType, operation: Operation, input_len: usize) -> Cos
     }
 }
 
-fn wrong_cipher(kind: KeyKind, cipher: &Cipher) -> CryptoError {
-    let cipher = match cipher {
-        Cipher::Aead { .. } => "AEAD",
-        Cipher::Oaep { .. } => "RSA-OAEP",
-    };
-    CryptoError::new(format!("a {kind} key cannot encrypt with {cipher}"))
-}
-
-fn cannot_wrap(kind: KeyKind) -> CryptoError {
-    CryptoError::new(format!(
-        "a {kind} key cannot wrap keys: only AES and RSA keys do"
-    ))
-}
+/// Above this many input bytes, hashing the input alone makes an
+/// operation heavy (64 KiB: about 40 µs of SHA-256).
+pub const HEAVY_INPUT_BYTES: usize = 64 * 1024;

@@ -29,7 +29,7 @@ fn h(hex: &str) -> Vec<u8> {
 fn handle(key_type: KeyType) -> Arc<dyn KeyHandle> {
     SoftwareKey::pair(
         PrivateKey::generate(key_type).unwrap(),
-        ExportPolicy::Allowed,
+        Permission::Export.into(),
     )
 }
 
@@ -97,7 +97,7 @@ fn a_secret_key_encrypts_and_wraps_by_known_answers() {
         Zeroizing::new(h(
             "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
         )),
-        ExportPolicy::Refused,
+        Permissions::NONE,
     )
     .unwrap();
     let cipher = Cipher::Aead {
@@ -140,7 +140,7 @@ fn a_secret_key_encrypts_and_wraps_by_known_answers() {
     assert!(SoftwareKey::secret(
         AeadAlgorithm::Aes256Gcm,
         Zeroizing::new(vec![0; 16]),
-        ExportPolicy::Allowed
+        Permission::Export.into()
     )
     .is_err());
 }
@@ -155,7 +155,7 @@ fn an_rsa_key_wraps_with_oaep_that_openssl_opens() {
         private.export(PrivateKeyFormat::Pkcs8Pem).unwrap(),
     )
     .unwrap();
-    let key = SoftwareKey::pair(private, ExportPolicy::Refused);
+    let key = SoftwareKey::pair(private, Permissions::NONE);
     let wrapped = now(key
         .clone()
         .wrap(Zeroizing::new(b"wrapped key bytes".to_vec())))
@@ -189,7 +189,10 @@ fn an_rsa_key_wraps_with_oaep_that_openssl_opens() {
         b"wrapped key bytes"
     );
     let err = key.export(PrivateKeyFormat::Pkcs8Der).unwrap_err();
-    assert_eq!(err.message(), "the key does not allow export");
+    assert_eq!(
+        err.message(),
+        "the key does not allow export: it lacks the `export` permission"
+    );
     // An EC key neither wraps nor decrypts.
     let ec = handle(KeyType::EcdsaP256);
     assert!(now(ec.clone().wrap(Zeroizing::new(vec![1; 16]))).is_err());

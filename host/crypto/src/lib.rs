@@ -1,16 +1,21 @@
 //! Native cryptography offered to engines through the WIT `crypto` interface
-//! (`wit/coffer-engine@0.1.0/types.wit`).
+//! (`wit/coffer-engine@0.1.0/types.wit`) and the `keys` interface of
+//! contract 0.2 (`wit/coffer-engine@0.2.0/keys.wit`).
 //!
-//! This crate is plain Rust over the RustCrypto crates. It mirrors the WIT
-//! contract one to one — the same enums, the same record, the same functions
-//! and the same two key resources — so that the sandbox adapter only has to
-//! convert between the generated bindings and these types.
+//! This crate is plain Rust over the RustCrypto crates and AWS-LC. It
+//! mirrors the WIT contracts — the same algorithms and key types (named by
+//! 0.2's strings: [`HashAlgorithm::from_name`], [`AeadAlgorithm::from_name`],
+//! [`KeyKind::parse`], [`Permissions::parse`]), the same functions and key
+//! resources — so that the sandbox adapter only has to convert between the
+//! generated bindings and these types.
 //!
 //! What it is not (the host and the SDK, natively, both use it):
 //! - It knows nothing of wasmtime, resources tables or engines: handles,
 //!   lifetimes and the mapping to WIT errors belong to the adapter.
 //! - It stores nothing: keys live in memory for as long as the caller keeps
-//!   them, and persisting them (encrypted by the barrier) is the engine's job.
+//!   them. A 0.1 engine persists its keys' encodings itself (encrypted by
+//!   the barrier); a 0.2 engine persists only sealed blobs
+//!   ([`KeySealer`]), which the host makes and opens.
 //!
 //! Every function takes untrusted input (an engine's bytes, often a client's)
 //! and never panics on it. Almost every [`CryptoError`] is the caller's
@@ -20,29 +25,40 @@
 //! only be the host's fault.
 
 mod aead;
+mod byok;
 mod ec;
 mod fast;
 mod handle;
 mod hash;
 mod keys;
+mod kind;
+mod permissions;
 mod rsa;
+mod sealed;
+mod software;
 
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
 mod handle_tests;
 #[cfg(test)]
+mod sealed_tests;
+#[cfg(test)]
+mod software_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
 
 pub use self::aead::{aead_open, aead_seal, aes_key_unwrap_pad, aes_key_wrap_pad};
-pub use self::handle::{
-    cost_of, Cipher, Cost, ExportPolicy, KeyFuture, KeyHandle, KeyKind, Operation, SoftwareKey,
-    HEAVY_INPUT_BYTES,
-};
+pub use self::byok::{byok_unwrap, byok_wrap};
+pub use self::handle::{cost_of, Cipher, Cost, KeyFuture, KeyHandle, Operation, HEAVY_INPUT_BYTES};
 pub use self::hash::{hash, hkdf, hmac, hmac_verify, random_bytes};
 pub use self::keys::{PrivateKey, PublicKey};
+pub use self::kind::{KeyKind, DEFAULT_HMAC_KEY_BYTES, HMAC_KEY_BYTES};
+pub use self::permissions::{Permission, Permissions};
+pub use self::sealed::{BlobError, KeySealer, OpenedBlob};
+pub use self::software::{AeadItem, SoftwareKey};
 
 /// The most `random_bytes` hands out in one call: 1 MiB.
 pub const MAX_RANDOM_BYTES: u32 = 1024 * 1024;
@@ -54,7 +70,7 @@ pub struct CryptoError(String);
 
 impl CryptoError {
     /// An error with this message.
-    pub(crate) fn new(message: impl Into<String>) -> Self {
+    pub fn new(message: impl Into<String>) -> Self {
         Self(message.into())
     }
 
@@ -62,6 +78,14 @@ impl CryptoError {
     pub fn message(&self) -> &str {
         &self.0
     }
+}
+
+/// "unknown `what` `name`: expected one of ...".
+pub(crate) fn unknown<const N: usize>(what: &str, name: &str, known: [&str; N]) -> CryptoError {
+    CryptoError::new(format!(
+        "unknown {what} `{name}`: expected one of {}",
+        known.join(", ")
+    ))
 }
 
 impl fmt::Display for CryptoError {
@@ -98,20 +122,6 @@ pub enum HashAlgorithm {
 }
 
 impl HashAlgorithm {
-    /// Every algorithm, in WIT order.
-    pub const ALL: [Self; 10] = [
-        Self::Sha1,
-        Self::Sha224,
-        Self::Sha256,
-        Self::Sha384,
-        Self::Sha512,
-        Self::Sha512_256,
-        Self::Sha3_224,
-        Self::Sha3_256,
-        Self::Sha3_384,
-        Self::Sha3_512,
-    ];
-
     /// The digest's length in bytes.
     pub fn output_len(self) -> usize {
         match self {
@@ -123,15 +133,16 @@ impl HashAlgorithm {
         }
     }
 
-    /// The WIT name (`sha256`, `sha512-256`, `sha3-256`).
+    /// The name contract 0.2 and Vault's transit give it (`sha2-256`,
+    /// `sha2-512/256`, `sha3-256`); contract 0.1 used an enum.
     pub fn name(self) -> &'static str {
         match self {
             Self::Sha1 => "sha1",
-            Self::Sha224 => "sha224",
-            Self::Sha256 => "sha256",
-            Self::Sha384 => "sha384",
-            Self::Sha512 => "sha512",
-            Self::Sha512_256 => "sha512-256",
+            Self::Sha224 => "sha2-224",
+            Self::Sha256 => "sha2-256",
+            Self::Sha384 => "sha2-384",
+            Self::Sha512 => "sha2-512",
+            Self::Sha512_256 => "sha2-512/256",
             Self::Sha3_224 => "sha3-224",
             Self::Sha3_256 => "sha3-256",
             Self::Sha3_384 => "sha3-384",
@@ -167,11 +178,12 @@ impl AeadAlgorithm {
         }
     }
 
-    /// The WIT name (`aes256-gcm`).
+    /// The name contract 0.2 and Vault's transit give it, as an algorithm
+    /// and as a key type (`aes256-gcm96`: the 96 is the nonce's bits).
     pub fn name(self) -> &'static str {
         match self {
-            Self::Aes128Gcm => "aes128-gcm",
-            Self::Aes256Gcm => "aes256-gcm",
+            Self::Aes128Gcm => "aes128-gcm96",
+            Self::Aes256Gcm => "aes256-gcm96",
             Self::ChaCha20Poly1305 => "chacha20-poly1305",
         }
     }
@@ -263,6 +275,69 @@ pub enum SignatureEncoding {
     /// Fixed-width `r || s`, as JWS and PKCS#11 use.
     Fixed,
 }
+
+impl RsaPadding {
+    /// The `keys.wit` name (`pss`, `pkcs1v15`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pss => "pss",
+            Self::Pkcs1v15 => "pkcs1v15",
+        }
+    }
+}
+
+impl SignatureEncoding {
+    /// The `keys.wit` name (`asn1`, `fixed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Asn1 => "asn1",
+            Self::Fixed => "fixed",
+        }
+    }
+}
+
+/// `ALL` and `from_name` (the inverse of `name`, an unknown name an error
+/// listing the known) for an enum of contract 0.2's named values.
+macro_rules! named {
+    ($type:ident, $what:literal, [$($variant:ident),+ $(,)?]) => {
+        impl $type {
+            /// Every value, in WIT order.
+            pub const ALL: [Self; [$(Self::$variant),+].len()] = [$(Self::$variant),+];
+
+            /// The value [`Self::name`] names; an unknown name is an error
+            /// naming it and the known ones.
+            pub fn from_name(name: &str) -> Result<Self, CryptoError> {
+                Self::ALL
+                    .into_iter()
+                    .find(|value| value.name() == name)
+                    .ok_or_else(|| unknown($what, name, Self::ALL.map(Self::name)))
+            }
+        }
+    };
+}
+
+named!(
+    HashAlgorithm,
+    "hash algorithm",
+    [Sha1, Sha224, Sha256, Sha384, Sha512, Sha512_256, Sha3_224, Sha3_256, Sha3_384, Sha3_512]
+);
+named!(
+    AeadAlgorithm,
+    "AEAD algorithm",
+    [Aes128Gcm, Aes256Gcm, ChaCha20Poly1305]
+);
+named!(RsaPadding, "RSA padding", [Pss, Pkcs1v15]);
+named!(SignatureEncoding, "signature encoding", [Asn1, Fixed]);
+named!(
+    PrivateKeyFormat,
+    "private key format",
+    [Pkcs8Der, Pkcs8Pem, Pkcs1Pem, Sec1Pem, Raw]
+);
+named!(
+    PublicKeyFormat,
+    "public key format",
+    [SpkiDer, SpkiPem, Pkcs1Pem, Raw]
+);
 
 /// How `sign` and `verify` treat the message (WIT `sign-options`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

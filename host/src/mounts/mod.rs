@@ -17,6 +17,9 @@
 //! reloaded (or unmounted); its data stays. A built-in mount follows the
 //! binary instead: its record takes the built-in's current sha256.
 //!
+//! The service also holds the mounts' key-blob sealers ([`Mounts::keys`],
+//! `keys::MountKeys`), forgotten with the engine instances at seal.
+//!
 //! **Invariant:** changes are serialised by the mounts lock, and storage is
 //! written before the router's table is swapped, so a failed write leaves
 //! both as they were.
@@ -30,6 +33,7 @@ use serde_json::{Map, Value};
 
 use crate::api::ApiError;
 use crate::engines::PluginRecord;
+use crate::keys::MountKeys;
 use crate::router::{Mount, MountConfig, MountRecord, MountTable, Router};
 use crate::sandbox::{EngineCode, MountRuntime, Sandbox};
 use crate::seal::Unsealed;
@@ -86,6 +90,8 @@ pub struct Mounts {
     lock: tokio::sync::Mutex<()>,
     /// Finished remounts.
     migrations: Mutex<Vec<Migration>>,
+    /// Each mount's key-blob sealer, forgotten at seal with the mounts.
+    keys: Arc<MountKeys>,
 }
 
 impl Mounts {
@@ -97,12 +103,19 @@ impl Mounts {
     ) -> Self {
         Mounts {
             catalog: Catalog::new(storage.clone(), plugin_dir),
+            keys: Arc::new(MountKeys::new(storage.clone())),
             storage,
             sandbox,
             router: Router::default(),
             lock: tokio::sync::Mutex::new(()),
             migrations: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The mounts' key-blob sealers (`MountKeys::sealer_for` with a
+    /// mount's uuid), for the sandbox's `keys` import.
+    pub fn keys(&self) -> Arc<MountKeys> {
+        Arc::clone(&self.keys)
     }
 
     /// The current table (routing never waits on a change).
@@ -376,8 +389,9 @@ impl Mounts {
         Ok(())
     }
 
-    /// Empties the table and drops every engine instance (at seal, or when
-    /// an unseal fails half-way).
+    /// Empties the table, drops every engine instance and forgets the
+    /// mounts' key-blob sealers (at seal, or when an unseal fails
+    /// half-way).
     pub async fn retire_all(&self) {
         let _guard = self.lock.lock().await;
         let table = self.router.table();
@@ -385,6 +399,7 @@ impl Mounts {
         for mount in table.mounts() {
             mount.runtime.retire().await;
         }
+        self.keys.forget();
     }
 
     /// The code for an engine type (reads and compiles off the workers).

@@ -70,7 +70,7 @@ impl PrivateKeyHandle {
     fn key_type(&self) -> wasmtime::Result<native::KeyType> {
         match self.0.kind() {
             native::KeyKind::Asymmetric(kt) => Ok(kt),
-            native::KeyKind::Symmetric(_) => {
+            native::KeyKind::Symmetric(_) | native::KeyKind::Hmac(_) => {
                 wasmtime::bail!("a private-key resource holds a symmetric key")
             }
         }
@@ -196,7 +196,7 @@ impl InstanceState {
     ) -> wasmtime::Result<Resource<PrivateKeyHandle>> {
         self.check_key_budget()?;
         // Contract 0.1's engines keep their keys' encodings themselves.
-        let handle = native::SoftwareKey::pair(key, native::ExportPolicy::Allowed);
+        let handle = native::SoftwareKey::pair(key, native::Permission::Export.into());
         let r = self.table.push(PrivateKeyHandle(handle))?;
         self.live_keys += 1;
         Ok(r)
