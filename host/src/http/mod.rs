@@ -28,7 +28,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::api::ApiError;
+use crate::api::{self, ApiError};
 use crate::server::Server;
 
 pub use conn::MIN_HEADER_BYTES;
@@ -111,24 +111,41 @@ async fn handle(
     // An engine request takes its place in the mount's queue before its
     // body is read: a full queue is a 503 at once, so waiting requests
     // cannot pile up bodies.
-    let admission = match server.admit(&head.path) {
+    let intake = match server.admit(&head.path) {
         Ok(a) => a,
         Err(e) => return response::error(&e),
     };
+    // A contract-0.2 engine takes any body, its content type and the
+    // headers it asked for; everything else (sys/, 0.1 engines) a JSON
+    // object, as before.
+    let raw = intake.raw_headers.map(|wanted| api::RawBody {
+        bytes: Vec::new(),
+        content_type: request::content_type(&parts.headers),
+        headers: request::select_headers(&parts.headers, &wanted),
+    });
+    let admission = intake.admission;
     let no_body = matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD);
     let clock = ticket.clock();
     let id = uuid::Uuid::new_v4();
     let task = tokio::spawn(async move {
-        let data = if no_body {
-            "{}".to_string()
-        } else {
-            match request::body(body, limits.max_request_size).await {
-                Ok(d) => d,
-                Err(e) => return response::error(&e),
+        let (data, raw) = match raw {
+            Some(mut raw) => {
+                if !no_body {
+                    raw.bytes = match request::raw_body(body, limits.max_request_size).await {
+                        Ok(b) => b,
+                        Err(e) => return response::error(&e),
+                    };
+                }
+                ("{}".to_string(), Some(raw))
             }
+            None if no_body => ("{}".to_string(), None),
+            None => match request::body(body, limits.max_request_size).await {
+                Ok(d) => (d, None),
+                Err(e) => return response::error(&e),
+            },
         };
         clock.body_done();
-        let request = request::assemble(id, head, data, admission);
+        let request = request::assemble(id, head, data, raw, admission);
         let handled = server.handle(request).await;
         response::render(id, handled.result, &handled.mount_type)
     });
