@@ -314,3 +314,47 @@ impl From<crate::storage::StorageError> for ApiError {
 
 /// The result of handling a request.
 pub type ApiResult = Result<Reply, ApiError>;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_may_set_only_safe_well_formed_headers() {
+        for (name, value) in [
+            ("cache-control", "max-age=60"),
+            ("location", "/v1/pki/issuer/abc"),
+            ("link", "<https://x/acme/directory>;rel=\"index\""),
+            ("replay-nonce", "oFvnlFP1wIhRlYS2jTaXbA"),
+            ("x-custom", "a\tb c"),
+        ] {
+            assert_eq!(check_engine_header(name, value), Ok(()), "{name}");
+        }
+        for owned in HOST_HEADERS {
+            let e = check_engine_header(owned, "1").unwrap_err();
+            assert!(e.contains(owned), "{e}");
+        }
+        for (name, value) in [
+            ("", "x"),
+            ("Cache-Control", "x"),
+            ("bad name", "x"),
+            ("bad:name", "x"),
+            ("x-a", "line\r\nbreak"),
+            ("x-a", "caf\u{e9}"),
+            ("x-a", "\u{0}"),
+        ] {
+            let e = check_engine_header(name, value).unwrap_err();
+            assert!(e.contains(&format!("{name:?}")), "{e}");
+        }
+        assert!(check_engine_header("x-a", &"a".repeat(8193)).is_err());
+    }
+
+    #[test]
+    fn an_engine_status_error_keeps_its_status() {
+        let e = ApiError::Status(418, "short and stout".into());
+        assert_eq!(e.status(), 418);
+        assert_eq!(e.messages(), vec!["short and stout".to_string()]);
+        assert_eq!(e.retry_after(), None);
+    }
+}

@@ -250,6 +250,41 @@ mod tests {
     }
 
     #[test]
+    fn content_type_and_selected_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(content_type(&h), None);
+        h.insert(
+            CONTENT_TYPE,
+            "Application/OCSP-Request ; q=1".parse().unwrap(),
+        );
+        assert_eq!(
+            content_type(&h).as_deref(),
+            Some("application/ocsp-request")
+        );
+        h.insert(CONTENT_TYPE, " ; x=y".parse().unwrap());
+        assert_eq!(content_type(&h), None);
+        h.append("x-a", "1".parse().unwrap());
+        h.append("x-b", "2".parse().unwrap());
+        h.append("x-a", "3".parse().unwrap());
+        h.append("x-c", "4".parse().unwrap());
+        let wanted = [
+            "x-b".to_string(),
+            "x-a".to_string(),
+            "x-missing".to_string(),
+        ];
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            select_headers(&h, &wanted),
+            pairs(&[("x-b", "2"), ("x-a", "1"), ("x-a", "3")])
+        );
+        assert!(select_headers(&h, &[]).is_empty());
+    }
+
+    #[test]
     fn paths_with_ambiguous_segments_are_refused() {
         for bad in ["a//b", "/a", "a/./b", "a/../b", "..", "a/b//", "a/\u{0}b"] {
             assert!(super::check_path(bad).is_err(), "{bad:?}");

@@ -138,24 +138,24 @@ impl Pattern {
                 return true;
             }
             let (ta, tb) = (a.get(i), b.get(j));
-            if let Some(t) = ta.filter(|t| t.star) {
-                let _ = t;
+            // A starred token may match nothing more.
+            if ta.is_some_and(|t| t.star) {
                 todo.push((i + 1, j));
             }
             if tb.is_some_and(|t| t.star) {
                 todo.push((i, j + 1));
             }
+            // Both read one character both classes allow; a starred token
+            // stays to read more. (Two starred tokens reading together
+            // change nothing: the skips above cover them.)
             if let (Some(x), Some(y)) = (ta, tb) {
                 if x.class.meets(y.class) {
-                    // Both read one character; a starred token may read more.
-                    let ni = if x.star { i } else { i + 1 };
-                    let nj = if y.star { j } else { j + 1 };
-                    if (ni, nj) != (i, j) {
-                        todo.push((ni, nj));
-                    } else {
-                        // Two stars reading together: either may stop after.
-                        todo.push((i + 1, j));
-                        todo.push((i, j + 1));
+                    let next = (
+                        if x.star { i } else { i + 1 },
+                        if y.star { j } else { j + 1 },
+                    );
+                    if next != (i, j) {
+                        todo.push(next);
                     }
                 }
             }

@@ -1170,3 +1170,79 @@ fn trap_reason(e: &wasmtime::Error, memory_exceeded: bool) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+    use v02::coffer::engine::types::{Error as E, ErrorStatus};
+
+    #[test]
+    fn contract_02_errors_map_to_their_statuses() {
+        let status = |n: u16| {
+            error_v02(E::Status(ErrorStatus {
+                status: n,
+                message: "m".into(),
+            }))
+        };
+        assert_eq!(
+            error_v02(E::Unavailable("hsm down".into())),
+            ApiError::Unavailable("hsm down".into())
+        );
+        for n in [400, 409, 418, 429, 499, 500, 502, 599] {
+            assert_eq!(status(n), ApiError::Status(n, "m".into()));
+        }
+        for n in [0, 100, 200, 204, 302, 399, 600, 65535] {
+            let e = status(n);
+            assert_eq!(e.status(), 500, "{n}");
+            assert!(e.messages()[0].contains(&format!("status {n}")), "{e:?}");
+        }
+        assert_eq!(
+            error_v02(E::NotFound(String::new())),
+            ApiError::NotFound(None)
+        );
+    }
+
+    #[test]
+    fn replies_carry_safe_headers_and_refuse_the_others() {
+        let located = vec![("location".to_string(), "/v1/x".to_string())];
+        match reply(
+            201,
+            Answer::Data(r#"{"a":1}"#.into()),
+            Vec::new(),
+            located.clone(),
+        ) {
+            Reply::EngineData {
+                status: 201,
+                headers,
+                data,
+                ..
+            } => {
+                assert_eq!(headers, located);
+                assert_eq!(data.get(), r#"{"a":1}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+        for (status, headers) in [
+            (200, vec![("content-length".to_string(), "1".to_string())]),
+            (200, vec![("Location".to_string(), "/x".to_string())]),
+            (99, Vec::new()),
+            (600, Vec::new()),
+        ] {
+            match reply(status, Answer::None, Vec::new(), headers.clone()) {
+                Reply::Bare { status: 500, body } => {
+                    let text = body["errors"][0].as_str().unwrap_or_default().to_string();
+                    let named = headers
+                        .first()
+                        .map_or(format!("status {status}"), |(n, _)| format!("{n:?}"));
+                    assert!(text.contains(&named), "{text} should name {named}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            reply(200, Answer::Data("not json".into()), Vec::new(), Vec::new()),
+            Reply::Bare { status: 500, .. }
+        ));
+    }
+}

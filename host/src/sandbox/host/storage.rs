@@ -215,7 +215,7 @@ mod tests {
     use crate::storage::barrier::Keyring;
     use crate::storage::{MountPrefix, Storage};
 
-    fn stored(keys: &[&str]) -> (tempfile::TempDir, Snapshot) {
+    fn stored(keys: &[&str]) -> (tempfile::TempDir, Storage, Snapshot) {
         let dir = tempfile::tempdir().unwrap();
         let s = Storage::open(&dir.path().join("c.redb")).unwrap();
         let u = Unsealed::for_tests(Keyring::generate(0));
@@ -231,7 +231,7 @@ mod tests {
         s.commit(&u, &MountPrefix::for_mount("n"), &other).unwrap();
         s.commit(&u, &prefix, &w).unwrap();
         let snap = s.snapshot(&u, prefix).unwrap();
-        (dir, snap)
+        (dir, s, snap)
     }
 
     /// The listing computed the slow way, independently: every key after
@@ -281,7 +281,7 @@ mod tests {
             "dir/k2",
             "z",
         ];
-        let (_d, snap) = stored(&keys);
+        let (_d, _s, snap) = stored(&keys);
         let mut writes_sets = vec![WriteSet::new()];
         let mut w = WriteSet::new();
         w.insert("b/c".into(), None);
