@@ -66,8 +66,8 @@ impl Request {
 /// 0.2): checked for nothing but its size.
 #[derive(Clone, Debug, Default)]
 pub struct RawBody {
-    /// The bytes.
-    pub bytes: Vec<u8>,
+    /// The bytes (shared, not copied, on their way to the engine).
+    pub bytes: bytes::Bytes,
     /// The `Content-Type` without parameters, lower-case; `None` without one.
     pub content_type: Option<String>,
     /// The headers the engine listed in its description (names

@@ -119,7 +119,7 @@ async fn handle(
     // headers it asked for; everything else (sys/, 0.1 engines) a JSON
     // object, as before.
     let raw = intake.raw_headers.map(|wanted| api::RawBody {
-        bytes: Vec::new(),
+        bytes: Bytes::new(),
         content_type: request::content_type(&parts.headers),
         headers: request::select_headers(&parts.headers, &wanted),
     });

@@ -83,8 +83,8 @@ pub async fn body(body: Incoming, limit: usize) -> Result<String, ApiError> {
 
 /// Reads a body for a contract-0.2 engine as it comes: at most `limit`
 /// bytes, anything else unchecked (the engine parses it).
-pub async fn raw_body(body: Incoming, limit: usize) -> Result<Vec<u8>, ApiError> {
-    Ok(read(body, limit).await?.to_vec())
+pub async fn raw_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    read(body, limit).await
 }
 
 /// The request's `Content-Type` without parameters, lower-case; `None`

@@ -17,7 +17,7 @@ pub struct RequestData {
     /// and `handle` when the target does not exist).
     pub operation: Operation,
     path: String,
-    body: Vec<u8>,
+    body: bytes::Bytes,
     content_type: Option<String>,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
@@ -38,7 +38,11 @@ impl RequestData {
                 raw.content_type.clone(),
                 raw.headers.clone(),
             ),
-            None => (request.data.as_bytes().to_vec(), None, Vec::new()),
+            None => (
+                bytes::Bytes::from(request.data.clone().into_bytes()),
+                None,
+                Vec::new(),
+            ),
         };
         RequestData {
             operation,
@@ -74,7 +78,7 @@ impl HostRequest for InstanceState {
     }
 
     fn body(&mut self, this: Resource<RequestData>) -> wasmtime::Result<Vec<u8>> {
-        Ok(self.table.get(&this)?.body.clone())
+        Ok(self.table.get(&this)?.body.to_vec())
     }
 
     fn content_type(&mut self, this: Resource<RequestData>) -> wasmtime::Result<Option<String>> {
