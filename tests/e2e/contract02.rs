@@ -184,6 +184,38 @@ fn contract02_statuses_headers_errors_and_list_pages() {
     let r = c.list("pki/items?limit=0");
     r.expect(400);
     assert!(r.errors()[0].contains("limit"), "{:?}", r.errors());
+
+    // Keyless crypto by 0.2's names, checked against sha2 here.
+    let r = c.send(
+        "PUT",
+        "pki/hash/sha2-256",
+        &[("Content-Type", "text/plain")],
+        Some(b"abc".to_vec()),
+    );
+    r.expect(200);
+    use sha2::Digest;
+    assert_eq!(
+        r.data()["digest"],
+        json!(hex::encode(sha2::Sha256::digest(b"abc")))
+    );
+    let r = c.send(
+        "PUT",
+        "pki/hash/sha256",
+        &[("Content-Type", "text/plain")],
+        Some(b"abc".to_vec()),
+    );
+    r.expect(400);
+    assert!(
+        r.errors()[0].contains("unknown hash algorithm"),
+        "{:?}",
+        r.errors()
+    );
+    // Keys are not served yet: an error the engine can pass on, no trap.
+    let r = c.get("pki/keys");
+    r.expect(501);
+    assert_eq!(r.errors(), vec!["keys are not served by this host yet"]);
+    // The instance lived on: the next call on it works.
+    c.read("pki/whoami");
 }
 
 #[test]

@@ -16,7 +16,11 @@
 //!   `badstatus`: `status(200)` (not an error status); `badheader`: a
 //!   response that sets `content-length`;
 //! - `items/{name}` (write) stores a key; `LIST items` pages them with
-//!   `storage.list-page` (`?after=`, `?limit=`).
+//!   `storage.list-page` (`?after=`, `?limit=`);
+//! - `hash/{algorithm}` (write): the hex digest of the body, by the host's
+//!   keyless `crypto.hash`;
+//! - `keys`: tries `keys.key.generate` and answers the host's error as it
+//!   is (the host serves no keys yet: it must answer, not trap).
 // The glue wit-bindgen generates is unsafe code (the canonical ABI); this
 // crate writes none of its own.
 #![allow(unsafe_code)]
@@ -30,7 +34,8 @@ mod bindings {
 }
 
 use bindings::coffer::engine::http::{Body, Caller, RawBody, Request, Response};
-use bindings::coffer::engine::storage;
+use bindings::coffer::engine::keys::Key;
+use bindings::coffer::engine::{crypto, storage};
 use bindings::coffer::engine::types::{Error, ErrorStatus, Operation};
 use bindings::exports::coffer::engine::handler::{Description, Guest, OperationInfo, PathInfo};
 use serde_json::json;
@@ -170,6 +175,15 @@ impl Guest for Engine {
                     .unwrap_or(1000);
                 let keys = storage::list_page("items/", &after, limit)?;
                 Ok(data(200, json!({ "keys": keys }), Vec::new()))
+            }
+            (["hash", algorithm], Operation::Create | Operation::Update) => {
+                let digest = crypto::hash(algorithm, &request.body())?;
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                Ok(data(200, json!({ "digest": hex }), Vec::new()))
+            }
+            (["keys"], Operation::Read) => {
+                Key::generate("aes256-gcm96", None, &[])?;
+                Ok(data(200, json!({ "generated": true }), Vec::new()))
             }
             _ => Err(Error::NotFound(String::new())),
         }
