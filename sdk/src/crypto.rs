@@ -186,6 +186,15 @@ pub fn hmac_verify(
     Ok(backend::hmac_verify(algorithm.into(), key, data, tag)?)
 }
 
+/// Whether `a` and `b` are equal, in time that depends on their lengths
+/// only, never on where they differ: for comparing a secret (a token, a
+/// MAC, a password hash) with what a client sent. Runs in the engine; no
+/// host call.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
 /// HKDF (RFC 5869): `len` bytes from `ikm`, `salt` and `info`.
 pub fn hkdf(
     algorithm: HashAlgorithm,
@@ -429,6 +438,15 @@ impl From<SignOptions> for backend::SignOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_bytes() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"token", b"token"));
+        assert!(!constant_time_eq(b"token", b"tokem"));
+        assert!(!constant_time_eq(b"token", b"token2"));
+        assert!(!constant_time_eq(b"a", b""));
+    }
 
     #[test]
     fn native_crypto_round_trips() {

@@ -4,8 +4,12 @@ use std::cell::OnceCell;
 
 use serde_json::{Map, Value};
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use crate::clock::{Clock, Timestamp};
 use crate::fields::{self, Input};
+use crate::state::State;
 use crate::storage::Storage;
 use crate::{Error, Fields, Operation};
 
@@ -14,6 +18,7 @@ use crate::{Error, Fields, Operation};
 pub struct Ctx<'a> {
     storage: &'a mut dyn Storage,
     clock: &'a dyn Clock,
+    state: &'a State,
     request: CtxRequest,
     /// The body as a map, parsed on first use ([`Ctx::body`]).
     body: OnceCell<Map<String, Value>>,
@@ -37,11 +42,13 @@ impl<'a> Ctx<'a> {
     pub(crate) fn new(
         storage: &'a mut dyn Storage,
         clock: &'a dyn Clock,
+        state: &'a State,
         request: CtxRequest,
     ) -> Self {
         Self {
             storage,
             clock,
+            state,
             request,
             body: OnceCell::new(),
             warnings: Vec::new(),
@@ -52,12 +59,14 @@ impl<'a> Ctx<'a> {
     pub(crate) fn periodic(
         storage: &'a mut dyn Storage,
         clock: &'a dyn Clock,
+        state: &'a State,
         mount_path: String,
         mount_options: Map<String, Value>,
     ) -> Self {
         Self::new(
             storage,
             clock,
+            state,
             CtxRequest {
                 operation: Operation::Update,
                 path: String::new(),
@@ -74,6 +83,13 @@ impl<'a> Ctx<'a> {
     /// The mount's storage (use [`crate::StorageExt`] for typed JSON).
     pub fn storage(&mut self) -> &mut dyn Storage {
         self.storage
+    }
+
+    /// This instance's value of type `T` (see [`crate::state`]): a cache
+    /// kept between the calls one instance answers, made with `Default`
+    /// on first use. Never trust it without checking storage.
+    pub fn state<T: Default + 'static>(&self) -> Rc<RefCell<T>> {
+        self.state.get::<T>()
     }
 
     /// The current time (the host's clock; settable in tests).

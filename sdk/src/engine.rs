@@ -8,6 +8,7 @@ use crate::ctx::{Ctx, CtxRequest};
 use crate::fields::{self, FieldSchema, Fields};
 use crate::pattern::{more_specific, Captures, Pattern};
 use crate::request::Call;
+use crate::state::State;
 use crate::storage::Storage;
 use crate::{Error, Operation, Request, Response};
 
@@ -45,6 +46,8 @@ struct Handler<F: ?Sized> {
 pub struct Engine {
     paths: Vec<Path>,
     periodic: Option<Box<PeriodicFn>>,
+    /// This instance's state ([`Ctx::state`]).
+    state: State,
 }
 
 /// One path: a pattern, a handler per operation, an optional existence
@@ -86,11 +89,16 @@ impl Engine {
         &self.paths
     }
 
-    /// The most specific path matching `path`, with its captures.
+    /// The most specific path matching `path`, with its captures. An
+    /// engine with an invalid pattern answers every request with a 500
+    /// naming it, so the mistake shows in its first test rather than as a
+    /// path that never matches.
     fn route(&self, path: &str) -> Result<(&Path, Captures), Error> {
         let mut best: Option<(&Path, Captures, Vec<u8>)> = None;
         for p in &self.paths {
-            let Ok(pattern) = &p.pattern else { continue };
+            let pattern = p.pattern.as_ref().map_err(|why| {
+                Error::internal(format!("the engine declares an invalid path: {why}"))
+            })?;
             if let Some((captures, rank)) = pattern.matches(path) {
                 let better = match &best {
                     Some((_, _, best_rank)) => more_specific(&rank, best_rank).is_lt(),
@@ -126,7 +134,12 @@ impl Engine {
         let handler = path
             .handler(call.operation)
             .ok_or_else(|| Error::UnsupportedOperation("unsupported operation".to_owned()))?;
-        let mut ctx = Ctx::new(storage, clock, ctx_request(call, captures, path));
+        let mut ctx = Ctx::new(
+            storage,
+            clock,
+            &self.state,
+            ctx_request(call, captures, path),
+        );
         let mut response = (handler.run)(&mut ctx, &handler.schema)?;
         response.prepend_warnings(ctx.take_warnings());
         response.finish()
@@ -155,7 +168,12 @@ impl Engine {
         let Some(check) = &path.exists else {
             return Ok(None);
         };
-        let mut ctx = Ctx::new(storage, clock, ctx_request(call, captures, path));
+        let mut ctx = Ctx::new(
+            storage,
+            clock,
+            &self.state,
+            ctx_request(call, captures, path),
+        );
         (check.run)(&mut ctx, &check.schema).map(Some)
     }
 
@@ -172,6 +190,7 @@ impl Engine {
             Some(periodic) => periodic(&mut Ctx::periodic(
                 storage,
                 clock,
+                &self.state,
                 mount_path.to_string(),
                 mount_options,
             )),
@@ -206,7 +225,8 @@ impl Path {
     /// `{name}` (one segment), `{name?}` (one segment or none, last only) and
     /// `{name*}` (the rest, slashes included, possibly empty; last only).
     /// Captures are fields: each handler's fields must declare them. An
-    /// invalid pattern never matches and fails [`crate::testing::check_paths`].
+    /// invalid pattern fails [`crate::testing::check_paths`] and makes the
+    /// engine answer every request with a 500 naming it.
     pub fn new(pattern: &str) -> Self {
         Self {
             pattern: Pattern::parse(pattern),

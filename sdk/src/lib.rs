@@ -50,6 +50,7 @@ pub mod log;
 mod pattern;
 mod request;
 mod response;
+pub mod state;
 pub mod storage;
 pub mod testing;
 

@@ -193,6 +193,28 @@ fn check_finds_problems() {
 }
 
 #[test]
+fn an_invalid_pattern_fails_every_request() {
+    fn n(_: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+        Ok(Response::none())
+    }
+    let mut t = TestEngine::new(
+        Engine::new()
+            .path(Path::new("ok").read(n))
+            .path(Path::new("b/{x?}/c").read(n)),
+    );
+    // Even the valid path answers 500, naming the bad one.
+    for path in ["ok", "b/1/c", "elsewhere"] {
+        let e = t.read(path).unwrap_err();
+        assert_eq!(e.status(), 500, "{path}");
+        assert!(
+            e.message().contains("'b/{x?}/c'"),
+            "{path}: {}",
+            e.message()
+        );
+    }
+}
+
+#[test]
 fn schema_is_kept() {
     let e = engine();
     let path = &e.paths()[0];
@@ -403,4 +425,68 @@ fn enums_roundtrip() {
         KeyKind::Aes256Gcm96
     );
     assert!(serde_json::from_value::<KeyKind>(json!("x")).is_err());
+}
+
+/// `rename_all` for every variant without its own `rename`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FieldEnum)]
+#[field(rename_all = "snake_case")]
+enum Format {
+    PemBundle,
+    #[field(rename = "der")]
+    Der,
+}
+
+/// `case_insensitive`: any ASCII case on input, the wire string on output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FieldEnum)]
+#[field(case_insensitive, rename_all = "SCREAMING_SNAKE_CASE")]
+enum Usage {
+    DigitalSignature,
+    KeyAgreement,
+}
+
+#[test]
+fn enum_cases() {
+    assert_eq!(
+        <Format as coffer_sdk::FieldEnum>::VALUES,
+        ["pem_bundle", "der"]
+    );
+    assert_eq!("pem_bundle".parse::<Format>(), Ok(Format::PemBundle));
+    assert!("pem-bundle".parse::<Format>().is_err());
+    assert!(
+        "PEM_BUNDLE".parse::<Format>().is_err(),
+        "case-sensitive by default"
+    );
+
+    assert_eq!(Usage::KeyAgreement.to_string(), "KEY_AGREEMENT");
+    for text in ["KEY_AGREEMENT", "key_agreement", "Key_Agreement"] {
+        assert_eq!(text.parse::<Usage>(), Ok(Usage::KeyAgreement), "{text}");
+    }
+    assert_eq!(
+        serde_json::from_value::<Usage>(json!("digitalsignature")).map_err(|e| e.to_string()),
+        Err(
+            "unknown value \"digitalsignature\"; allowed values: DIGITAL_SIGNATURE, KEY_AGREEMENT"
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn state_lives_with_the_instance() {
+    #[derive(Default)]
+    struct Calls(u64);
+    fn count(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+        let calls = ctx.state::<Calls>();
+        calls.borrow_mut().0 += 1;
+        let n = calls.borrow().0;
+        Ok(Response::data(json!({ "calls": n })))
+    }
+    let table = || Engine::new().path(Path::new("count").read(count));
+    let mut one = TestEngine::new(table());
+    let mut other = TestEngine::new(table());
+    let calls = |t: &mut TestEngine| {
+        t.read("count").unwrap().data_value().cloned().unwrap()["calls"].clone()
+    };
+    assert_eq!(calls(&mut one), json!(1));
+    assert_eq!(calls(&mut one), json!(2));
+    assert_eq!(calls(&mut other), json!(1), "instances do not share state");
 }

@@ -24,6 +24,9 @@
 //!   and large bodies that are served, never a 500.
 //! - `contract02`: engines built on contract 0.2 (special paths, raw
 //!   bodies, headers, statuses, paged lists) beside 0.1 ones.
+//! - `upgrade`: storage written by the release on contract 0.1 (a committed
+//!   redb fixture with transit keys) and a frozen 0.1 build of `kv` keep
+//!   working.
 //! - `limits`: every wait a client can cause is bounded (header, body and
 //!   idle timeouts, TLS handshake, connection cap, head size,
 //!   `max_request_duration`, the shutdown deadline).
@@ -48,3 +51,4 @@ mod sandbox;
 mod seal;
 mod startup;
 mod tls;
+mod upgrade;

@@ -258,7 +258,12 @@ impl TokenStore {
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
-        Ok(hex::encode(mac.finalize().into_bytes()))
+        // Into a stack buffer: `hex::encode` builds its String a char at a
+        // time, which showed in a KV read's profile.
+        let mut digits = [0u8; 64];
+        hex::encode_to_slice(mac.finalize().into_bytes(), &mut digits)
+            .map_err(|_| ApiError::internal("token hash"))?;
+        Ok(String::from_utf8_lossy(&digits).into_owned())
     }
 
     /// A token's storage name.

@@ -20,9 +20,10 @@
 //!   `http_idle_timeout` after its last answer (HTTP/2: GOAWAY first); if it
 //!   has not closed `http_read_header_timeout` after that, it is dropped.
 //! - a request's body arrives within `http_read_timeout` of its head (else
-//!   408) and its answer within `max_request_duration` (else 503): its
-//!   handler runs in a task the connection's watchdog aborts at the
-//!   deadline ([`Ticket`]), so no request arms a timer of its own.
+//!   408) and its answer within `max_request_duration` (else 503): the
+//!   connection's watchdog ends the body's read and aborts the handler's
+//!   task at the deadline ([`Ticket`]), so no request arms a timer of its
+//!   own.
 //!
 //! - the process may open enough files for `max_connections`: at start,
 //!   [`raise_file_limit`] lifts the soft `RLIMIT_NOFILE` toward the hard
@@ -39,10 +40,11 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use atomic_waker::AtomicWaker;
 use hyper::rt::{Read, Write};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -269,8 +271,9 @@ async fn stop_requested(stop: &mut watch::Receiver<bool>) {
 }
 
 /// What a connection's requests are doing, for its bounds. A request
-/// registers (a lock, a push) and deregisters (a lock, a removal); no
-/// request arms a timer or wakes anything. The watchdog
+/// registers when its head has come (a lock, a push) and deregisters when
+/// answered (a lock, a removal); no request arms a timer or wakes
+/// anything. The watchdog
 /// ([`Activity::until_idle`]) sleeps until the earliest moment a bound
 /// could be passed, cuts the requests past theirs, and looks again.
 struct Activity {
@@ -292,7 +295,6 @@ struct Activity {
 /// A request the watchdog may cut.
 struct Tracked {
     id: u64,
-    abort: AbortHandle,
     clock: Arc<RequestClock>,
 }
 
@@ -306,6 +308,12 @@ pub(super) struct RequestClock {
     run_by: Instant,
     body_read: AtomicBool,
     cut: AtomicU8,
+    /// Woken when the request is cut while its body is read (in the
+    /// connection's own task, see [`Ticket::read_body`]).
+    reading: AtomicWaker,
+    /// The task running the request once its body is in, to abort when it
+    /// is cut.
+    task: OnceLock<AbortHandle>,
 }
 
 /// Why the watchdog cut a request.
@@ -321,9 +329,21 @@ pub(super) enum Cut {
 }
 
 impl RequestClock {
-    /// The body has arrived: only the whole request's deadline is left.
-    pub(super) fn body_done(&self) {
-        self.body_read.store(true, Ordering::Release);
+    /// Cuts the request for `why`: its body read ends, its task is
+    /// aborted.
+    fn cut(&self, why: Cut) {
+        self.cut.store(why as u8, Ordering::Release);
+        self.reading.wake();
+        // With the fence in `Ticket::track`: of a cut and a task handed
+        // over at the same time, at least one side sees the other.
+        fence(Ordering::SeqCst);
+        if let Some(task) = self.task.get() {
+            task.abort();
+        }
+    }
+
+    fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::Acquire) != Cut::No as u8
     }
 
     /// When this request must be cut, and why.
@@ -352,32 +372,55 @@ impl Ticket {
         activity.in_flight.fetch_add(1, Ordering::AcqRel);
         let now = Instant::now();
         let limits = activity.limits;
-        let run_by = now + limits.max_request_duration;
+        let id = activity.next_id.fetch_add(1, Ordering::Relaxed);
+        let clock = Arc::new(RequestClock {
+            read_by: now + limits.read_timeout,
+            run_by: now + limits.max_request_duration,
+            body_read: AtomicBool::new(false),
+            cut: AtomicU8::new(Cut::No as u8),
+            reading: AtomicWaker::new(),
+            task: OnceLock::new(),
+        });
+        lock(&activity.tracked).push(Tracked {
+            id,
+            clock: clock.clone(),
+        });
         Ticket {
             activity: activity.clone(),
-            id: activity.next_id.fetch_add(1, Ordering::Relaxed),
-            clock: Arc::new(RequestClock {
-                read_by: now + limits.read_timeout,
-                run_by,
-                body_read: AtomicBool::new(false),
-                cut: AtomicU8::new(Cut::No as u8),
-            }),
+            id,
+            clock,
         }
     }
 
-    /// The request's deadlines, for its task to report the body read.
-    pub(super) fn clock(&self) -> Arc<RequestClock> {
-        self.clock.clone()
+    /// Runs `read` (the body's arrival) in the caller's task until it ends
+    /// or the watchdog cuts the request (`None`): reading the body where
+    /// hyper's connection runs costs no hand-over between tasks, and the
+    /// cut needs no timer of its own. Marks the body read when it ends.
+    pub(super) async fn read_body<T>(&self, read: impl Future<Output = T>) -> Option<T> {
+        let mut read = std::pin::pin!(read);
+        let clock = &self.clock;
+        let out = std::future::poll_fn(|cx| {
+            clock.reading.register(cx.waker());
+            if clock.is_cut() {
+                return std::task::Poll::Ready(None);
+            }
+            read.as_mut().poll(cx).map(Some)
+        })
+        .await;
+        clock.body_read.store(true, Ordering::Release);
+        out
     }
 
-    /// Hands the watchdog the request's task, to cut at its deadline.
+    /// Hands the watchdog the request's task, to abort at its deadline
+    /// (at once if it was cut meanwhile).
     pub(super) fn track(&self, abort: AbortHandle) {
-        let mut tracked = lock(&self.activity.tracked);
-        tracked.push(Tracked {
-            id: self.id,
-            abort,
-            clock: self.clock.clone(),
-        });
+        let first = self.clock.task.set(abort).is_ok();
+        fence(Ordering::SeqCst);
+        if first && self.clock.is_cut() {
+            if let Some(task) = self.clock.task.get() {
+                task.abort();
+            }
+        }
     }
 
     /// Why the watchdog cut the request, if it did.
@@ -431,13 +474,12 @@ impl Activity {
         let tracked = lock(&self.tracked);
         let mut next: Option<Instant> = None;
         for t in tracked.iter() {
-            if t.clock.cut.load(Ordering::Acquire) != Cut::No as u8 {
+            if t.clock.is_cut() {
                 continue;
             }
             let (due, why) = t.clock.due();
             if now >= due {
-                t.clock.cut.store(why as u8, Ordering::Release);
-                t.abort.abort();
+                t.clock.cut(why);
             } else {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }

@@ -92,11 +92,13 @@ pub async fn serve(
     }
 }
 
-/// One request: parse the head, then read the body (bounded in size) and
-/// run the request in a task of its own, so that a panic is caught and
-/// answered as a 500, and so that the connection's watchdog can cut it at
-/// `http_read_timeout` (408, body not arrived) or `max_request_duration`
-/// (503) through `ticket` (see `conn.rs`).
+/// One request: parse the head, read the body (bounded in size) in the
+/// connection's own task, then run the request in a task of its own, so
+/// that a panic is caught and answered as a 500. The connection's watchdog
+/// cuts the body's read at `http_read_timeout` (408) and the task at
+/// `max_request_duration` (503) through `ticket` (see `conn.rs`). The body
+/// is read here rather than in the task because a hand-over between tasks
+/// per chunk cost a POST measurably more CPU (issue #9's A/B).
 async fn handle(
     server: Arc<Server>,
     limits: Limits,
@@ -125,26 +127,32 @@ async fn handle(
     });
     let admission = intake.admission;
     let no_body = matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD);
-    let clock = ticket.clock();
+    let (data, raw) = match raw {
+        Some(mut raw) => {
+            if !no_body {
+                raw.bytes = match ticket
+                    .read_body(request::raw_body(body, limits.max_request_size))
+                    .await
+                {
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => return response::error(&e),
+                    None => return response::error(&cut_error(ticket.cut(), &limits)),
+                };
+            }
+            ("{}".to_string(), Some(raw))
+        }
+        None if no_body => ("{}".to_string(), None),
+        None => match ticket
+            .read_body(request::body(body, limits.max_request_size))
+            .await
+        {
+            Some(Ok(d)) => (d, None),
+            Some(Err(e)) => return response::error(&e),
+            None => return response::error(&cut_error(ticket.cut(), &limits)),
+        },
+    };
     let id = uuid::Uuid::new_v4();
     let task = tokio::spawn(async move {
-        let (data, raw) = match raw {
-            Some(mut raw) => {
-                if !no_body {
-                    raw.bytes = match request::raw_body(body, limits.max_request_size).await {
-                        Ok(b) => b,
-                        Err(e) => return response::error(&e),
-                    };
-                }
-                ("{}".to_string(), Some(raw))
-            }
-            None if no_body => ("{}".to_string(), None),
-            None => match request::body(body, limits.max_request_size).await {
-                Ok(d) => (d, None),
-                Err(e) => return response::error(&e),
-            },
-        };
-        clock.body_done();
         let request = request::assemble(id, head, data, raw, admission);
         let handled = server.handle(request).await;
         response::render(id, handled.result, &handled.mount_type)
@@ -155,10 +163,7 @@ async fn handle(
         // Dropping the handler drops its engine call (and its uncommitted
         // writes) at the call's next yield point.
         Err(e) if e.is_cancelled() => match ticket.cut() {
-            conn::Cut::Body => response::error(&ApiError::RequestTimeout(format!(
-                "request body not received within http_read_timeout ({:?})",
-                limits.read_timeout
-            ))),
+            conn::Cut::Body => response::error(&cut_error(conn::Cut::Body, &limits)),
             conn::Cut::Run | conn::Cut::No => {
                 tracing::warn!(request_id = %id, "request exceeded max_request_duration; stopped");
                 response::error(&too_long(&limits))
@@ -170,6 +175,18 @@ async fn handle(
                 "internal error (request {id})"
             )))
         }
+    }
+}
+
+/// What a request the watchdog cut is answered: 408 when its body did not
+/// arrive within `http_read_timeout`, else 503 (see [`too_long`]).
+fn cut_error(cut: conn::Cut, limits: &Limits) -> ApiError {
+    match cut {
+        conn::Cut::Body => ApiError::RequestTimeout(format!(
+            "request body not received within http_read_timeout ({:?})",
+            limits.read_timeout
+        )),
+        conn::Cut::Run | conn::Cut::No => too_long(limits),
     }
 }
 

@@ -147,12 +147,13 @@ pub struct Admission {
 impl Admission {
     /// A place in `queue`, or 503 (with `Retry-After`) naming `label` when
     /// it is full. Never waits.
-    pub fn take(queue: &Arc<Queue>, label: &str) -> Result<Admission, ApiError> {
+    pub fn take(queue: &Arc<Queue>, label: impl FnOnce() -> String) -> Result<Admission, ApiError> {
         let before = queue.admitted.fetch_add(1, Ordering::SeqCst);
         if before >= queue.capacity {
             queue.admitted.fetch_sub(1, Ordering::SeqCst);
             return Err(ApiError::Busy(format!(
-                "mount {label:?} is busy: {} requests are already running or waiting; try again",
+                "mount {:?} is busy: {} requests are already running or waiting; try again",
+                label(),
                 queue.capacity
             )));
         }
@@ -187,13 +188,13 @@ mod tests {
     #[test]
     fn a_full_queue_refuses_at_once_and_frees_on_drop() {
         let q = Arc::new(Queue::new(1, 1));
-        let a = Admission::take(&q, "m/").unwrap();
-        let b = Admission::take(&q, "m/").unwrap();
-        let e = Admission::take(&q, "m/").err().unwrap();
+        let a = Admission::take(&q, || "m/".into()).unwrap();
+        let b = Admission::take(&q, || "m/".into()).unwrap();
+        let e = Admission::take(&q, || "m/".into()).err().unwrap();
         assert_eq!(e.status(), 503);
         assert_eq!(e.retry_after(), Some(1));
         drop(a);
-        let c = Admission::take(&q, "m/").unwrap();
+        let c = Admission::take(&q, || "m/".into()).unwrap();
         assert!(c.is_for(&q));
         drop((b, c));
         assert_eq!(q.admitted.load(Ordering::SeqCst), 0);

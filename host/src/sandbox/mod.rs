@@ -290,8 +290,9 @@ impl MountRuntime {
     /// A place in this mount's queue, or 503 with `Retry-After` at once
     /// when it is full (take it before reading the request body).
     pub fn admit(&self) -> Result<Admission, ApiError> {
-        let label = self.label.read().map(|l| l.clone()).unwrap_or_default();
-        Admission::take(&self.queue, &label)
+        Admission::take(&self.queue, || {
+            self.label.read().map(|l| l.clone()).unwrap_or_default()
+        })
     }
 
     /// Marks the mount removed and drops its warm instances; waits for a

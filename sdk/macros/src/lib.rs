@@ -26,6 +26,12 @@ pub fn derive_fields(input: TokenStream) -> TokenStream {
 /// and serde's `Serialize`/`Deserialize`, all as the wire string) for an
 /// enum of unit variants. A variant's wire string is its name in kebab case
 /// (`Aes256Gcm96` is `aes256-gcm96`) unless `#[field(rename = "...")]`.
+/// On the enum, `#[field(rename_all = "snake_case")]` picks another case
+/// for every variant without a `rename` (`kebab-case`, `snake_case`,
+/// `lowercase`, `UPPERCASE`, `SCREAMING_SNAKE_CASE`,
+/// `SCREAMING-KEBAB-CASE`), and `#[field(case_insensitive)]` accepts any
+/// ASCII case on input, as Vault does for some fields (the wire string is
+/// still what is shown and echoed).
 #[proc_macro_derive(FieldEnum, attributes(field))]
 pub fn derive_field_enum(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
@@ -36,8 +42,8 @@ pub fn derive_field_enum(input: TokenStream) -> TokenStream {
 
 /// Exports an engine: put it on the function that builds the path table,
 /// `fn engine() -> coffer_sdk::Engine`. It expands to the component's
-/// `handle`, `exists` and `periodic` exports; the table is built once per
-/// instance.
+/// `handle`, `exists` and `periodic` exports; the table (with its
+/// per-instance state, `Ctx::state`) is built once per instance.
 #[proc_macro_attribute]
 pub fn engine(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = TokenStream2::from(attr);
@@ -277,6 +283,47 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     })
 }
 
+/// An enum's own `#[field(...)]` settings.
+#[derive(Default)]
+struct EnumAttrs {
+    rename_all: Option<(String, proc_macro2::Span)>,
+    case_insensitive: bool,
+}
+
+fn enum_attrs(attrs: &[Attribute]) -> syn::Result<EnumAttrs> {
+    let mut out = EnumAttrs::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("field")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                let lit = meta.value()?.parse::<LitStr>()?;
+                out.rename_all = Some((lit.value(), lit.span()));
+            } else if meta.path.is_ident("case_insensitive") {
+                out.case_insensitive = true;
+            } else {
+                return Err(meta.error(
+                    "unknown field attribute; expected one of: rename_all, case_insensitive",
+                ));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+/// A variant's name in one of `rename_all`'s cases.
+fn in_case(ident: &str, case: &str) -> Option<String> {
+    let kebab = kebab(ident);
+    Some(match case {
+        "kebab-case" => kebab,
+        "snake_case" => kebab.replace('-', "_"),
+        "lowercase" => kebab.replace('-', ""),
+        "UPPERCASE" => kebab.replace('-', "").to_ascii_uppercase(),
+        "SCREAMING_SNAKE_CASE" => kebab.replace('-', "_").to_ascii_uppercase(),
+        "SCREAMING-KEBAB-CASE" => kebab.to_ascii_uppercase(),
+        _ => return None,
+    })
+}
+
 fn kebab(ident: &str) -> String {
     let mut out = String::new();
     let mut prev_lower_or_digit = false;
@@ -321,8 +368,9 @@ fn enum_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
             "#[derive(FieldEnum)] needs at least one variant",
         ));
     }
+    let settings = enum_attrs(&input.attrs)?;
     let mut idents = Vec::new();
-    let mut wires = Vec::new();
+    let mut wires: Vec<String> = Vec::new();
     for variant in &data.variants {
         if !matches!(variant.fields, SynFields::Unit) {
             return Err(syn::Error::new(
@@ -331,10 +379,27 @@ fn enum_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
             ));
         }
         let attrs = field_attrs(&variant.attrs, &["rename"])?;
-        let wire = attrs
-            .rename
-            .unwrap_or_else(|| kebab(&variant.ident.to_string()));
-        if wires.contains(&wire) {
+        let wire = match (attrs.rename, &settings.rename_all) {
+            (Some(wire), _) => wire,
+            (None, None) => kebab(&variant.ident.to_string()),
+            (None, Some((case, span))) => {
+                in_case(&variant.ident.to_string(), case).ok_or_else(|| {
+                    syn::Error::new(
+                        *span,
+                        "unknown rename_all; expected one of: kebab-case, snake_case, \
+                         lowercase, UPPERCASE, SCREAMING_SNAKE_CASE, SCREAMING-KEBAB-CASE",
+                    )
+                })?
+            }
+        };
+        let clash = wires.iter().any(|w| {
+            if settings.case_insensitive {
+                w.eq_ignore_ascii_case(&wire)
+            } else {
+                *w == wire
+            }
+        });
+        if clash {
             return Err(syn::Error::new(
                 variant.span(),
                 format!("two variants are named {wire:?}"),
@@ -343,6 +408,18 @@ fn enum_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
         idents.push(&variant.ident);
         wires.push(wire);
     }
+    // With `case_insensitive`, the exact match first, then any case.
+    let any_case = if settings.case_insensitive {
+        quote! {
+            #(
+                if s.eq_ignore_ascii_case(#wires) {
+                    return ::core::option::Option::Some(Self::#idents);
+                }
+            )*
+        }
+    } else {
+        quote! {}
+    };
     let sdk = quote!(::coffer_sdk);
     let serde = quote!(::coffer_sdk::__private::serde);
     Ok(quote! {
@@ -355,9 +432,11 @@ fn enum_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
 
             fn from_name(s: &str) -> ::core::option::Option<Self> {
                 match s {
-                    #(#wires => ::core::option::Option::Some(Self::#idents),)*
-                    _ => ::core::option::Option::None,
+                    #(#wires => return ::core::option::Option::Some(Self::#idents),)*
+                    _ => {}
                 }
+                #any_case
+                ::core::option::Option::None
             }
         }
 
@@ -440,25 +519,28 @@ fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
 
             struct Exports;
 
-            fn engine() -> &'static ::coffer_sdk::Engine {
-                static ENGINE: ::std::sync::OnceLock<::coffer_sdk::Engine> = ::std::sync::OnceLock::new();
-                ENGINE.get_or_init(super::#name)
+            // One table (and its per-instance state) per instance: wasm
+            // runs an instance on one thread.
+            ::std::thread_local! {
+                static ENGINE: ::coffer_sdk::Engine = super::#name();
             }
 
             impl ::coffer_sdk::__private::bindings::Guest for Exports {
                 fn handle(request: Request) -> ::core::result::Result<Response, Error> {
-                    ::coffer_sdk::__private::handle(engine(), request)
+                    ENGINE.with(|engine| ::coffer_sdk::__private::handle(engine, request))
                 }
 
                 fn exists(request: Request) -> ::core::result::Result<::core::option::Option<bool>, Error> {
-                    ::coffer_sdk::__private::exists(engine(), request)
+                    ENGINE.with(|engine| ::coffer_sdk::__private::exists(engine, request))
                 }
 
                 fn periodic(
                     mount_path: ::std::string::String,
                     mount_options: ::std::string::String,
                 ) -> ::core::result::Result<(), Error> {
-                    ::coffer_sdk::__private::periodic(engine(), mount_path, mount_options)
+                    ENGINE.with(|engine| {
+                        ::coffer_sdk::__private::periodic(engine, mount_path, mount_options)
+                    })
                 }
             }
 
