@@ -18,7 +18,7 @@ use coffer_host::api::{Method, Reply};
 use coffer_host::auth::WriteRule;
 use coffer_host::config::default_limits;
 use coffer_host::engines;
-use coffer_host::sandbox::{CallRequest, Sandbox};
+use coffer_host::sandbox::{CallRequest, Described, Sandbox};
 use coffer_host::storage::barrier::Keyring;
 use coffer_host::storage::{MountPrefix, Storage};
 
@@ -31,6 +31,9 @@ fn request(method: Method, data: &str) -> CallRequest {
         mount_path: "secret/".into(),
         mount_options: "{}".into(),
         write_rule: WriteRule::Any,
+        raw: None,
+        caller: None,
+        id: String::new(),
     }
 }
 
@@ -60,7 +63,12 @@ fn main() -> anyhow::Result<()> {
             limits.max_reuse = reuse;
             let sandbox = Sandbox::new(storage.clone(), limits, None)?;
             let code = sandbox.load(kv.wasm).map_err(anyhow::Error::msg)?;
-            let mount = sandbox.mount(code, MountPrefix::for_mount(label), "secret/");
+            let mount = sandbox.mount(
+                code,
+                Described::default(),
+                MountPrefix::for_mount(label),
+                "secret/",
+            );
             let written = sandbox
                 .call(
                     unsealed,
@@ -130,6 +138,7 @@ async fn transit(
         let code = sandbox.load(wasm).map_err(anyhow::Error::msg)?;
         let mount = sandbox.mount(
             code,
+            Described::default(),
             MountPrefix::for_mount(&format!("transit-{label}")),
             "transit/",
         );
@@ -241,6 +250,9 @@ async fn call_ok(
         mount_path: "transit/".into(),
         mount_options: "{}".into(),
         write_rule: WriteRule::Any,
+        raw: None,
+        caller: None,
+        id: String::new(),
     };
     match sandbox.call(unsealed, mount, request, None).await {
         Ok(Reply::EngineData {

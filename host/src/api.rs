@@ -37,6 +37,11 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// The client token, from `X-Vault-Token` or `Authorization: Bearer`.
     pub token: Option<String>,
+    /// For a request to a contract-0.2 engine: its body as it came, with
+    /// its content type and the headers the engine asked for (`body` is
+    /// then `{}`: the engine parses the bytes). `None` for host paths and
+    /// 0.1 engines, whose bodies must be JSON objects.
+    pub raw: Option<RawBody>,
     /// The place an engine request took in its mount's queue before its
     /// body was read ([`crate::server::Server::admit`]); `None` for host
     /// paths, or when none was taken (one is then taken at the call).
@@ -55,6 +60,19 @@ impl Request {
             Err(e) => Err(ApiError::bad(format!("failed to parse JSON input: {e}"))),
         }
     }
+}
+
+/// A request body as it came, for an engine that takes any body (contract
+/// 0.2): checked for nothing but its size.
+#[derive(Clone, Debug, Default)]
+pub struct RawBody {
+    /// The bytes (shared, not copied, on their way to the engine).
+    pub bytes: bytes::Bytes,
+    /// The `Content-Type` without parameters, lower-case; `None` without one.
+    pub content_type: Option<String>,
+    /// The headers the engine listed in its description (names
+    /// lower-case, in the order they came), credentials never among them.
+    pub headers: Vec<(String, String)>,
 }
 
 /// A successful answer.
@@ -81,6 +99,8 @@ pub enum Reply {
         data: Box<serde_json::value::RawValue>,
         /// The envelope's `warnings`.
         warnings: Vec<String>,
+        /// Headers an engine set (checked by [`check_engine_header`]).
+        headers: Vec<(String, String)>,
     },
     /// A token was issued or renewed: the envelope's `auth` block, 200.
     Auth {
@@ -93,6 +113,8 @@ pub enum Reply {
     Empty {
         /// Warnings, if any.
         warnings: Vec<String>,
+        /// Headers an engine set (checked by [`check_engine_header`]).
+        headers: Vec<(String, String)>,
     },
     /// A body sent as it is.
     Raw {
@@ -102,6 +124,8 @@ pub enum Reply {
         content_type: String,
         /// The bytes.
         body: Vec<u8>,
+        /// Headers an engine set (checked by [`check_engine_header`]).
+        headers: Vec<(String, String)>,
     },
     /// A JSON document sent as it is, without the envelope (`sys/health`,
     /// `sys/seal-status` answer this way in Vault).
@@ -133,8 +157,60 @@ impl Reply {
     pub fn empty() -> Self {
         Reply::Empty {
             warnings: Vec::new(),
+            headers: Vec::new(),
         }
     }
+}
+
+/// Response headers the host owns or that belong to one connection hop:
+/// an engine may not set them (the host answers a 500 naming the header).
+pub const HOST_HEADERS: &[&str] = &[
+    // Framing and content: the host writes them from the body.
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "content-encoding",
+    // Hop-by-hop (RFC 9110 section 7.6.1), and HTTP/2's pseudo-free set.
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    // Security and the host's own.
+    "set-cookie",
+    "strict-transport-security",
+    "retry-after",
+    "date",
+    "server",
+];
+
+/// Whether an engine may send this response header: a lower-case HTTP
+/// token (RFC 9110's `tchar`s) not in [`HOST_HEADERS`], with a value of
+/// visible ASCII, spaces and tabs (no line breaks, no control characters,
+/// nothing beyond ASCII), at most 8 KiB. The error names the header.
+pub fn check_engine_header(name: &str, value: &str) -> Result<(), String> {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(tchar) {
+        return Err(format!("engine set a header with an invalid name {name:?}"));
+    }
+    if name.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(format!(
+            "engine set header {name:?}: names must be lower-case"
+        ));
+    }
+    if HOST_HEADERS.contains(&name) {
+        return Err(format!("engine set header {name:?}, which the host owns"));
+    }
+    if value.len() > 8192
+        || !value
+            .chars()
+            .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
+    {
+        return Err(format!("engine set header {name:?} with an invalid value"));
+    }
+    Ok(())
 }
 
 /// Why a request failed; the variant decides the status code.
@@ -161,6 +237,9 @@ pub enum ApiError {
     /// 503 with `Retry-After`: too many requests wait for this mount's
     /// engine; nothing of the request ran.
     Busy(String),
+    /// Any other 4xx or 5xx an engine answered (contract 0.2's
+    /// `status(n)`, checked to be in 400..=599 by the sandbox).
+    Status(u16, String),
 }
 
 impl ApiError {
@@ -175,6 +254,7 @@ impl ApiError {
             ApiError::TooLarge(_) => 413,
             ApiError::Internal(_) => 500,
             ApiError::Unavailable(_) | ApiError::Busy(_) => 503,
+            ApiError::Status(status, _) => *status,
         }
     }
 
@@ -188,6 +268,7 @@ impl ApiError {
             | ApiError::Internal(m)
             | ApiError::Unavailable(m)
             | ApiError::Busy(m)
+            | ApiError::Status(_, m)
             | ApiError::Forbidden(m) => vec![m.clone()],
             ApiError::PermissionDenied => vec!["permission denied".to_string()],
             ApiError::NotFound(Some(m)) => vec![m.clone()],
@@ -233,3 +314,47 @@ impl From<crate::storage::StorageError> for ApiError {
 
 /// The result of handling a request.
 pub type ApiResult = Result<Reply, ApiError>;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_may_set_only_safe_well_formed_headers() {
+        for (name, value) in [
+            ("cache-control", "max-age=60"),
+            ("location", "/v1/pki/issuer/abc"),
+            ("link", "<https://x/acme/directory>;rel=\"index\""),
+            ("replay-nonce", "oFvnlFP1wIhRlYS2jTaXbA"),
+            ("x-custom", "a\tb c"),
+        ] {
+            assert_eq!(check_engine_header(name, value), Ok(()), "{name}");
+        }
+        for owned in HOST_HEADERS {
+            let e = check_engine_header(owned, "1").unwrap_err();
+            assert!(e.contains(owned), "{e}");
+        }
+        for (name, value) in [
+            ("", "x"),
+            ("Cache-Control", "x"),
+            ("bad name", "x"),
+            ("bad:name", "x"),
+            ("x-a", "line\r\nbreak"),
+            ("x-a", "caf\u{e9}"),
+            ("x-a", "\u{0}"),
+        ] {
+            let e = check_engine_header(name, value).unwrap_err();
+            assert!(e.contains(&format!("{name:?}")), "{e}");
+        }
+        assert!(check_engine_header("x-a", &"a".repeat(8193)).is_err());
+    }
+
+    #[test]
+    fn an_engine_status_error_keeps_its_status() {
+        let e = ApiError::Status(418, "short and stout".into());
+        assert_eq!(e.status(), 418);
+        assert_eq!(e.messages(), vec!["short and stout".to_string()]);
+        assert_eq!(e.retry_after(), None);
+    }
+}

@@ -31,6 +31,8 @@ pub const DEV_TOKEN: &str = "e2e-root-token";
 /// Test engine files, as built by host/build.rs.
 pub const MISBEHAVE_WASM: &str = "coffer_test_misbehave.wasm";
 pub const COUNTER_WASM: &str = "coffer_test_counter.wasm";
+pub const CONTRACT02_WASM: &str = "coffer_test_contract02.wasm";
+pub const BADSPECIAL_WASM: &str = "coffer_test_badspecial.wasm";
 
 /// Kept stderr per server, at most this many bytes (the tail).
 const STDERR_CAP: usize = 256 * 1024;
@@ -424,9 +426,20 @@ pub struct Response {
     pub status: u16,
     pub body: String,
     pub content_type: Option<String>,
+    /// Every header, names lower-case, in the order they came.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
+    /// The values of header `name` (lower-case), in order.
+    pub fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The body as JSON (panics, showing the body, if it is not JSON).
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| {
@@ -583,6 +596,16 @@ impl Client {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
         let body = response
             .into_body()
             .with_config()
@@ -593,6 +616,7 @@ impl Client {
             status,
             body,
             content_type,
+            headers,
         })
     }
 

@@ -22,6 +22,8 @@
 //! - `audit`: the file audit device: lines, hashing, failing closed.
 //! - `queues`: bounded engine queues (503 + `Retry-After` before the body)
 //!   and large bodies that are served, never a 500.
+//! - `contract02`: engines built on contract 0.2 (special paths, raw
+//!   bodies, headers, statuses, paged lists) beside 0.1 ones.
 //! - `upgrade`: storage written by the release on contract 0.1 (a committed
 //!   redb fixture with transit keys) and a frozen 0.1 build of `kv` keep
 //!   working.
@@ -39,6 +41,7 @@ mod api;
 mod audit;
 mod catalog;
 mod concurrency;
+mod contract02;
 mod crash;
 mod limits;
 mod mounts;

@@ -5,7 +5,9 @@
 //! never stored or compared in clear, so lookup time says nothing about how
 //! close a guess was), builds the ACL of its policies, and requires the
 //! capability the request needs on its full path, plus `sudo` on
-//! root-protected paths. A write to an engine path needs `create` or
+//! root-protected paths and on the sudo paths a contract-0.2 engine
+//! declares; such an engine's unauthenticated paths are served without a
+//! token (see [`Target`]). A write to an engine path needs `create` or
 //! `update` depending on whether the target exists, which only the engine
 //! knows: the check passes the allowed choice along in the
 //! [`Authorized`] proof and the sandbox enforces it once the engine's
@@ -22,6 +24,7 @@ pub mod tokens;
 use std::sync::Arc;
 
 use crate::api::{ApiError, Method};
+use crate::router::special::Special;
 use crate::seal::Unsealed;
 use crate::storage::Storage;
 use policies::PolicyStore;
@@ -101,8 +104,19 @@ pub enum Target {
     /// The host's own endpoints (`sys/`, `auth/token/`): a write is an
     /// update, as Vault treats paths without an existence check.
     Host,
-    /// An engine, which tells create from update.
-    Engine,
+    /// An engine, which tells create from update, with what its mount's
+    /// special paths say of the path (contract 0.2's `describe`; nothing
+    /// for 0.1 engines).
+    Engine(Special),
+}
+
+impl Target {
+    /// Whether `path` needs `sudo` besides the operation's capability:
+    /// the one rule, for the host's root-protected paths
+    /// ([`policy::needs_sudo`]) and an engine's declared sudo paths alike.
+    fn needs_sudo(self, path: &str) -> bool {
+        policy::needs_sudo(path) || matches!(self, Target::Engine(s) if s.sudo)
+    }
 }
 
 /// For `GET sys/internal/ui/mounts/<path>`, the path asked about.
@@ -191,6 +205,18 @@ impl Auth {
         if let Some(authorized) = self.unauthenticated(path) {
             return Ok(authorized);
         }
+        if let Target::Engine(special) = target {
+            if special.unauthenticated {
+                // An engine's unauthenticated path: served without a token,
+                // and a token sent anyway is not looked at (OpenBao serves
+                // `pki/ca/pem` with a bad token too).
+                return Ok(Authorized {
+                    path: path.to_string(),
+                    caller: None,
+                    write_rule: WriteRule::Any,
+                });
+            }
+        }
         let caller = self.caller(u, token)?;
         let write_rule = if caller.acl.is_root() {
             WriteRule::Any
@@ -226,7 +252,7 @@ impl Auth {
                     None => as_sent,
                 }
             };
-            if policy::needs_sudo(path) && !caps.allows(Capability::Sudo) {
+            if target.needs_sudo(path) && !caps.allows(Capability::Sudo) {
                 return Err(ApiError::PermissionDenied);
             }
             let need = |c| {
@@ -242,7 +268,7 @@ impl Auth {
                 (Method::Delete, _) => need(Capability::Delete)?,
                 (Method::Patch, _) => need(Capability::Patch)?,
                 (Method::Write, Target::Host) => need(Capability::Update)?,
-                (Method::Write, Target::Engine) => {
+                (Method::Write, Target::Engine(_)) => {
                     match (
                         caps.allows(Capability::Create),
                         caps.allows(Capability::Update),

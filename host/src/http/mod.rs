@@ -28,7 +28,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::api::ApiError;
+use crate::api::{self, ApiError};
 use crate::server::Server;
 
 pub use conn::MIN_HEADER_BYTES;
@@ -113,26 +113,47 @@ async fn handle(
     // An engine request takes its place in the mount's queue before its
     // body is read: a full queue is a 503 at once, so waiting requests
     // cannot pile up bodies.
-    let admission = match server.admit(&head.path) {
+    let intake = match server.admit(&head.path) {
         Ok(a) => a,
         Err(e) => return response::error(&e),
     };
+    // A contract-0.2 engine takes any body, its content type and the
+    // headers it asked for; everything else (sys/, 0.1 engines) a JSON
+    // object, as before.
+    let raw = intake.raw_headers.map(|wanted| api::RawBody {
+        bytes: Bytes::new(),
+        content_type: request::content_type(&parts.headers),
+        headers: request::select_headers(&parts.headers, &wanted),
+    });
+    let admission = intake.admission;
     let no_body = matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD);
-    let data = if no_body {
-        "{}".to_string()
-    } else {
-        match ticket
+    let (data, raw) = match raw {
+        Some(mut raw) => {
+            if !no_body {
+                raw.bytes = match ticket
+                    .read_body(request::raw_body(body, limits.max_request_size))
+                    .await
+                {
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => return response::error(&e),
+                    None => return response::error(&cut_error(ticket.cut(), &limits)),
+                };
+            }
+            ("{}".to_string(), Some(raw))
+        }
+        None if no_body => ("{}".to_string(), None),
+        None => match ticket
             .read_body(request::body(body, limits.max_request_size))
             .await
         {
-            Some(Ok(d)) => d,
+            Some(Ok(d)) => (d, None),
             Some(Err(e)) => return response::error(&e),
             None => return response::error(&cut_error(ticket.cut(), &limits)),
-        }
+        },
     };
     let id = uuid::Uuid::new_v4();
     let task = tokio::spawn(async move {
-        let request = request::assemble(id, head, data, admission);
+        let request = request::assemble(id, head, data, raw, admission);
         let handled = server.handle(request).await;
         response::render(id, handled.result, &handled.mount_type)
     });

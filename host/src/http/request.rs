@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, AUTHORIZATION};
+use hyper::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
 use percent_encoding::percent_decode_str;
 use uuid::Uuid;
 
@@ -78,6 +78,41 @@ pub fn check_path(path: &str) -> Result<(), ApiError> {
 /// `max_request_size`) of one JSON object (empty or `null` means `{}`).
 /// Returns its text. How long the body may take is bounded by the caller.
 pub async fn body(body: Incoming, limit: usize) -> Result<String, ApiError> {
+    check_json_body(&read(body, limit).await?)
+}
+
+/// Reads a body for a contract-0.2 engine as it comes: at most `limit`
+/// bytes, anything else unchecked (the engine parses it).
+pub async fn raw_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    read(body, limit).await
+}
+
+/// The request's `Content-Type` without parameters, lower-case; `None`
+/// when there is none (or it is empty or not text).
+pub fn content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let media = value.split(';').next()?.trim().to_ascii_lowercase();
+    (!media.is_empty()).then_some(media)
+}
+
+/// The request's headers among `wanted` (lower-case names), as
+/// `(name, value)` pairs: grouped by name in the order of `wanted`, a
+/// repeated header's values in the order they came. A value that is not
+/// visible ASCII is left out. (Credentials never are in `wanted`.)
+pub fn select_headers(headers: &HeaderMap, wanted: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in wanted {
+        for value in headers.get_all(name.as_str()) {
+            if let Ok(v) = value.to_str() {
+                out.push((name.clone(), v.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// At most `limit` bytes of body; 413 beyond.
+async fn read(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     let bytes: Bytes = match Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
@@ -91,7 +126,7 @@ pub async fn body(body: Incoming, limit: usize) -> Result<String, ApiError> {
             return Err(ApiError::bad(format!("cannot read request body: {e}")));
         }
     };
-    check_json_body(&bytes)
+    Ok(bytes)
 }
 
 /// Checks that a body is one JSON object (or empty, or `null`) without
@@ -117,6 +152,7 @@ pub fn assemble(
     id: Uuid,
     head: Head,
     body: String,
+    raw: Option<api::RawBody>,
     admission: Option<crate::sandbox::Admission>,
 ) -> api::Request {
     api::Request {
@@ -124,6 +160,7 @@ pub fn assemble(
         method: head.method,
         path: head.path,
         body,
+        raw,
         query: head.query,
         token: head.token,
         admission,
@@ -210,6 +247,41 @@ mod tests {
         assert_eq!(check_json_body(b"[1]").unwrap_err().status(), 400);
         assert_eq!(check_json_body(b"nul").unwrap_err().status(), 400);
         assert_eq!(check_json_body(b"\xff").unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn content_type_and_selected_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(content_type(&h), None);
+        h.insert(
+            CONTENT_TYPE,
+            "Application/OCSP-Request ; q=1".parse().unwrap(),
+        );
+        assert_eq!(
+            content_type(&h).as_deref(),
+            Some("application/ocsp-request")
+        );
+        h.insert(CONTENT_TYPE, " ; x=y".parse().unwrap());
+        assert_eq!(content_type(&h), None);
+        h.append("x-a", "1".parse().unwrap());
+        h.append("x-b", "2".parse().unwrap());
+        h.append("x-a", "3".parse().unwrap());
+        h.append("x-c", "4".parse().unwrap());
+        let wanted = [
+            "x-b".to_string(),
+            "x-a".to_string(),
+            "x-missing".to_string(),
+        ];
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            select_headers(&h, &wanted),
+            pairs(&[("x-b", "2"), ("x-a", "1"), ("x-a", "3")])
+        );
+        assert!(select_headers(&h, &[]).is_empty());
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! Rendering: the only place that knows Vault's JSON envelope.
+//!
+//! Headers an engine set (contract 0.2) are added to its answer after the
+//! host's own: a name the host owns or a hop-by-hop one never gets here
+//! (the sandbox answers a 500 naming it, see
+//! [`crate::api::check_engine_header`], which holds the rule), and one
+//! that still would not make a valid header is dropped. An engine's
+//! `cache-control` replaces the host's `no-store`; other names are added,
+//! repeated names kept in order.
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -25,7 +33,11 @@ pub fn render(request_id: Uuid, result: ApiResult, mount_type: &str) -> Response
             status,
             data,
             warnings,
-        }) => envelope(request_id, status, data, warnings, None, None, mount_type),
+            headers,
+        }) => with_headers(
+            envelope(request_id, status, data, warnings, None, None, mount_type),
+            headers,
+        ),
         Ok(Reply::Auth { auth, warnings }) => envelope(
             request_id,
             200,
@@ -35,24 +47,58 @@ pub fn render(request_id: Uuid, result: ApiResult, mount_type: &str) -> Response
             Some(auth),
             mount_type,
         ),
-        Ok(Reply::Empty { warnings }) if warnings.is_empty() => bytes(204, None, Bytes::new()),
-        Ok(Reply::Empty { warnings }) => envelope(
-            request_id,
-            200,
-            Value::Null,
-            warnings,
-            None,
-            None,
-            mount_type,
+        Ok(Reply::Empty { warnings, headers }) if warnings.is_empty() => {
+            with_headers(bytes(204, None, Bytes::new()), headers)
+        }
+        Ok(Reply::Empty { warnings, headers }) => with_headers(
+            envelope(
+                request_id,
+                200,
+                Value::Null,
+                warnings,
+                None,
+                None,
+                mount_type,
+            ),
+            headers,
         ),
         Ok(Reply::Raw {
             status,
             content_type,
             body,
-        }) => bytes(status, Some(&content_type), Bytes::from(body)),
+            headers,
+        }) => with_headers(
+            bytes(status, Some(&content_type), Bytes::from(body)),
+            headers,
+        ),
         Ok(Reply::Bare { status, body }) => json_response(status, &body),
         Err(e) => error(&e),
     }
+}
+
+/// Adds an engine's headers (see the module doc for the rule).
+fn with_headers(
+    mut response: Response<Full<Bytes>>,
+    headers: Vec<(String, String)>,
+) -> Response<Full<Bytes>> {
+    let mut replaced_cache_control = false;
+    for (name, value) in headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) else {
+            continue;
+        };
+        if crate::api::HOST_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        if name == CACHE_CONTROL && !replaced_cache_control {
+            response.headers_mut().remove(CACHE_CONTROL);
+            replaced_cache_control = true;
+        }
+        response.headers_mut().append(name, value);
+    }
+    response
 }
 
 /// `{"errors": [...]}` with the error's status.

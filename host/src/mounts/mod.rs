@@ -174,6 +174,11 @@ impl Mounts {
         let uuid = uuid::Uuid::new_v4().to_string();
         let accessor = format!("{}_{}", new.kind, uuid.get(..8).unwrap_or_default());
         let code = self.resolve(unsealed, &new.kind).await?.code;
+        let described = self
+            .sandbox
+            .describe(&code, &new.path)
+            .await
+            .map_err(|e| ApiError::bad(format!("cannot mount {:?}: {e}", new.path)))?;
         let record = MountRecord {
             path: new.path,
             kind: new.kind,
@@ -186,9 +191,12 @@ impl Mounts {
             seal_wrap: new.seal_wrap,
             sha256: code.sha256.clone(),
         };
-        let runtime = self
-            .sandbox
-            .mount(code, MountPrefix::for_mount(&record.uuid), &record.path);
+        let runtime = self.sandbox.mount(
+            code,
+            described,
+            MountPrefix::for_mount(&record.uuid),
+            &record.path,
+        );
         let mut mounts = table.mounts().to_vec();
         mounts.push(Arc::new(Mount { record, runtime }));
         self.install(unsealed, MountTable::new(mounts))
@@ -349,9 +357,20 @@ impl Mounts {
             let Some(code) = codes.get(&mount.record.kind) else {
                 continue;
             };
+            // Described before anything changes: a description the host
+            // refuses refuses the whole reload.
+            let described = self
+                .sandbox
+                .describe(code, &mount.record.path)
+                .await
+                .map_err(|e| {
+                    ApiError::bad(format!("cannot reload {:?}: {e}", mount.record.path))
+                })?;
             let mut record = mount.record.clone();
             record.sha256 = code.sha256.clone();
-            let runtime = self.sandbox.succeed(&mount.runtime, code.clone());
+            let runtime = self
+                .sandbox
+                .succeed(&mount.runtime, code.clone(), described);
             switched.insert(record.path.clone(), Arc::new(Mount { record, runtime }));
         }
         let mounts = table
@@ -425,11 +444,21 @@ impl Mounts {
             tracing::error!(path = %record.path, "{reason}");
             self.sandbox.held(prefix.clone(), &record.path, reason)
         };
-        let runtime = match self.resolve(unsealed, &record.kind).await {
-            Ok(Resolved {
-                code,
-                builtin: true,
-            }) => {
+        let resolved = match self.resolve(unsealed, &record.kind).await {
+            Ok(r) => match self.sandbox.describe(&r.code, &record.path).await {
+                Ok(described) => Ok((r, described)),
+                Err(e) => Err(ApiError::bad(e)),
+            },
+            Err(e) => Err(e),
+        };
+        let runtime = match resolved {
+            Ok((
+                Resolved {
+                    code,
+                    builtin: true,
+                },
+                described,
+            )) => {
                 if record.sha256 != code.sha256 {
                     if !record.sha256.is_empty() {
                         tracing::info!(
@@ -442,12 +471,13 @@ impl Mounts {
                     }
                     record.sha256 = code.sha256.clone();
                 }
-                self.sandbox.mount(code, prefix.clone(), &record.path)
+                self.sandbox
+                    .mount(code, described, prefix.clone(), &record.path)
             }
-            Ok(Resolved { code, .. }) if code.sha256 == record.sha256 => {
-                self.sandbox.mount(code, prefix.clone(), &record.path)
-            }
-            Ok(Resolved { code, .. }) => held(format!(
+            Ok((Resolved { code, .. }, described)) if code.sha256 == record.sha256 => self
+                .sandbox
+                .mount(code, described, prefix.clone(), &record.path),
+            Ok((Resolved { code, .. }, _)) => held(format!(
                 "it runs plugin {:?} with sha256 {}, but the catalog entry now has sha256 {}",
                 record.kind, record.sha256, code.sha256
             )),

@@ -6,6 +6,8 @@
 //!
 //! **Invariant:** `router/` never reads storage and never runs an engine.
 
+pub mod special;
+
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};

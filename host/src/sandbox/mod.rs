@@ -10,9 +10,12 @@
 //! - mount time: [`Sandbox::load`] compiles a component once (or reuses the
 //!   serialized artifact the host cached on disk and proves it wrote, see
 //!   [`cache`]) into an [`EngineCode`], shared by every mount of that
-//!   engine; [`MountRuntime`] holds one mount's storage prefix, warm
-//!   instances, commit lock and generation (or, held, only the reason it
-//!   runs nothing).
+//!   engine, which knows the contract version it was built against
+//!   ([`Contract`]: its exports say; each version has its own linker);
+//!   [`Sandbox::describe`] asks a 0.2 engine for its description once per
+//!   mount; [`MountRuntime`] holds one mount's storage prefix, description,
+//!   warm instances, commit lock and generation (or, held, only the reason
+//!   it runs nothing).
 //! - call time: [`CallState`] (snapshot, write buffer, generation) lives in
 //!   the instance's store for one call and is consumed by the commit or
 //!   dropped.
@@ -46,10 +49,12 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::api::{ApiError, ApiResult, Method, Reply};
+use crate::api::{ApiError, ApiResult, Method, RawBody, Reply};
+use crate::router::special::{Special, SpecialPaths};
 use crate::seal::Unsealed;
 use crate::storage::{MountPrefix, Snapshot, Storage, WriteSet};
-use bindings::{Body, EngineError, EngineRequest, EngineResponse, Operation};
+use bindings::{v01, v02};
+use host::v02::http::RequestData;
 
 /// How often the epoch ticks: the granularity of call deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -58,11 +63,82 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// idle instances included; idle ones are evicted when the pool is full).
 const POOL_INSTANCES: u32 = 512;
 
+/// The WIT contract an engine was built against, told by its exports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contract {
+    /// `coffer:engine@0.1.0`: exports `handle`, `exists`, `periodic`.
+    V01,
+    /// `coffer:engine@0.2.0`: exports `coffer:engine/handler@0.2.0`.
+    V02,
+}
+
+/// The name of contract 0.2's exported interface.
+const HANDLER_V02: &str = "coffer:engine/handler@0.2.0";
+
+/// A compiled and linked engine, one arm per contract version.
+enum Pre {
+    V01(v01::EnginePre<InstanceState>),
+    V02(v02::EnginePre<InstanceState>),
+}
+
 /// A compiled engine, ready to instantiate; shared by its mounts.
 pub struct EngineCode {
-    pre: bindings::EnginePre<InstanceState>,
+    pre: Pre,
     /// Hex sha256 of the component bytes.
     pub sha256: String,
+}
+
+impl EngineCode {
+    /// The contract the engine was built against.
+    pub fn contract(&self) -> Contract {
+        match self.pre {
+            Pre::V01(_) => Contract::V01,
+            Pre::V02(_) => Contract::V02,
+        }
+    }
+}
+
+/// What a mount's engine said about itself (`describe`, contract 0.2),
+/// checked; empty for a 0.1 engine.
+#[derive(Clone, Debug, Default)]
+pub struct Described {
+    /// Its special paths.
+    pub special: SpecialPaths,
+    /// The request headers it wants to see, lower-case, credentials
+    /// removed.
+    pub headers: Vec<String>,
+}
+
+/// Request headers never passed to an engine, even if it names them.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "x-vault-token",
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+];
+
+impl Described {
+    /// Checks a 0.2 engine's description; the error names the bad path or
+    /// header.
+    fn check(d: &v02::exports::coffer::engine::handler::Description) -> Result<Self, String> {
+        let special = SpecialPaths::parse(&d.unauthenticated, &d.sudo)?;
+        let mut headers = Vec::new();
+        for name in &d.headers {
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty()
+                || !name.chars().all(token)
+                || name.chars().any(|c| c.is_ascii_uppercase())
+            {
+                return Err(format!(
+                    "engine asks for request header {name:?}: names must be lower-case HTTP tokens"
+                ));
+            }
+            if !CREDENTIAL_HEADERS.contains(&name.as_str()) && !headers.contains(name) {
+                headers.push(name.clone());
+            }
+        }
+        Ok(Described { special, headers })
+    }
 }
 
 /// The data of one engine instance's store.
@@ -108,10 +184,16 @@ pub struct CallState {
     generation: u64,
 }
 
+/// An instance's exports, one arm per contract version.
+enum Instance {
+    V01(v01::Engine),
+    V02(v02::Engine),
+}
+
 /// A warm instance.
 struct Warm {
     store: Store<InstanceState>,
-    engine: bindings::Engine,
+    engine: Instance,
     uses: u32,
 }
 
@@ -133,6 +215,8 @@ enum Runs {
 pub struct MountRuntime {
     prefix: MountPrefix,
     code: Runs,
+    /// What the engine described (special paths, headers) when mounted.
+    described: Arc<Described>,
     label: RwLock<String>,
     /// Bumped after every commit to this mount (see [`Sandbox::call`]).
     generation: Arc<AtomicU64>,
@@ -161,6 +245,24 @@ impl MountRuntime {
             Runs::Engine(code) => Some(&code.sha256),
             Runs::Held(_) => None,
         }
+    }
+
+    /// The contract of the engine it runs; `None` while held.
+    pub fn contract(&self) -> Option<Contract> {
+        match &self.code {
+            Runs::Engine(code) => Some(code.contract()),
+            Runs::Held(_) => None,
+        }
+    }
+
+    /// What `path` (inside the mount) needs by the engine's special paths.
+    pub fn special(&self, path: &str) -> Special {
+        self.described.special.classify(path)
+    }
+
+    /// The request headers the engine asked to see (0.2), lower-case.
+    pub fn wanted_headers(&self) -> &[String] {
+        &self.described.headers
     }
 
     /// Why the mount runs nothing (see [`Sandbox::held`]); `None` when it
@@ -204,14 +306,32 @@ impl MountRuntime {
     }
 }
 
+/// Who calls an engine: a token's holder (the token itself never reaches
+/// an engine).
+#[derive(Clone, Debug)]
+pub struct EngineCaller {
+    /// The token's display name.
+    pub display_name: String,
+    /// Its policies, sorted.
+    pub policies: Vec<String>,
+    /// Its accessor.
+    pub accessor: String,
+}
+
 /// An engine request before create and update are told apart.
 pub struct CallRequest {
     /// The verb.
     pub method: Method,
     /// Path inside the mount.
     pub path: String,
-    /// JSON object text.
+    /// JSON object text (`{}` when `raw` holds a body that is not one).
     pub data: String,
+    /// A 0.2 engine's body as it came, with its content type and headers.
+    pub raw: Option<RawBody>,
+    /// The caller; `None` on an unauthenticated path.
+    pub caller: Option<EngineCaller>,
+    /// The request's id.
+    pub id: String,
     /// Query parameters.
     pub query: Vec<(String, String)>,
     /// The mount's path with a trailing slash.
@@ -223,12 +343,13 @@ pub struct CallRequest {
     pub write_rule: crate::auth::WriteRule,
 }
 
-/// What one invocation produced, before the commit decision.
+/// What one invocation produced, before the commit decision (the engine's
+/// answer already converted from its contract's types).
 enum Outcome {
     /// `handle` answered.
-    Handled(Result<EngineResponse, EngineError>),
+    Handled(ApiResult),
     /// `periodic` answered.
-    Periodic(Result<(), EngineError>),
+    Periodic(Result<(), ApiError>),
     /// The write was a create (or an update) the caller may not make;
     /// `handle` did not run.
     Denied,
@@ -246,7 +367,10 @@ enum Entry<'a> {
 /// The engine runtime.
 pub struct Sandbox {
     engine: wasmtime::Engine,
-    linker: Linker<InstanceState>,
+    /// Contract 0.1's imports (and WASI).
+    linker_v01: Linker<InstanceState>,
+    /// Contract 0.2's imports (and WASI).
+    linker_v02: Linker<InstanceState>,
     limits: Limits,
     /// Compiled artifacts on disk; `None` without a folder or when the
     /// folder is not provably this server's own.
@@ -288,14 +412,18 @@ impl Sandbox {
             .max_memory_size(limits.memory_bytes);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = wasmtime::Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let mut linker: Linker<InstanceState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        // One linker per contract: an engine sees only its own world's
+        // host functions (and WASI's).
+        let mut linker_v01: Linker<InstanceState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker_v01)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        bindings::Engine::add_to_linker::<InstanceState, HasSelf<InstanceState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        v01::Engine::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker_v01, |s| s)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut linker_v02: Linker<InstanceState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker_v02)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        v02::Engine::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker_v02, |s| s)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("coffer-epoch".into())
@@ -318,7 +446,8 @@ impl Sandbox {
         });
         Ok(Arc::new(Sandbox {
             engine,
-            linker,
+            linker_v01,
+            linker_v02,
             limits,
             cache,
             storage,
@@ -328,9 +457,14 @@ impl Sandbox {
         }))
     }
 
-    /// Compiles (or fetches from the cache) a component and links it. The
-    /// error names what is wrong: not a component, or an import the host
-    /// does not offer.
+    /// Compiles (or fetches from the cache) a component and links it with
+    /// its contract's linker. The contract is told by the exports: a
+    /// component exporting `coffer:engine/handler@0.2.0` is a 0.2 engine,
+    /// one exporting `handle` a 0.1 engine, anything else is refused. The
+    /// error names what is wrong: not a component, not an engine, or an
+    /// import the host does not offer. (The artifact cache needs no
+    /// version in its key: the compiled code does not depend on the
+    /// linker, and the contract is read from the component each time.)
     pub fn load(&self, wasm: &[u8]) -> Result<Arc<EngineCode>, String> {
         let sha256 = hex::encode(Sha256::digest(wasm));
         if let Some(code) = self
@@ -342,12 +476,22 @@ impl Sandbox {
             return Ok(code);
         }
         let (component, _) = cache::compile(&self.engine, self.cache.as_ref(), wasm, &sha256)?;
-        let pre = self
-            .linker
+        let contract = contract_of(&self.engine, &component)?;
+        let linker = match contract {
+            Contract::V01 => &self.linker_v01,
+            Contract::V02 => &self.linker_v02,
+        };
+        let linked = linker
             .instantiate_pre(&component)
             .map_err(|e| format!("engine cannot be linked: {e}"))?;
-        let pre = bindings::EnginePre::new(pre)
-            .map_err(|e| format!("engine does not export the coffer:engine world: {e}"))?;
+        let pre = match contract {
+            Contract::V01 => Pre::V01(v01::EnginePre::new(linked).map_err(|e| {
+                format!("engine does not export the coffer:engine@0.1.0 world: {e}")
+            })?),
+            Contract::V02 => Pre::V02(v02::EnginePre::new(linked).map_err(|e| {
+                format!("engine does not export the coffer:engine@0.2.0 world: {e}")
+            })?),
+        };
         let code = Arc::new(EngineCode {
             pre,
             sha256: sha256.clone(),
@@ -358,14 +502,37 @@ impl Sandbox {
         Ok(code)
     }
 
-    /// The runtime for a mount of `code` whose data lives under `prefix`.
+    /// What a mount of `code` at `label` needs to know of its engine:
+    /// nothing for 0.1; for 0.2 its `describe`, called once in a fresh
+    /// instance (no storage; a trap, an overrun or a bad description is
+    /// an error naming why, which refuses the mount).
+    pub async fn describe(&self, code: &EngineCode, label: &str) -> Result<Described, String> {
+        let Pre::V02(pre) = &code.pre else {
+            return Ok(Described::default());
+        };
+        let mut store = self.new_store(label);
+        let engine = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| format!("engine failed to start: {e}"))?;
+        let description = engine
+            .coffer_engine_handler()
+            .call_describe(&mut store)
+            .await
+            .map_err(|e| format!("engine's describe failed: {}", trap_reason(&e, false)))?;
+        Described::check(&description)
+    }
+
+    /// The runtime for a mount of `code` whose data lives under `prefix`,
+    /// with what [`Self::describe`] said of it.
     pub fn mount(
         &self,
         code: Arc<EngineCode>,
+        described: Described,
         prefix: MountPrefix,
         label: &str,
     ) -> Arc<MountRuntime> {
-        self.runtime(Runs::Engine(code), prefix, label, None)
+        self.runtime(Runs::Engine(code), described, prefix, label, None)
     }
 
     /// A runtime that runs nothing: every call on it answers 503 with
@@ -374,7 +541,13 @@ impl Sandbox {
     /// instance would be made, after the token check, so the reason is
     /// shown only to callers allowed on the path.
     pub fn held(&self, prefix: MountPrefix, label: &str, reason: String) -> Arc<MountRuntime> {
-        self.runtime(Runs::Held(reason), prefix, label, None)
+        self.runtime(
+            Runs::Held(reason),
+            Described::default(),
+            prefix,
+            label,
+            None,
+        )
     }
 
     /// A runtime of `code` that takes over from `old` (a reload): the same
@@ -382,14 +555,26 @@ impl Sandbox {
     /// running on `old` commit in one order with the new ones, and an
     /// unmount stops both. `old` keeps its warm instances until its last
     /// call ends.
-    pub fn succeed(&self, old: &MountRuntime, code: Arc<EngineCode>) -> Arc<MountRuntime> {
+    pub fn succeed(
+        &self,
+        old: &MountRuntime,
+        code: Arc<EngineCode>,
+        described: Described,
+    ) -> Arc<MountRuntime> {
         let label = old.label.read().map(|l| l.clone()).unwrap_or_default();
-        self.runtime(Runs::Engine(code), old.prefix.clone(), &label, Some(old))
+        self.runtime(
+            Runs::Engine(code),
+            described,
+            old.prefix.clone(),
+            &label,
+            Some(old),
+        )
     }
 
     fn runtime(
         &self,
         code: Runs,
+        described: Described,
         prefix: MountPrefix,
         label: &str,
         after: Option<&MountRuntime>,
@@ -397,6 +582,7 @@ impl Sandbox {
         let runtime = Arc::new(MountRuntime {
             prefix,
             code,
+            described: Arc::new(described),
             label: RwLock::new(label.to_string()),
             generation: after.map_or_else(|| Arc::new(AtomicU64::new(0)), |o| o.generation.clone()),
             commit_lock: after.map_or_else(
@@ -419,8 +605,8 @@ impl Sandbox {
         runtime
     }
 
-    fn new_store(&self, mount: &MountRuntime) -> Store<InstanceState> {
-        let label = mount.label.read().map(|l| l.clone()).unwrap_or_default();
+    fn new_store(&self, label: &str) -> Store<InstanceState> {
+        let label = label.to_string();
         let state = InstanceState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
@@ -457,8 +643,9 @@ impl Sandbox {
             Runs::Engine(code) => code,
             Runs::Held(reason) => return Err(ApiError::Unavailable(reason.clone())),
         };
-        let mut store = self.new_store(mount);
-        let engine = match code.pre.instantiate_async(&mut store).await {
+        let label = mount.label.read().map(|l| l.clone()).unwrap_or_default();
+        let mut store = self.new_store(&label);
+        let engine = match code.instantiate(&mut store).await {
             Ok(engine) => engine,
             Err(e)
                 if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
@@ -466,8 +653,8 @@ impl Sandbox {
             {
                 drop(store);
                 self.evict_idle();
-                store = self.new_store(mount);
-                code.pre.instantiate_async(&mut store).await.map_err(|e| {
+                store = self.new_store(&label);
+                code.instantiate(&mut store).await.map_err(|e| {
                     ApiError::Unavailable(format!("no engine instance available: {e}"))
                 })?
             }
@@ -508,8 +695,7 @@ impl Sandbox {
             .run(unsealed, mount, Entry::Handle(&request), admission)
             .await?
         {
-            Outcome::Handled(Ok(response)) => Ok(reply(response)),
-            Outcome::Handled(Err(e)) => Err(engine_error(e)),
+            Outcome::Handled(answer) => answer,
             Outcome::Denied => Err(ApiError::PermissionDenied),
             Outcome::Periodic(_) => Err(ApiError::internal("engine call mix-up")),
         }
@@ -539,8 +725,7 @@ impl Sandbox {
             )
             .await?
         {
-            Outcome::Periodic(Ok(())) => Ok(()),
-            Outcome::Periodic(Err(e)) => Err(engine_error(e)),
+            Outcome::Periodic(done) => done,
             Outcome::Handled(_) | Outcome::Denied => Err(ApiError::internal("engine call mix-up")),
         }
     }
@@ -596,7 +781,9 @@ impl Sandbox {
                     tracing::warn!(mount = %label, "engine call failed: {e:?}");
                     let memory = &warm.store.data().limits;
                     let body = match &entry {
-                        Entry::Handle(req) => req.data.len(),
+                        Entry::Handle(req) => {
+                            req.data.len() + req.raw.as_ref().map_or(0, |r| r.bytes.len())
+                        }
                         Entry::Periodic { .. } => 0,
                     };
                     if memory.exceeded() && limits::body_explains_memory(body, memory.cap()) {
@@ -677,52 +864,9 @@ impl Sandbox {
         });
         warm.store.data_mut().deadline = std::time::Instant::now() + self.limits.call_timeout;
         warm.store.set_epoch_deadline(1);
-        let outcome = match entry {
-            Entry::Handle(req) => {
-                let operation =
-                    match req.method {
-                        Method::Read => Operation::Read,
-                        Method::List => Operation::List,
-                        Method::Delete => Operation::Delete,
-                        Method::Patch => Operation::Patch,
-                        Method::Write => {
-                            let probe = to_wit(req, Operation::Update);
-                            let operation =
-                                match warm.engine.call_exists(&mut warm.store, &probe).await? {
-                                    Ok(Some(false)) => Operation::Create,
-                                    Ok(_) => Operation::Update,
-                                    Err(e) => {
-                                        let call =
-                                            warm.store.data_mut().call.take().ok_or_else(|| {
-                                                wasmtime::format_err!("call state vanished")
-                                            })?;
-                                        return Ok((Outcome::Handled(Err(e)), call));
-                                    }
-                                };
-                            if !req
-                                .write_rule
-                                .allows(matches!(operation, Operation::Create))
-                            {
-                                let call =
-                                    warm.store.data_mut().call.take().ok_or_else(|| {
-                                        wasmtime::format_err!("call state vanished")
-                                    })?;
-                                return Ok((Outcome::Denied, call));
-                            }
-                            operation
-                        }
-                    };
-                let wit = to_wit(req, operation);
-                Outcome::Handled(warm.engine.call_handle(&mut warm.store, &wit).await?)
-            }
-            Entry::Periodic {
-                mount_path,
-                mount_options,
-            } => Outcome::Periodic(
-                warm.engine
-                    .call_periodic(&mut warm.store, mount_path, mount_options)
-                    .await?,
-            ),
+        let outcome = match &warm.engine {
+            Instance::V01(engine) => invoke_v01(engine, &mut warm.store, entry).await?,
+            Instance::V02(engine) => invoke_v02(engine, &mut warm.store, entry).await?,
         };
         let call = warm
             .store
@@ -747,8 +891,146 @@ impl Sandbox {
     }
 }
 
-fn to_wit(req: &CallRequest, operation: Operation) -> EngineRequest {
-    EngineRequest {
+impl EngineCode {
+    async fn instantiate(&self, store: &mut Store<InstanceState>) -> wasmtime::Result<Instance> {
+        Ok(match &self.pre {
+            Pre::V01(pre) => Instance::V01(pre.instantiate_async(store).await?),
+            Pre::V02(pre) => Instance::V02(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+/// The contract a component was built against, from its exports.
+fn contract_of(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Result<Contract, String> {
+    let ty = component.component_type();
+    let names: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    if names.contains(&HANDLER_V02) {
+        Ok(Contract::V02)
+    } else if names.contains(&"handle") {
+        Ok(Contract::V01)
+    } else {
+        Err(format!(
+            "not a Coffer engine: it exports neither {HANDLER_V02} (contract 0.2) nor \
+             handle (contract 0.1); its exports are [{}]",
+            names.join(", ")
+        ))
+    }
+}
+
+/// The create-or-update decision for a write, from the engine's `exists`
+/// answer: the operation, or the outcome that ends the call there.
+fn write_operation(
+    req: &CallRequest,
+    exists: Result<Option<bool>, ApiError>,
+) -> Result<bool, Outcome> {
+    let create = match exists {
+        Ok(Some(false)) => true,
+        Ok(_) => false,
+        Err(e) => return Err(Outcome::Handled(Err(e))),
+    };
+    if !req.write_rule.allows(create) {
+        return Err(Outcome::Denied);
+    }
+    Ok(create)
+}
+
+/// One call into a contract-0.1 engine.
+async fn invoke_v01(
+    engine: &v01::Engine,
+    store: &mut Store<InstanceState>,
+    entry: &Entry<'_>,
+) -> wasmtime::Result<Outcome> {
+    use v01::Operation;
+    let req = match entry {
+        Entry::Periodic {
+            mount_path,
+            mount_options,
+        } => {
+            let done = engine
+                .call_periodic(&mut *store, mount_path, mount_options)
+                .await?;
+            return Ok(Outcome::Periodic(done.map_err(error_v01)));
+        }
+        Entry::Handle(req) => req,
+    };
+    let operation = match req.method {
+        Method::Read => Operation::Read,
+        Method::List => Operation::List,
+        Method::Delete => Operation::Delete,
+        Method::Patch => Operation::Patch,
+        Method::Write => {
+            let probe = request_v01(req, Operation::Update);
+            let exists = engine.call_exists(&mut *store, &probe).await?;
+            match write_operation(req, exists.map_err(error_v01)) {
+                Ok(true) => Operation::Create,
+                Ok(false) => Operation::Update,
+                Err(outcome) => return Ok(outcome),
+            }
+        }
+    };
+    let answer = engine
+        .call_handle(&mut *store, &request_v01(req, operation))
+        .await?;
+    Ok(Outcome::Handled(answer.map(reply_v01).map_err(error_v01)))
+}
+
+/// One call into a contract-0.2 engine: the request is a resource in the
+/// store's table, borrowed by `exists` and then owned by `handle` (the
+/// engine drops it; when `exists` ends the call, the host does).
+async fn invoke_v02(
+    engine: &v02::Engine,
+    store: &mut Store<InstanceState>,
+    entry: &Entry<'_>,
+) -> wasmtime::Result<Outcome> {
+    use v02::coffer::engine::types::Operation;
+    let handler = engine.coffer_engine_handler();
+    let req = match entry {
+        Entry::Periodic {
+            mount_path,
+            mount_options,
+        } => {
+            let done = handler
+                .call_periodic(&mut *store, mount_path, mount_options)
+                .await?;
+            return Ok(Outcome::Periodic(done.map_err(error_v02)));
+        }
+        Entry::Handle(req) => req,
+    };
+    let operation = match req.method {
+        Method::Read => Operation::Read,
+        Method::List => Operation::List,
+        Method::Delete => Operation::Delete,
+        Method::Patch => Operation::Patch,
+        Method::Write => Operation::Update,
+    };
+    let request = store
+        .data_mut()
+        .table
+        .push(RequestData::new(req, operation))?;
+    if req.method == Method::Write {
+        let borrowed = wasmtime::component::Resource::<RequestData>::new_borrow(request.rep());
+        let exists = handler.call_exists(&mut *store, borrowed).await?;
+        match write_operation(req, exists.map_err(error_v02)) {
+            Ok(create) => {
+                if create {
+                    store.data_mut().table.get_mut(&request)?.operation = Operation::Create;
+                }
+            }
+            Err(outcome) => {
+                store.data_mut().table.delete(request)?;
+                return Ok(outcome);
+            }
+        }
+    }
+    let answer = handler.call_handle(&mut *store, request).await?;
+    Ok(Outcome::Handled(answer.map(reply_v02).map_err(error_v02)))
+}
+
+fn request_v01(req: &CallRequest, operation: v01::Operation) -> v01::EngineRequest {
+    v01::EngineRequest {
         operation,
         path: req.path.clone(),
         data: req.data.clone(),
@@ -758,46 +1040,116 @@ fn to_wit(req: &CallRequest, operation: Operation) -> EngineRequest {
     }
 }
 
+/// A response's body, whichever contract produced it.
+enum Answer {
+    None,
+    Data(String),
+    Raw {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
 /// Converts an engine's response into the host's reply, refusing what the
-/// WIT forbids (a status outside 200..=599, data that is not JSON).
-fn reply(response: EngineResponse) -> Reply {
-    let status = response.status;
-    let bad_status = !(200..=599).contains(&status);
-    match response.body {
-        _ if bad_status => Reply::Bare {
-            status: 500,
-            body: serde_json::json!({ "errors": [format!("engine answered with invalid status {status}")] }),
-        },
-        Body::None => Reply::Empty {
-            warnings: response.warnings,
-        },
-        Body::Data(text) => match serde_json::value::RawValue::from_string(text) {
+/// contracts forbid (a status outside 200..=599, data that is not JSON, a
+/// header an engine may not set, see [`crate::api::check_engine_header`])
+/// with a 500 naming it. The call's writes still commit: the engine
+/// answered `ok`.
+fn reply(
+    status: u16,
+    body: Answer,
+    warnings: Vec<String>,
+    headers: Vec<(String, String)>,
+) -> Reply {
+    let refuse = |message: String| Reply::Bare {
+        status: 500,
+        body: serde_json::json!({ "errors": [message] }),
+    };
+    if !(200..=599).contains(&status) {
+        return refuse(format!("engine answered with invalid status {status}"));
+    }
+    for (name, value) in &headers {
+        if let Err(why) = crate::api::check_engine_header(name, value) {
+            return refuse(why);
+        }
+    }
+    match body {
+        Answer::None => Reply::Empty { warnings, headers },
+        Answer::Data(text) => match serde_json::value::RawValue::from_string(text) {
             Ok(data) => Reply::EngineData {
                 status,
                 data,
-                warnings: response.warnings,
+                warnings,
+                headers,
             },
-            Err(e) => Reply::Bare {
-                status: 500,
-                body: serde_json::json!({ "errors": [format!("engine answered invalid JSON: {e}")] }),
-            },
+            Err(e) => refuse(format!("engine answered invalid JSON: {e}")),
         },
-        Body::Raw(raw) => Reply::Raw {
+        Answer::Raw {
+            content_type,
+            bytes,
+        } => Reply::Raw {
             status,
-            content_type: raw.content_type,
-            body: raw.bytes,
+            content_type,
+            body: bytes,
+            headers,
         },
     }
 }
 
-fn engine_error(e: EngineError) -> ApiError {
+fn reply_v01(r: v01::EngineResponse) -> Reply {
+    let body = match r.body {
+        v01::Body::None => Answer::None,
+        v01::Body::Data(text) => Answer::Data(text),
+        v01::Body::Raw(raw) => Answer::Raw {
+            content_type: raw.content_type,
+            bytes: raw.bytes,
+        },
+    };
+    reply(r.status, body, r.warnings, Vec::new())
+}
+
+fn reply_v02(r: v02::coffer::engine::http::Response) -> Reply {
+    use v02::coffer::engine::http::Body;
+    let body = match r.body {
+        Body::None => Answer::None,
+        Body::Data(text) => Answer::Data(text),
+        Body::Raw(raw) => Answer::Raw {
+            content_type: raw.content_type,
+            bytes: raw.bytes,
+        },
+    };
+    reply(r.status, body, r.warnings, r.headers)
+}
+
+fn error_v01(e: v01::EngineError) -> ApiError {
+    use v01::EngineError as E;
     match e {
-        EngineError::InvalidRequest(m) => ApiError::BadRequest(m),
-        EngineError::PermissionDenied(_) => ApiError::PermissionDenied,
-        EngineError::NotFound(m) if m.is_empty() => ApiError::NotFound(None),
-        EngineError::NotFound(m) => ApiError::NotFound(Some(m)),
-        EngineError::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
-        EngineError::Internal(m) => ApiError::Internal(m),
+        E::InvalidRequest(m) => ApiError::BadRequest(m),
+        E::PermissionDenied(_) => ApiError::PermissionDenied,
+        E::NotFound(m) if m.is_empty() => ApiError::NotFound(None),
+        E::NotFound(m) => ApiError::NotFound(Some(m)),
+        E::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
+        E::Internal(m) => ApiError::Internal(m),
+    }
+}
+
+/// Contract 0.2's errors: 0.1's, plus `unavailable` (503) and `status(n)`
+/// (n when it is a 4xx or 5xx; anything else is a 500 naming it).
+fn error_v02(e: v02::coffer::engine::types::Error) -> ApiError {
+    use v02::coffer::engine::types::Error as E;
+    match e {
+        E::InvalidRequest(m) => ApiError::BadRequest(m),
+        E::PermissionDenied(_) => ApiError::PermissionDenied,
+        E::NotFound(m) if m.is_empty() => ApiError::NotFound(None),
+        E::NotFound(m) => ApiError::NotFound(Some(m)),
+        E::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
+        E::Unavailable(m) => ApiError::Unavailable(m),
+        E::Internal(m) => ApiError::Internal(m),
+        E::Status(s) if (400..=599).contains(&s.status) => ApiError::Status(s.status, s.message),
+        E::Status(s) => ApiError::Internal(format!(
+            "engine answered an error with status {}, which is not a 4xx or 5xx: {}",
+            s.status, s.message
+        )),
     }
 }
 
@@ -817,5 +1169,81 @@ fn trap_reason(e: &wasmtime::Error, memory_exceeded: bool) -> String {
             "engine failed: {}",
             e.to_string().lines().next().unwrap_or_default()
         ),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+    use v02::coffer::engine::types::{Error as E, ErrorStatus};
+
+    #[test]
+    fn contract_02_errors_map_to_their_statuses() {
+        let status = |n: u16| {
+            error_v02(E::Status(ErrorStatus {
+                status: n,
+                message: "m".into(),
+            }))
+        };
+        assert_eq!(
+            error_v02(E::Unavailable("hsm down".into())),
+            ApiError::Unavailable("hsm down".into())
+        );
+        for n in [400, 409, 418, 429, 499, 500, 502, 599] {
+            assert_eq!(status(n), ApiError::Status(n, "m".into()));
+        }
+        for n in [0, 100, 200, 204, 302, 399, 600, 65535] {
+            let e = status(n);
+            assert_eq!(e.status(), 500, "{n}");
+            assert!(e.messages()[0].contains(&format!("status {n}")), "{e:?}");
+        }
+        assert_eq!(
+            error_v02(E::NotFound(String::new())),
+            ApiError::NotFound(None)
+        );
+    }
+
+    #[test]
+    fn replies_carry_safe_headers_and_refuse_the_others() {
+        let located = vec![("location".to_string(), "/v1/x".to_string())];
+        match reply(
+            201,
+            Answer::Data(r#"{"a":1}"#.into()),
+            Vec::new(),
+            located.clone(),
+        ) {
+            Reply::EngineData {
+                status: 201,
+                headers,
+                data,
+                ..
+            } => {
+                assert_eq!(headers, located);
+                assert_eq!(data.get(), r#"{"a":1}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+        for (status, headers) in [
+            (200, vec![("content-length".to_string(), "1".to_string())]),
+            (200, vec![("Location".to_string(), "/x".to_string())]),
+            (99, Vec::new()),
+            (600, Vec::new()),
+        ] {
+            match reply(status, Answer::None, Vec::new(), headers.clone()) {
+                Reply::Bare { status: 500, body } => {
+                    let text = body["errors"][0].as_str().unwrap_or_default().to_string();
+                    let named = headers
+                        .first()
+                        .map_or(format!("status {status}"), |(n, _)| format!("{n:?}"));
+                    assert!(text.contains(&named), "{text} should name {named}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            reply(200, Answer::Data("not json".into()), Vec::new(), Vec::new()),
+            Reply::Bare { status: 500, .. }
+        ));
     }
 }

@@ -114,6 +114,7 @@ mod tests {
             body: body.into(),
             query: Vec::new(),
             token: Some("root".into()),
+            raw: None,
             admission: None,
         }
     }

@@ -9,7 +9,8 @@ use super::Server;
 use crate::api::{ApiError, ApiResult, Method, Reply, Request};
 use crate::auth::tokens::now;
 use crate::auth::{Authorized, Target};
-use crate::sandbox::{Admission, CallRequest};
+use crate::router::special::Special;
+use crate::sandbox::{Admission, CallRequest, Contract, EngineCaller};
 use crate::seal::Unsealed;
 
 /// What a handled request produced, plus the mount type for the envelope.
@@ -66,6 +67,19 @@ impl IssuedAuth {
     }
 }
 
+/// What the HTTP layer needs to know of a request's mount before it reads
+/// the body ([`Server::admit`]).
+#[derive(Default)]
+pub struct Intake {
+    /// The request's place in its mount's queue; `None` for host paths and
+    /// paths no mount serves.
+    pub admission: Option<Admission>,
+    /// For a contract-0.2 mount, the request headers its engine asked to
+    /// see: the body is then read as it comes (any content type), not as
+    /// a JSON object. `None` otherwise.
+    pub raw_headers: Option<Vec<String>>,
+}
+
 /// Whether the host serves `path` itself (`sys/`, `auth/token/`) rather
 /// than a mount's engine.
 fn is_host_path(path: &str) -> bool {
@@ -74,15 +88,27 @@ fn is_host_path(path: &str) -> bool {
 
 impl Server {
     /// A place in the queue of the mount an engine path goes to, taken
-    /// before the request's body is read; `None` for host paths and paths
-    /// no mount serves. 503 with `Retry-After` when the queue is full.
-    pub fn admit(&self, path: &str) -> Result<Option<Admission>, ApiError> {
+    /// before the request's body is read, and how to read that body (see
+    /// [`Intake`]). 503 with `Retry-After` when the queue is full.
+    pub fn admit(&self, path: &str) -> Result<Intake, ApiError> {
         if is_host_path(path) {
-            return Ok(None);
+            return Ok(Intake::default());
         }
         match self.mounts.table().find(path) {
-            Some((mount, _)) => mount.runtime.admit().map(Some),
-            None => Ok(None),
+            Some((mount, _)) => Ok(Intake {
+                admission: Some(mount.runtime.admit()?),
+                raw_headers: (mount.runtime.contract() == Some(Contract::V02))
+                    .then(|| mount.runtime.wanted_headers().to_vec()),
+            }),
+            None => Ok(Intake::default()),
+        }
+    }
+
+    /// What an engine path needs by its mount's special paths.
+    fn special(&self, path: &str) -> Special {
+        match self.mounts.table().find(path) {
+            Some((mount, inner)) => mount.runtime.special(inner),
+            None => Special::default(),
         }
     }
 
@@ -105,14 +131,14 @@ impl Server {
         let target = if is_host_path(path) {
             Target::Host
         } else {
-            Target::Engine
+            Target::Engine(self.special(path))
         };
         // Engines ignore a trailing slash on a path they serve, so the
         // policy check would see another path than the engine: only a
         // LIST may end in '/' (Vault refuses such writes as well). Host
         // paths keep it (the CLI sends `sys/mounts/<path>/`); the check
         // then covers both spellings (see `Auth::check`).
-        if target == Target::Engine && path.ends_with('/') && request.method != Method::List {
+        if target != Target::Host && path.ends_with('/') && request.method != Method::List {
             return Handled::error(ApiError::bad(format!(
                 "unsupported path {path:?}: only a LIST may end in '/'"
             )));
@@ -225,8 +251,17 @@ impl Server {
         };
         // The body is logged from the request itself (no copy); the
         // response line reuses what each device wrote (`Logged`).
+        // A contract-0.2 engine's body is logged as text when it is text
+        // (a JSON object has its leaves hashed, other text is hashed whole),
+        // and not at all when it is binary (DER, say).
+        let body = match &request.raw {
+            Some(raw) => std::str::from_utf8(&raw.bytes)
+                .ok()
+                .filter(|t| !t.is_empty()),
+            None => Some(request.body.as_str()),
+        };
         let with_body = RequestEntry {
-            data: Some(Payload::Text(&request.body)),
+            data: body.map(Payload::Text),
             ..entry
         };
         let logged = match self.audit.log_request(&with_body) {
@@ -270,7 +305,7 @@ impl Server {
                 data: Some(Payload::Value(body)),
                 ..ResponseEntry::default()
             },
-            Ok(Reply::Empty { warnings }) => ResponseEntry {
+            Ok(Reply::Empty { warnings, .. }) => ResponseEntry {
                 warnings,
                 ..ResponseEntry::default()
             },
@@ -327,10 +362,22 @@ impl Server {
             };
         };
         let admission = request.admission;
+        let caller = authorized.caller().map(|c| {
+            let mut policies = c.entry.policies.clone();
+            policies.sort();
+            EngineCaller {
+                display_name: c.entry.display_name.clone(),
+                policies,
+                accessor: c.entry.accessor.clone(),
+            }
+        });
         let call = CallRequest {
             method: request.method,
             path: inner,
             data: request.body,
+            raw: request.raw,
+            caller,
+            id: request.id.to_string(),
             // Vault's rule: query parameters are fields only for these verbs.
             query: match request.method {
                 Method::Read | Method::List | Method::Delete => request.query,

@@ -298,13 +298,23 @@ impl Snapshot {
         }
     }
 
-    /// Every key under `prefix` (relative to the mount), in order, complete
-    /// (not folded into folders), for merging with a call's own writes.
-    pub fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let full = self.prefix.key(prefix);
+    /// Whether `key` (relative to the mount) holds a value; nothing is
+    /// decrypted.
+    pub fn contains(&self, key: &str) -> Result<bool, StorageError> {
+        let full = self.prefix.key(key);
+        Ok(self.table.get(full.as_str()).map_err(err)?.is_some())
+    }
+
+    /// Whether some key under `folder` (relative to the mount, ending in
+    /// `/`) is not `gone`; reads keys in order until the first such one.
+    pub fn any_key_under(
+        &self,
+        folder: &str,
+        gone: impl Fn(&str) -> bool,
+    ) -> Result<bool, StorageError> {
+        let full = self.prefix.key(folder);
         let (start, end) = prefix_range(&full);
         let strip = self.prefix.0.len();
-        let mut keys = Vec::new();
         for entry in self
             .table
             .range(start.as_str()..end.as_str())
@@ -312,18 +322,23 @@ impl Snapshot {
         {
             let (k, _) = entry.map_err(err)?;
             if let Some(rest) = k.value().get(strip..) {
-                keys.push(rest.to_string());
+                if !gone(rest) {
+                    return Ok(true);
+                }
             }
         }
-        Ok(keys)
+        Ok(false)
     }
 
-    /// The keys directly under `prefix`, folded Vault's way: `a/b` listed
-    /// under `""` is `a/`. Skips over folders instead of reading them whole.
-    pub fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+    /// The first entry of [`Self::list`]`(prefix)` that sorts after `after`
+    /// (an empty `after`: the first entry), found with a range read or two
+    /// (one more per folder that sorts at or before `after`), never by
+    /// reading the entries before it. Folding keeps the keys' order: a
+    /// folder `b/` sorts where its keys do.
+    pub fn next_entry(&self, prefix: &str, after: &str) -> Result<Option<String>, StorageError> {
         let full = self.prefix.key(prefix);
-        let (mut start, end) = prefix_range(&full);
-        let mut out = Vec::new();
+        let (_, end) = prefix_range(&full);
+        let mut start = format!("{full}{after}");
         loop {
             let next = {
                 let mut range = self
@@ -338,22 +353,29 @@ impl Snapshot {
                     }
                 }
             };
-            let Some(key) = next else { break };
+            let Some(key) = next else { return Ok(None) };
             let Some(rest) = key.strip_prefix(full.as_str()) else {
-                break;
+                return Ok(None);
             };
-            match rest.find('/') {
-                Some(slash) => {
-                    let folder = &rest[..=slash];
-                    out.push(folder.to_string());
-                    // Jump past every key inside the folder: '0' follows '/'.
-                    start = format!("{full}{}0", &rest[..slash]);
-                }
-                None => {
-                    out.push(rest.to_string());
-                    start = format!("{key}\u{0}");
-                }
+            let (entry, skip) = match rest.find('/') {
+                // '0' follows '/': past every key inside the folder.
+                Some(slash) => (&rest[..=slash], format!("{full}{}0", &rest[..slash])),
+                None => (rest, format!("{key}\u{0}")),
+            };
+            if entry > after {
+                return Ok(Some(entry.to_string()));
             }
+            start = skip;
+        }
+    }
+
+    /// The keys directly under `prefix`, folded Vault's way: `a/b` listed
+    /// under `""` is `a/`. Skips over folders instead of reading them whole
+    /// ([`Self::next_entry`] after each entry).
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut out: Vec<String> = Vec::new();
+        while let Some(entry) = self.next_entry(prefix, out.last().map_or("", String::as_str))? {
+            out.push(entry);
         }
         Ok(out)
     }

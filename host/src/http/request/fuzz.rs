@@ -276,6 +276,7 @@ fn assert_object_text(text: &str) -> Result<(), TestCaseError> {
         body: text.to_string(),
         query: Vec::new(),
         token: None,
+        raw: None,
         admission: None,
     };
     if let Err(e) = request.data() {

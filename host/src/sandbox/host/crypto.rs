@@ -1,5 +1,6 @@
 //! `crypto`: the native implementations in [`crate::crypto`], offered to
-//! engines.
+//! engines. The public-key resource and `hash` are shared with contract
+//! 0.2 (`v02/crypto.rs` converts its names and calls the methods here).
 //!
 //! Answered as a WIT `invalid-request` error: every mistake in the engine's
 //! arguments (wrong key length, malformed key, failed authentication), which
@@ -45,11 +46,11 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 
 use crate::crypto::{self as native, Cost, KeyFuture, KeyHandle, Operation};
-use crate::sandbox::bindings::coffer::engine::crypto::{
+use crate::sandbox::bindings::v01::coffer::engine::crypto::{
     AeadAlgorithm, HashAlgorithm, Host, HostPrivateKey, HostPublicKey, KeyType, PrivateKeyFormat,
     PublicKeyFormat, RsaPadding, SignOptions, SignatureEncoding,
 };
-use crate::sandbox::bindings::coffer::engine::types::Error;
+use crate::sandbox::bindings::v01::coffer::engine::types::Error;
 use crate::sandbox::heavy::HeavyError;
 use crate::sandbox::InstanceState;
 
@@ -225,7 +226,7 @@ impl InstanceState {
             .map_err(|_| wasmtime::Error::from(wasmtime::Trap::Interrupt))
     }
 
-    fn push_public(
+    pub(crate) fn push_public(
         &mut self,
         key: native::PublicKey,
     ) -> wasmtime::Result<Resource<PublicKeyHandle>> {
@@ -353,16 +354,92 @@ impl HostPrivateKey for InstanceState {
     }
 }
 
-impl HostPublicKey for InstanceState {
-    fn import(&mut self, kt: KeyType, encoded: Vec<u8>) -> Answer<Resource<PublicKeyHandle>> {
-        match native::PublicKey::import(key_type(kt), &encoded) {
+impl InstanceState {
+    /// A public key parsed from SPKI or PKCS#1, DER or PEM (both versions).
+    pub(crate) fn public_import(
+        &mut self,
+        kt: native::KeyType,
+        encoded: &[u8],
+    ) -> wasmtime::Result<Result<Resource<PublicKeyHandle>, native::CryptoError>> {
+        match native::PublicKey::import(kt, encoded) {
             Ok(k) => Ok(Ok(self.push_public(k)?)),
-            Err(e) => answer(Err(e)),
+            Err(e) => Ok(Err(e)),
         }
     }
 
+    /// A public key's type.
+    pub(crate) fn public_key_type(
+        &mut self,
+        this: &Resource<PublicKeyHandle>,
+    ) -> wasmtime::Result<native::KeyType> {
+        Ok(self.table.get(this)?.0.key_type())
+    }
+
+    /// A public key in `format`.
+    pub(crate) fn public_export(
+        &mut self,
+        this: &Resource<PublicKeyHandle>,
+        format: native::PublicKeyFormat,
+    ) -> wasmtime::Result<Result<Vec<u8>, native::CryptoError>> {
+        Ok(self.table.get(this)?.0.export(format))
+    }
+
+    /// Verifies a signature, on the heavy pool when it is costly.
+    pub(crate) async fn public_verify(
+        &mut self,
+        this: &Resource<PublicKeyHandle>,
+        message: Vec<u8>,
+        signature: Vec<u8>,
+        options: native::SignOptions,
+    ) -> wasmtime::Result<Result<bool, native::CryptoError>> {
+        let key = Arc::clone(&self.table.get(this)?.0);
+        let heavy =
+            native::cost_of(key.key_type(), Operation::Verify, message.len()) != Cost::Light;
+        let work = move || key.verify(&message, &signature, &options);
+        self.place(heavy, work).await
+    }
+
+    /// RSA-OAEP encryption, on the heavy pool when it is costly.
+    pub(crate) async fn public_encrypt_oaep(
+        &mut self,
+        this: &Resource<PublicKeyHandle>,
+        plaintext: Vec<u8>,
+        h: native::HashAlgorithm,
+        label: Option<Vec<u8>>,
+    ) -> wasmtime::Result<Result<Vec<u8>, native::CryptoError>> {
+        let key = Arc::clone(&self.table.get(this)?.0);
+        let heavy =
+            native::cost_of(key.key_type(), Operation::Encrypt, plaintext.len()) != Cost::Light;
+        let work = move || key.encrypt_oaep(&plaintext, h, label.as_deref());
+        self.place(heavy, work).await
+    }
+
+    /// Drops a public key handle.
+    pub(crate) fn public_drop(&mut self, this: Resource<PublicKeyHandle>) -> wasmtime::Result<()> {
+        self.table.delete(this)?;
+        self.live_keys = self.live_keys.saturating_sub(1);
+        Ok(())
+    }
+
+    /// A digest, on the heavy pool above [`HEAVY_INPUT_BYTES`].
+    pub(crate) async fn digest(
+        &mut self,
+        algorithm: native::HashAlgorithm,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Vec<u8>> {
+        let heavy = data.len() > HEAVY_INPUT_BYTES;
+        let work = move || native::hash(algorithm, &data);
+        self.place(heavy, work).await
+    }
+}
+
+impl HostPublicKey for InstanceState {
+    fn import(&mut self, kt: KeyType, encoded: Vec<u8>) -> Answer<Resource<PublicKeyHandle>> {
+        answer(self.public_import(key_type(kt), &encoded)?)
+    }
+
     fn key_type(&mut self, this: Resource<PublicKeyHandle>) -> wasmtime::Result<KeyType> {
-        Ok(key_type_back(self.table.get(&this)?.0.key_type()))
+        Ok(key_type_back(self.public_key_type(&this)?))
     }
 
     fn export(
@@ -376,7 +453,7 @@ impl HostPublicKey for InstanceState {
             PublicKeyFormat::Pkcs1Pem => native::PublicKeyFormat::Pkcs1Pem,
             PublicKeyFormat::Raw => native::PublicKeyFormat::Raw,
         };
-        answer(self.table.get(&this)?.0.export(f))
+        answer(self.public_export(&this, f)?)
     }
 
     async fn verify(
@@ -386,12 +463,11 @@ impl HostPublicKey for InstanceState {
         signature: Vec<u8>,
         options: SignOptions,
     ) -> Answer<bool> {
-        let key = Arc::clone(&self.table.get(&this)?.0);
         let options = sign_options(&options);
-        let heavy =
-            native::cost_of(key.key_type(), Operation::Verify, message.len()) != Cost::Light;
-        let work = move || key.verify(&message, &signature, &options);
-        answer(self.place(heavy, work).await?)
+        answer(
+            self.public_verify(&this, message, signature, options)
+                .await?,
+        )
     }
 
     async fn encrypt_oaep(
@@ -401,18 +477,14 @@ impl HostPublicKey for InstanceState {
         h: HashAlgorithm,
         label: Option<Vec<u8>>,
     ) -> Answer<Vec<u8>> {
-        let key = Arc::clone(&self.table.get(&this)?.0);
-        let heavy =
-            native::cost_of(key.key_type(), Operation::Encrypt, plaintext.len()) != Cost::Light;
-        let h = hash(h);
-        let work = move || key.encrypt_oaep(&plaintext, h, label.as_deref());
-        answer(self.place(heavy, work).await?)
+        answer(
+            self.public_encrypt_oaep(&this, plaintext, hash(h), label)
+                .await?,
+        )
     }
 
     fn drop(&mut self, this: Resource<PublicKeyHandle>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        self.live_keys = self.live_keys.saturating_sub(1);
-        Ok(())
+        self.public_drop(this)
     }
 }
 
@@ -422,10 +494,7 @@ impl Host for InstanceState {
     }
 
     async fn hash(&mut self, algorithm: HashAlgorithm, data: Vec<u8>) -> wasmtime::Result<Vec<u8>> {
-        let heavy = data.len() > HEAVY_INPUT_BYTES;
-        let algorithm = hash(algorithm);
-        let work = move || native::hash(algorithm, &data);
-        self.place(heavy, work).await
+        self.digest(hash(algorithm), data).await
     }
 
     fn hmac(&mut self, algorithm: HashAlgorithm, key: Vec<u8>, data: Vec<u8>) -> Answer<Vec<u8>> {

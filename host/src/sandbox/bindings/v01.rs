@@ -1,21 +1,5 @@
-//! The generated bindings for `wit/coffer-engine@0.1.0`, in one place.
-//!
-//! Options, and why:
-//! - `exports: async`: engine calls run on wasmtime fibers inside tokio
-//!   tasks, so a call never blocks a worker thread and needs no thread hop.
-//! - `imports: trappable`: a host function can trap the guest (stale resource
-//!   handle, a write buffer over its cap) instead of answering it; such an
-//!   instance is then dropped.
-//! - `async` on the crypto imports that may compute for long (key generation,
-//!   private-key operations, and those whose cost grows with their input; the
-//!   list and the rule are in `host/crypto.rs`): their Rust side is a future,
-//!   so they can hand the work to the [`HeavyPool`](super::heavy::HeavyPool)
-//!   and suspend the call's fiber instead of holding a tokio worker. To the
-//!   engine they are still plain blocking calls (the WIT is unchanged).
-//!   Everything else stays synchronous: no future, no thread hop.
-//! - No `tracing` on any import: its argument values are secrets.
-//! - `with`: the crypto key resources are host types kept in the store's
-//!   `ResourceTable`, so a warm instance keeps its keys parsed.
+//! The bindings of `wit/coffer-engine@0.1.0` (see the parent module for
+//! the options).
 
 wasmtime::component::bindgen!({
     path: "../wit/coffer-engine@0.1.0",

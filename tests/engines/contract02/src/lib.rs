@@ -1,0 +1,232 @@
+//! A test engine written directly against contract 0.2 with wit-bindgen
+//! (the SDK is still on 0.1), so the host's 0.2 side can be tested end to
+//! end. Its paths, relative to the mount:
+//!
+//! - `ca/pem` (unauthenticated): a PEM body, `application/pem-certificate-chain`,
+//!   with `cache-control: max-age=60`;
+//! - `public/whoami` (unauthenticated) and `whoami`: what the engine was
+//!   told — operation, path, caller, mount path and options, request id,
+//!   query, headers, content type;
+//! - `root/{name}` (sudo): `{"sudo": true}`;
+//! - `echo` (write): answers the body it received, as it came, with the
+//!   content type it came with (header `x-echo-content-type`);
+//! - `created/{name}` (write, with an existence check): stores the body,
+//!   answers 201 with a `location` header and the operation it ran as;
+//! - `unavailable`: the `unavailable` error; `teapot`: `status(418)`;
+//!   `badstatus`: `status(200)` (not an error status); `badheader`: a
+//!   response that sets `content-length`;
+//! - `items/{name}` (write) stores a key; `LIST items` pages them with
+//!   `storage.list-page` (`?after=`, `?limit=`);
+//! - `hash/{algorithm}` (write): the hex digest of the body, by the host's
+//!   keyless `crypto.hash`;
+//! - `keys`: tries `keys.key.generate` and answers the host's error as it
+//!   is (the host serves no keys yet: it must answer, not trap).
+// The glue wit-bindgen generates is unsafe code (the canonical ABI); this
+// crate writes none of its own.
+#![allow(unsafe_code)]
+
+#[allow(clippy::all, missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({
+        world: "engine",
+        path: "../../../wit/coffer-engine@0.2.0",
+    });
+}
+
+use bindings::coffer::engine::http::{Body, Caller, RawBody, Request, Response};
+use bindings::coffer::engine::keys::Key;
+use bindings::coffer::engine::{crypto, storage};
+use bindings::coffer::engine::types::{Error, ErrorStatus, Operation};
+use bindings::exports::coffer::engine::handler::{Description, Guest, OperationInfo, PathInfo};
+use serde_json::json;
+
+struct Engine;
+
+fn data(status: u16, value: serde_json::Value, headers: Vec<(String, String)>) -> Response {
+    Response {
+        status,
+        body: Body::Data(value.to_string()),
+        warnings: Vec::new(),
+        headers,
+    }
+}
+
+fn op_name(op: Operation) -> &'static str {
+    match op {
+        Operation::Read => "read",
+        Operation::Create => "create",
+        Operation::Update => "update",
+        Operation::Delete => "delete",
+        Operation::List => "list",
+        Operation::Patch => "patch",
+    }
+}
+
+fn whoami(request: &Request) -> Response {
+    let caller = match request.caller() {
+        Caller::Unauthenticated => json!("unauthenticated"),
+        Caller::Token(t) => json!({
+            "display_name": t.display_name,
+            "policies": t.policies,
+            "accessor": t.accessor,
+        }),
+    };
+    data(
+        200,
+        json!({
+            "operation": op_name(request.operation()),
+            "path": request.path(),
+            "caller": caller,
+            "mount_path": request.mount_path(),
+            "mount_options": request.mount_options(),
+            "id": request.id(),
+            "query": request.query(),
+            "headers": request.headers(),
+            "content_type": request.content_type(),
+        }),
+        Vec::new(),
+    )
+}
+
+fn query(request: &Request, name: &str) -> Option<String> {
+    request
+        .query()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+impl Guest for Engine {
+    fn handle(request: Request) -> Result<Response, Error> {
+        let path = request.path();
+        let op = request.operation();
+        let segments: Vec<&str> = path.split('/').collect();
+        match (segments.as_slice(), op) {
+            (["ca", "pem"], Operation::Read) => Ok(Response {
+                status: 200,
+                body: Body::Raw(RawBody {
+                    content_type: "application/pem-certificate-chain".into(),
+                    bytes: b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+                        .to_vec(),
+                }),
+                warnings: Vec::new(),
+                headers: vec![("cache-control".into(), "max-age=60".into())],
+            }),
+            (["public", "whoami"] | ["whoami"], _) => Ok(whoami(&request)),
+            (["root", _], _) => Ok(data(200, json!({ "sudo": true }), Vec::new())),
+            (["echo"], Operation::Create | Operation::Update) => {
+                let content_type = request.content_type();
+                Ok(Response {
+                    status: 200,
+                    body: Body::Raw(RawBody {
+                        content_type: content_type
+                            .clone()
+                            .unwrap_or_else(|| "application/octet-stream".into()),
+                        bytes: request.body(),
+                    }),
+                    warnings: vec!["echoed".into()],
+                    headers: vec![(
+                        "x-echo-content-type".into(),
+                        content_type.unwrap_or_else(|| "none".into()),
+                    )],
+                })
+            }
+            (["created", name], Operation::Create | Operation::Update) => {
+                storage::put(&format!("created/{name}"), &request.body())?;
+                let location = format!("/v1/{}created/{name}", request.mount_path());
+                Ok(data(
+                    201,
+                    json!({ "operation": op_name(op) }),
+                    vec![("location".into(), location)],
+                ))
+            }
+            (["created", name], Operation::Read) => match storage::get(&format!("created/{name}"))? {
+                Some(bytes) => Ok(data(
+                    200,
+                    json!({ "body": String::from_utf8_lossy(&bytes) }),
+                    Vec::new(),
+                )),
+                None => Err(Error::NotFound(String::new())),
+            },
+            (["unavailable"], _) => Err(Error::Unavailable("the test HSM cannot be reached".into())),
+            (["teapot"], _) => Err(Error::Status(ErrorStatus {
+                status: 418,
+                message: "short and stout".into(),
+            })),
+            (["badstatus"], _) => Err(Error::Status(ErrorStatus {
+                status: 200,
+                message: "not an error".into(),
+            })),
+            (["badheader"], _) => Ok(data(
+                200,
+                json!({}),
+                vec![("content-length".into(), "1".into())],
+            )),
+            (["items", name], Operation::Create | Operation::Update) => {
+                storage::put(&format!("items/{name}"), b"x")?;
+                Ok(data(200, json!({}), Vec::new()))
+            }
+            (["items"] | ["items", ""], Operation::List) => {
+                let after = query(&request, "after").unwrap_or_default();
+                let limit = query(&request, "limit")
+                    .map(|l| l.parse::<u32>())
+                    .transpose()
+                    .map_err(|e| Error::InvalidRequest(format!("limit: {e}")))?
+                    .unwrap_or(1000);
+                let keys = storage::list_page("items/", &after, limit)?;
+                Ok(data(200, json!({ "keys": keys }), Vec::new()))
+            }
+            (["hash", algorithm], Operation::Create | Operation::Update) => {
+                let digest = crypto::hash(algorithm, &request.body())?;
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                Ok(data(200, json!({ "digest": hex }), Vec::new()))
+            }
+            (["keys"], Operation::Read) => {
+                Key::generate("aes256-gcm96", None, &[])?;
+                Ok(data(200, json!({ "generated": true }), Vec::new()))
+            }
+            _ => Err(Error::NotFound(String::new())),
+        }
+    }
+
+    fn exists(request: &Request) -> Result<Option<bool>, Error> {
+        let path = request.path();
+        match path.strip_prefix("created/") {
+            Some(name) => Ok(Some(storage::get(&format!("created/{name}"))?.is_some())),
+            None => Ok(None),
+        }
+    }
+
+    fn periodic(_mount_path: String, _mount_options: String) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn describe() -> Description {
+        let path = |pattern: &str, synopsis: &str, ops: &[Operation]| PathInfo {
+            pattern: pattern.into(),
+            synopsis: synopsis.into(),
+            description: String::new(),
+            operations: ops
+                .iter()
+                .map(|op| OperationInfo {
+                    operation: *op,
+                    summary: String::new(),
+                })
+                .collect(),
+            fields: Vec::new(),
+        };
+        Description {
+            paths: vec![
+                path("ca/pem", "The CA certificate, PEM.", &[Operation::Read]),
+                path("whoami", "What the engine is told.", &[Operation::Read]),
+                path("echo", "Echoes the body.", &[Operation::Update]),
+            ],
+            unauthenticated: vec!["ca/pem".into(), "public/*".into()],
+            sudo: vec!["root/+".into()],
+            // Credentials are never passed on, even when asked for.
+            headers: vec!["x-test-header".into(), "x-vault-token".into()],
+        }
+    }
+}
+
+bindings::export!(Engine with_types_in bindings);
