@@ -35,8 +35,8 @@ mod bindings {
 
 use bindings::coffer::engine::http::{Body, Caller, RawBody, Request, Response};
 use bindings::coffer::engine::keys::Key;
-use bindings::coffer::engine::{crypto, storage};
 use bindings::coffer::engine::types::{Error, ErrorStatus, Operation};
+use bindings::coffer::engine::{crypto, storage};
 use bindings::exports::coffer::engine::handler::{Description, Guest, OperationInfo, PathInfo};
 use serde_json::json;
 
@@ -140,7 +140,8 @@ impl Guest for Engine {
                     vec![("location".into(), location)],
                 ))
             }
-            (["created", name], Operation::Read) => match storage::get(&format!("created/{name}"))? {
+            (["created", name], Operation::Read) => match storage::get(&format!("created/{name}"))?
+            {
                 Some(bytes) => Ok(data(
                     200,
                     json!({ "body": String::from_utf8_lossy(&bytes) }),
@@ -148,7 +149,9 @@ impl Guest for Engine {
                 )),
                 None => Err(Error::NotFound(String::new())),
             },
-            (["unavailable"], _) => Err(Error::Unavailable("the test HSM cannot be reached".into())),
+            (["unavailable"], _) => {
+                Err(Error::Unavailable("the test HSM cannot be reached".into()))
+            }
             (["teapot"], _) => Err(Error::Status(ErrorStatus {
                 status: 418,
                 message: "short and stout".into(),
