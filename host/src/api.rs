@@ -109,8 +109,12 @@ pub enum Reply {
         /// The envelope's `warnings`.
         warnings: Vec<String>,
     },
-    /// Nothing to say: 204, or 200 with warnings only.
+    /// No body: 204, or 200 with warnings only; an engine's other status
+    /// (a 0.2 engine's 201 or 202) is answered as it is, with an empty
+    /// body or the warnings.
     Empty {
+        /// The status: 200 unless an engine chose another.
+        status: u16,
         /// Warnings, if any.
         warnings: Vec<String>,
         /// Headers an engine set (checked by [`check_engine_header`]).
@@ -156,6 +160,7 @@ impl Reply {
     /// 204.
     pub fn empty() -> Self {
         Reply::Empty {
+            status: 200,
             warnings: Vec::new(),
             headers: Vec::new(),
         }

@@ -156,6 +156,13 @@ fn contract02_statuses_headers_errors_and_list_pages() {
     assert_eq!(r.data()["operation"], json!("update"));
     assert_eq!(c.read("pki/created/one")["body"], json!(r#"{"n":2}"#));
 
+    // No body and the engine's own status: that status, empty, with its
+    // header (not the 204 that a response with nothing in it gets).
+    let r = c.post("pki/accepted", &json!({}));
+    r.expect(202);
+    assert_eq!(r.body, "");
+    assert_eq!(r.header("x-queued"), vec!["yes"]);
+
     // The errors of 0.2.
     let r = c.get("pki/unavailable");
     r.expect(503);

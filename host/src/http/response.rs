@@ -47,13 +47,23 @@ pub fn render(request_id: Uuid, result: ApiResult, mount_type: &str) -> Response
             Some(auth),
             mount_type,
         ),
-        Ok(Reply::Empty { warnings, headers }) if warnings.is_empty() => {
-            with_headers(bytes(204, None, Bytes::new()), headers)
+        Ok(Reply::Empty {
+            status,
+            warnings,
+            headers,
+        }) if warnings.is_empty() => {
+            // Vault answers a response with nothing in it 204.
+            let status = if status == 200 { 204 } else { status };
+            with_headers(bytes(status, None, Bytes::new()), headers)
         }
-        Ok(Reply::Empty { warnings, headers }) => with_headers(
+        Ok(Reply::Empty {
+            status,
+            warnings,
+            headers,
+        }) => with_headers(
             envelope(
                 request_id,
-                200,
+                status,
                 Value::Null,
                 warnings,
                 None,

@@ -1074,7 +1074,11 @@ fn reply(
         }
     }
     match body {
-        Answer::None => Reply::Empty { warnings, headers },
+        Answer::None => Reply::Empty {
+            status,
+            warnings,
+            headers,
+        },
         Answer::Data(text) => match serde_json::value::RawValue::from_string(text) {
             Ok(data) => Reply::EngineData {
                 status,

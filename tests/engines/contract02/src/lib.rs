@@ -12,6 +12,7 @@
 //!   content type it came with (header `x-echo-content-type`);
 //! - `created/{name}` (write, with an existence check): stores the body,
 //!   answers 201 with a `location` header and the operation it ran as;
+//! - `accepted`: 202 with no body and an `x-queued` header;
 //! - `unavailable`: the `unavailable` error; `teapot`: `status(418)`;
 //!   `badstatus`: `status(200)` (not an error status); `badheader`: a
 //!   response that sets `content-length`;
@@ -149,6 +150,13 @@ impl Guest for Engine {
                 )),
                 None => Err(Error::NotFound(String::new())),
             },
+            // No body, a status of its own, and a header.
+            (["accepted"], _) => Ok(Response {
+                status: 202,
+                body: Body::None,
+                warnings: Vec::new(),
+                headers: vec![("x-queued".into(), "yes".into())],
+            }),
             (["unavailable"], _) => {
                 Err(Error::Unavailable("the test HSM cannot be reached".into()))
             }
