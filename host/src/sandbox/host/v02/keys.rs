@@ -33,6 +33,16 @@ impl InstanceState {
         self.table.get(this)?;
         Ok(Err(not_served()))
     }
+
+    /// [`InstanceState::no_key`] for each item of a batch.
+    fn no_key_each<T>(
+        &mut self,
+        this: &Resource<KeyData>,
+        items: &[AeadItem],
+    ) -> wasmtime::Result<Vec<Result<T, Error>>> {
+        self.table.get(this)?;
+        Ok(items.iter().map(|_| Err(not_served())).collect())
+    }
 }
 
 impl Host for InstanceState {}
@@ -158,8 +168,7 @@ impl HostKey for InstanceState {
         this: Resource<KeyData>,
         items: Vec<AeadItem>,
     ) -> wasmtime::Result<Vec<Result<Vec<u8>, Error>>> {
-        self.table.get(&this)?;
-        Ok(items.iter().map(|_| Err(not_served())).collect())
+        self.no_key_each(&this, &items)
     }
 
     async fn decrypt_batch(
@@ -167,8 +176,7 @@ impl HostKey for InstanceState {
         this: Resource<KeyData>,
         items: Vec<AeadItem>,
     ) -> wasmtime::Result<Vec<Result<Vec<u8>, Error>>> {
-        self.table.get(&this)?;
-        Ok(items.iter().map(|_| Err(not_served())).collect())
+        self.no_key_each(&this, &items)
     }
 
     async fn decrypt_oaep(
