@@ -761,7 +761,7 @@ impl Sandbox {
         };
         let mut warm = match mount.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             Some(w) => w,
-            None => self.instantiate(mount).await?,
+            None => Box::pin(self.instantiate(mount)).await?,
         };
         let mut held = None;
         loop {

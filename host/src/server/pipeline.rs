@@ -120,7 +120,7 @@ impl Server {
         // reach a log.
         if let Some(authorized) = self.auth.unauthenticated(path) {
             return Handled {
-                result: crate::sys::unauthenticated(self, authorized, request).await,
+                result: Box::pin(crate::sys::unauthenticated(self, authorized, request)).await,
                 mount_type: "system".into(),
             };
         }
@@ -151,7 +151,7 @@ impl Server {
             target,
         );
         if self.audit.is_enabled() {
-            return self.handle_audited(unsealed, request, authorized).await;
+            return Box::pin(self.handle_audited(unsealed, request, authorized)).await;
         }
         match authorized {
             Ok(a) => self.dispatch(unsealed, a, request).await,
@@ -169,7 +169,7 @@ impl Server {
         let path = authorized.path();
         if path == "sys" || path.starts_with("sys/") {
             return Handled {
-                result: crate::sys::handle(self, unsealed, authorized, request).await,
+                result: Box::pin(crate::sys::handle(self, unsealed, authorized, request)).await,
                 mount_type: "system".into(),
             };
         }
