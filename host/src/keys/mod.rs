@@ -38,6 +38,9 @@
 //! bytes.
 
 pub mod managed;
+#[cfg(feature = "test-managed-keys")]
+#[path = "../../../tests/support/managed_keys.rs"]
+pub mod test_backend;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

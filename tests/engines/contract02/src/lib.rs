@@ -20,8 +20,8 @@
 //!   `storage.list-page` (`?after=`, `?limit=`);
 //! - `hash/{algorithm}` (write): the hex digest of the body, by the host's
 //!   keyless `crypto.hash`;
-//! - `keys`: tries `keys.key.generate` and answers the host's error as it
-//!   is (the host serves no keys yet: it must answer, not trap).
+//! - `keys`: generates a key with `keys.key.generate` (the host's error,
+//!   if any, answered as it is).
 // The glue wit-bindgen generates is unsafe code (the canonical ABI); this
 // crate writes none of its own.
 #![allow(unsafe_code)]
