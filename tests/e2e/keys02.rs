@@ -468,6 +468,83 @@ fn keys02_every_key_type_sealed_survives_a_restart_and_checks_out_independently(
     );
     assert_eq!(unhex(&opened["plaintext"]), b"wrapped");
 
+    // A batch: each item alone, a bad one failing by itself.
+    let batch = kms.op(
+        "aes256-gcm96",
+        "encrypt-batch",
+        json!({ "items": [
+            { "plaintext": hex::encode(b"one"), "nonce": hex::encode(NONCE) },
+            { "plaintext": hex::encode(b"two"), "nonce": "0011" },
+            { "plaintext": hex::encode(b"three"), "nonce": hex::encode(NONCE), "aad": "aa" },
+        ] }),
+    );
+    let results = batch["results"].as_array().unwrap();
+    let aes_key = &sealed[1].1;
+    assert_eq!(
+        open_independently(
+            "aes256-gcm96",
+            aes_key,
+            &unhex(&results[0]["ciphertext"]),
+            &[]
+        ),
+        b"one"
+    );
+    assert!(results[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("InvalidRequest"));
+    assert_eq!(
+        open_independently(
+            "aes256-gcm96",
+            aes_key,
+            &unhex(&results[2]["ciphertext"]),
+            &[0xaa]
+        ),
+        b"three"
+    );
+
+    // A derived key is HKDF-SHA-256(key, no salt, context), checked with
+    // RustCrypto's hkdf, and keeps its parent's permissions.
+    let derived = kms.op(
+        "aes256-gcm96",
+        "derive",
+        json!({ "context": hex::encode(b"tenant"), "as": "derived" }),
+    );
+    assert_eq!(derived["permissions"], json!(["export"]));
+    let derived_key = unhex(&kms.op("derived", "export", json!({ "format": "raw" }))["key"]);
+    let mut okm = [0u8; 64];
+    hkdf::Hkdf::<sha2::Sha256>::new(None, aes_key)
+        .expand(b"tenant", &mut okm)
+        .unwrap();
+    assert_eq!(derived_key, okm[..32]);
+
+    // BYOK: a key wrapped for an exportable RSA key opens with RustCrypto
+    // (RSA-OAEP, then AES-KWP) to the target's bytes, and unwraps in the
+    // host to the same key.
+    kms.make(
+        "wrapper",
+        json!({ "type": "rsa-2048", "permissions": exportable }),
+    );
+    let wrapped = unhex(&kms.op("wrapper", "wrap", json!({ "target": "aes256-gcm96" }))["wrapped"]);
+    let wrapper_der = unhex(&kms.op("wrapper", "export", json!({ "format": "pkcs8-der" }))["key"]);
+    {
+        use rsa::pkcs8::DecodePrivateKey;
+        let private = rsa::RsaPrivateKey::from_pkcs8_der(&wrapper_der).unwrap();
+        let (head, tail) = wrapped.split_at(256);
+        let ephemeral = private
+            .decrypt(rsa::Oaep::new::<sha2::Sha256>(), head)
+            .unwrap();
+        let kek = aes_kw::KekAes256::try_from(ephemeral.as_slice()).unwrap();
+        assert_eq!(&kek.unwrap_with_padding_vec(tail).unwrap(), aes_key);
+    }
+    kms.op(
+        "wrapper",
+        "unwrap",
+        json!({ "wrapped": hex::encode(&wrapped), "type": "aes256-gcm96", "as": "unwrapped", "permissions": ["export"] }),
+    );
+    let unwrapped = unhex(&kms.op("unwrapped", "export", json!({ "format": "raw" }))["key"]);
+    assert_eq!(&unwrapped, aes_key);
+
     // An imported key is the client's bytes.
     let imported = [0x42u8; 32];
     kms.make(

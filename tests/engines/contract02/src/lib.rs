@@ -26,8 +26,11 @@
 //!   bytes in hex): a key generated (or imported), sealed and stored;
 //!   `kms/{name}/{op}` opens the stored blob and runs `op`: `permit`
 //!   (`{"permission"}`, sealed and stored again), `sign`, `verify`,
-//!   `encrypt`, `decrypt`, `decrypt-oaep`, `hmac`, `export` (writes, JSON
-//!   fields of the same names in hex) and `public` (read: the SPKI DER);
+//!   `encrypt`, `decrypt`, `encrypt-batch` (`{"items": [...]}`),
+//!   `decrypt-oaep`, `hmac`, `export`, `derive` and `unwrap` (the new key
+//!   stored as `{"as"}`), `wrap` (`{"target"}`, another stored key) (writes,
+//!   JSON fields of the same names in hex) and `public` (read: the SPKI
+//!   DER);
 //! - `managed/{name}/sign` (write, `{"message"}`): signs with a managed
 //!   key and answers the signature and the key's SPKI DER.
 //!
@@ -45,7 +48,7 @@ mod bindings {
 }
 
 use bindings::coffer::engine::http::{Body, Caller, RawBody, Request, Response};
-use bindings::coffer::engine::keys::{Key, SignOptions};
+use bindings::coffer::engine::keys::{AeadItem, Key, SignOptions};
 use bindings::coffer::engine::types::{Error, ErrorStatus, Operation};
 use bindings::coffer::engine::{crypto, storage};
 use bindings::exports::coffer::engine::handler::{Description, Guest, OperationInfo, PathInfo};
@@ -85,6 +88,18 @@ impl Fields {
             .get(field)
             .and_then(|v| v.as_array())
             .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    fn objects(&self, field: &str) -> Vec<Fields> {
+        self.0
+            .get(field)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_object().cloned().map(Fields))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -188,6 +203,48 @@ fn use_key(name: &str, key: &Key, action: &str, body: &Fields) -> Result<serde_j
             json!({ "hmac": hex(&mac) })
         }
         "export" => json!({ "key": hex(&key.export(&body.text("format")?)?) }),
+        "encrypt-batch" => {
+            let items = body
+                .objects("items")
+                .iter()
+                .map(|item| {
+                    Ok(AeadItem {
+                        data: item.hex("plaintext")?,
+                        nonce: item.hex("nonce")?,
+                        aad: item.hex("aad")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            let results: Vec<serde_json::Value> = key
+                .encrypt_batch(&items)
+                .into_iter()
+                .map(|r| match r {
+                    Ok(c) => json!({ "ciphertext": hex(&c) }),
+                    Err(e) => json!({ "error": format!("{e:?}") }),
+                })
+                .collect();
+            json!({ "results": results })
+        }
+        "derive" => {
+            let derived = key.derive(&body.hex("context")?)?;
+            storage::put(&format!("kms/{}", body.text("as")?), &derived.seal()?)?;
+            describe_key(&derived)
+        }
+        "wrap" => {
+            let target = stored_key(&body.text("target")?)?;
+            json!({ "wrapped": hex(&key.wrap_key(&target, "sha2-256")?) })
+        }
+        "unwrap" => {
+            let unwrapped = Key::unwrap(
+                key,
+                &body.hex("wrapped")?,
+                "sha2-256",
+                &body.text("type")?,
+                &body.strings("permissions"),
+            )?;
+            storage::put(&format!("kms/{}", body.text("as")?), &unwrapped.seal()?)?;
+            describe_key(&unwrapped)
+        }
         _ => return Err(Error::NotFound(String::new())),
     })
 }
