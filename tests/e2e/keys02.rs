@@ -24,6 +24,7 @@ use crate::harness::{install_engine, Client, ConfigDir, Server, CONTRACT02_WASM,
 /// `shared` for any mount, `offline` behind a backend that is down.
 const MANAGED: &str = r#"[
     {"name": "signer", "id": "11111111-aaaa", "type": "ecdsa-p256"},
+    {"name": "sealer", "id": "44444444-dddd", "any_mount": true, "type": "aes256-gcm96"},
     {"name": "shared", "id": "22222222-bbbb", "any_mount": true, "type": "ecdsa-p256"},
     {"name": "offline", "id": "33333333-cccc", "type": "ed25519", "down": true}
 ]"#;
@@ -637,4 +638,43 @@ fn keys02_a_managed_key_signs_and_only_where_allowed() {
     let r = c.post("pki/managed/signer/sign", &body);
     r.expect(403);
     c.post("pki/managed/shared/sign", &body).expect(200);
+
+    // A managed AEAD key: a batch goes item by item through its handle,
+    // a bad item failing alone, and round-trips; its bytes never leave.
+    let r = c.post(
+        "pki/managed/sealer/encrypt-batch",
+        &json!({ "items": [
+            { "plaintext": hex::encode(b"one"), "nonce": hex::encode(NONCE) },
+            { "plaintext": hex::encode(b"two"), "nonce": "00" },
+        ] }),
+    );
+    r.expect(200);
+    let results = r.data()["results"].clone();
+    assert!(results[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("InvalidRequest"));
+    let r = c.post(
+        "pki/managed/sealer/decrypt",
+        &json!({ "ciphertext": results[0]["ciphertext"], "nonce": hex::encode(NONCE) }),
+    );
+    r.expect(200);
+    assert_eq!(unhex(&r.data()["plaintext"]), b"one");
+    c.post("pki/managed/sealer/export", &json!({ "format": "raw" }))
+        .expect(403);
+    c.post(
+        "pki/managed/sealer/permit",
+        &json!({ "permission": "export" }),
+    )
+    .expect(403);
+    c.post(
+        "pki/managed/sealer/derive",
+        &json!({ "context": "00", "as": "d" }),
+    )
+    .expect(400);
+    c.post(
+        "pki/managed/sealer/hmac",
+        &json!({ "algorithm": "sha2-256", "data": "00" }),
+    )
+    .expect(400);
 }

@@ -32,7 +32,8 @@
 //!   JSON fields of the same names in hex) and `public` (read: the SPKI
 //!   DER);
 //! - `managed/{name}/sign` (write, `{"message"}`): signs with a managed
-//!   key and answers the signature and the key's SPKI DER.
+//!   key and answers the signature and the key's SPKI DER;
+//!   `managed/{name}/{op}` runs the other `kms/` operations on it.
 //!
 //! Every host error is answered as it is.
 // The glue wit-bindgen generates is unsafe code (the canonical ABI); this
@@ -437,6 +438,11 @@ impl Guest for Engine {
                     }),
                     Vec::new(),
                 ))
+            }
+            (["managed", name, action], Operation::Create | Operation::Update) => {
+                let key = Key::managed(name)?;
+                let body = Fields::of(&request)?;
+                Ok(data(200, use_key(name, &key, action, &body)?, Vec::new()))
             }
             _ => Err(Error::NotFound(String::new())),
         }
