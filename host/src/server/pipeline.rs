@@ -386,6 +386,7 @@ impl Server {
             mount_path: mount.record.path.clone(),
             mount_options: serde_json::Value::Object(mount.record.options.clone()).to_string(),
             write_rule: authorized.write_rule(),
+            allowed_managed_keys: mount.record.config.allowed_managed_keys.clone(),
         };
         Handled {
             result: self
