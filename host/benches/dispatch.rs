@@ -34,7 +34,7 @@ fn request(method: Method, data: &str) -> CallRequest {
         allowed_managed_keys: Vec::new(),
         raw: None,
         caller: None,
-        id: String::new(),
+        id: uuid::Uuid::nil(),
     }
 }
 
@@ -254,7 +254,7 @@ async fn call_ok(
         allowed_managed_keys: Vec::new(),
         raw: None,
         caller: None,
-        id: String::new(),
+        id: uuid::Uuid::nil(),
     };
     match sandbox.call(unsealed, mount, request, None).await {
         Ok(Reply::EngineData {

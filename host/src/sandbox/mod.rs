@@ -185,8 +185,9 @@ pub struct CallState {
     writes: WriteSet,
     write_bytes: usize,
     generation: u64,
-    /// What contract 0.2's `keys` may reach during this call.
-    keys: KeyScope,
+    /// What contract 0.2's `keys` may reach during this call (`None` for
+    /// a 0.1 engine).
+    keys: Option<KeyScope>,
 }
 
 /// An instance's exports, one arm per contract version.
@@ -312,15 +313,28 @@ impl MountRuntime {
 }
 
 /// Who calls an engine: a token's holder (the token itself never reaches
-/// an engine).
+/// an engine). Shares the token's entry, so a call to an engine that never
+/// asks (every 0.1 engine) copies nothing.
 #[derive(Clone, Debug)]
-pub struct EngineCaller {
+pub struct EngineCaller(pub Arc<crate::auth::tokens::TokenEntry>);
+
+impl EngineCaller {
     /// The token's display name.
-    pub display_name: String,
+    pub fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+
     /// Its policies, sorted.
-    pub policies: Vec<String>,
+    pub fn policies(&self) -> Vec<String> {
+        let mut policies = self.0.policies.clone();
+        policies.sort();
+        policies
+    }
+
     /// Its accessor.
-    pub accessor: String,
+    pub fn accessor(&self) -> &str {
+        &self.0.accessor
+    }
 }
 
 /// An engine request before create and update are told apart.
@@ -336,7 +350,7 @@ pub struct CallRequest {
     /// The caller; `None` on an unauthenticated path.
     pub caller: Option<EngineCaller>,
     /// The request's id.
-    pub id: String,
+    pub id: uuid::Uuid,
     /// Query parameters.
     pub query: Vec<(String, String)>,
     /// The mount's path with a trailing slash.
@@ -346,7 +360,8 @@ pub struct CallRequest {
     /// Which of create and update the caller's policies allow for a write
     /// (enforced once the engine's `exists` has answered).
     pub write_rule: crate::auth::WriteRule,
-    /// The mount's `allowed_managed_keys` (for `keys.managed`).
+    /// The mount's `allowed_managed_keys` (for `keys.managed`); empty for
+    /// a 0.1 engine, which has no `keys`.
     pub allowed_managed_keys: Vec<String>,
 }
 
@@ -804,7 +819,9 @@ impl Sandbox {
             // at least every commit counted in it (see `commit_lock`).
             let generation = mount.generation.load(Ordering::SeqCst);
             let snapshot = self.storage.snapshot(unsealed, mount.prefix.clone())?;
-            let keys = self.key_scope(unsealed, mount, &entry);
+            // Only a 0.2 engine has `keys`: a 0.1 call builds no scope.
+            let keys = matches!(warm.engine, Instance::V02(_))
+                .then(|| self.key_scope(unsealed, mount, &entry));
             let (outcome, call) = match self
                 .invoke(&mut warm, &entry, snapshot, generation, keys)
                 .await
@@ -911,7 +928,7 @@ impl Sandbox {
         entry: &Entry<'_>,
         snapshot: Snapshot,
         generation: u64,
-        keys: KeyScope,
+        keys: Option<KeyScope>,
     ) -> wasmtime::Result<(Outcome, CallState)> {
         warm.uses = warm.uses.saturating_add(1);
         warm.store.data_mut().call = Some(CallState {
@@ -1092,7 +1109,9 @@ async fn invoke_v02(
             store.data_mut().table.get(&request)?.operation,
             Operation::Create | Operation::Update
         );
-    store.data_mut().call_mut()?.keys.may_permit = permits;
+    if let Some(keys) = store.data_mut().call_mut()?.keys.as_mut() {
+        keys.may_permit = permits;
+    }
     let answer = handler.call_handle(&mut *store, request).await?;
     Ok(Outcome::Handled(answer.map(reply_v02).map_err(error_v02)))
 }

@@ -154,9 +154,14 @@ fn internal(e: CryptoError) -> Error {
 impl InstanceState {
     /// The current call's key scope; `unavailable` outside a call.
     fn key_scope(&self) -> Result<&KeyScope, Error> {
-        self.call.as_ref().map(|c| &c.keys).ok_or_else(|| {
-            Error::Unavailable("keys are opened and sealed only while handling a request".into())
-        })
+        self.call
+            .as_ref()
+            .and_then(|c| c.keys.as_ref())
+            .ok_or_else(|| {
+                Error::Unavailable(
+                    "keys are opened and sealed only while handling a request".into(),
+                )
+            })
     }
 
     /// What `this` holds; a trap if it names no key.
@@ -395,7 +400,12 @@ impl HostKey for InstanceState {
                 "a managed key is never given a permission".into(),
             )));
         };
-        if !self.call.as_ref().is_some_and(|c| c.keys.may_permit) {
+        if !self
+            .call
+            .as_ref()
+            .and_then(|c| c.keys.as_ref())
+            .is_some_and(|k| k.may_permit)
+        {
             return Ok(Err(Error::PermissionDenied(format!(
                 "a key is given `{permission}` only while handling a client's create or update"
             ))));
