@@ -167,6 +167,7 @@ fn contract02_statuses_headers_errors_and_list_pages() {
     let r = c.get("pki/unavailable");
     r.expect(503);
     assert_eq!(r.errors(), vec!["the test HSM cannot be reached"]);
+    assert_eq!(r.header("retry-after"), vec!["5"]);
     let r = c.get("pki/teapot");
     r.expect(418);
     assert_eq!(r.errors(), vec!["short and stout"]);

@@ -629,7 +629,9 @@ fn keys02_a_managed_key_signs_and_only_where_allowed() {
             &unhex(&signed["signature"]),
         );
     }
-    c.post("pki/managed/offline/sign", &body).expect(503);
+    let r = c.post("pki/managed/offline/sign", &body);
+    r.expect(503);
+    assert_eq!(r.header("retry-after"), vec!["5"]);
     c.post(
         "sys/mounts/pki/tune",
         &json!({ "allowed_managed_keys": ["offline"] }),

@@ -1234,7 +1234,7 @@ fn error_v02(e: v02::coffer::engine::types::Error) -> ApiError {
         E::NotFound(m) if m.is_empty() => ApiError::NotFound(None),
         E::NotFound(m) => ApiError::NotFound(Some(m)),
         E::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
-        E::Unavailable(m) => ApiError::Unavailable(m),
+        E::Unavailable(m) => ApiError::BackendUnavailable(m),
         E::Internal(m) => ApiError::Internal(m),
         E::Status(s) if (400..=599).contains(&s.status) => ApiError::Status(s.status, s.message),
         E::Status(s) => ApiError::Internal(format!(
@@ -1279,7 +1279,7 @@ mod tests {
         };
         assert_eq!(
             error_v02(E::Unavailable("hsm down".into())),
-            ApiError::Unavailable("hsm down".into())
+            ApiError::BackendUnavailable("hsm down".into())
         );
         for n in [400, 409, 418, 429, 499, 500, 502, 599] {
             assert_eq!(status(n), ApiError::Status(n, "m".into()));
