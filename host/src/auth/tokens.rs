@@ -263,7 +263,9 @@ impl TokenStore {
         let mut digits = [0u8; 64];
         hex::encode_to_slice(mac.finalize().into_bytes(), &mut digits)
             .map_err(|_| ApiError::internal("token hash"))?;
-        Ok(String::from_utf8_lossy(&digits).into_owned())
+        std::str::from_utf8(&digits)
+            .map(str::to_owned)
+            .map_err(|_| ApiError::internal("token hash"))
     }
 
     /// A token's storage name.

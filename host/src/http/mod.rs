@@ -152,11 +152,14 @@ async fn handle(
         },
     };
     let id = uuid::Uuid::new_v4();
-    let task = tokio::spawn(async move {
+    // Boxed: a task's cell holds its future or its output in one enum
+    // that tokio moves whole at each stage, so a handler future of
+    // kilobytes inline cost a KV read several copies of itself.
+    let task = tokio::spawn(Box::pin(async move {
         let request = request::assemble(id, head, data, raw, admission);
         let handled = server.handle(request).await;
         response::render(id, handled.result, &handled.mount_type)
-    });
+    }));
     ticket.track(task.abort_handle());
     match task.await {
         Ok(r) => r,
