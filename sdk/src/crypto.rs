@@ -1,18 +1,23 @@
 //! Cryptography done by the host, natively and in constant time where it
 //! matters: thin wrappers whose errors are [`Error`]s.
 //!
-//! In wasm every function calls the WIT `crypto` import; natively (unit
-//! tests of engine logic) the same calls go to `coffer-crypto`, the crate
-//! the host itself runs behind that import. Either way an engine sees one
-//! API: the enums and [`SignOptions`] below, and the key types
-//! [`PrivateKey`] and [`PublicKey`] (the WIT resources in wasm, the native
-//! keys otherwise). A failure is an [`Error::InvalidRequest`] naming the
-//! problem, as the host answers it.
+//! In wasm every function calls the WIT `crypto` import of the engine's
+//! contract (through `imports.rs`); natively (unit tests of engine logic)
+//! the same calls go to `coffer-crypto`, the crate the host itself runs
+//! behind that import. Either way an engine sees one API: the enums and
+//! [`SignOptions`] below. A failure is an [`Error::InvalidRequest`] naming
+//! the problem, as the host answers it.
+//!
+//! The key types [`PrivateKey`] and [`PublicKey`] are contract 0.1's key
+//! resources (feature `contract-0-1`): a 0.2 engine holds keys as
+//! [`crate::keys::Key`] handles instead. Contract 0.2 has no AES key wrap
+//! import ([`aes_key_wrap_pad`] answers a 400 there): BYOK is
+//! `Key::unwrap` and `Key::wrap_key`.
 
 use crate::Error;
 
-#[cfg(target_arch = "wasm32")]
-use crate::bindings::coffer::engine::crypto as backend;
+#[cfg(all(target_arch = "wasm32", feature = "contract-0-1"))]
+use crate::bindings::v01::coffer::engine::crypto as backend;
 #[cfg(not(target_arch = "wasm32"))]
 use coffer_crypto as backend;
 
@@ -43,6 +48,37 @@ pub enum HashAlgorithm {
 }
 
 impl HashAlgorithm {
+    /// Every algorithm, in declaration order.
+    pub const ALL: [HashAlgorithm; 10] = [
+        Self::Sha1,
+        Self::Sha224,
+        Self::Sha256,
+        Self::Sha384,
+        Self::Sha512,
+        Self::Sha512x256,
+        Self::Sha3x224,
+        Self::Sha3x256,
+        Self::Sha3x384,
+        Self::Sha3x512,
+    ];
+
+    /// The name contract 0.2 and Vault's transit give it (`sha2-256`,
+    /// `sha2-512/256`, `sha3-256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha1",
+            Self::Sha224 => "sha2-224",
+            Self::Sha256 => "sha2-256",
+            Self::Sha384 => "sha2-384",
+            Self::Sha512 => "sha2-512",
+            Self::Sha512x256 => "sha2-512/256",
+            Self::Sha3x224 => "sha3-224",
+            Self::Sha3x256 => "sha3-256",
+            Self::Sha3x384 => "sha3-384",
+            Self::Sha3x512 => "sha3-512",
+        }
+    }
+
     /// The digest's length in bytes.
     pub fn output_len(self) -> usize {
         match self {
@@ -65,6 +101,17 @@ pub enum AeadAlgorithm {
     Aes256Gcm,
     /// ChaCha20-Poly1305: 32-byte key.
     Chacha20Poly1305,
+}
+
+impl AeadAlgorithm {
+    /// The name contract 0.2 and Vault's transit give it (`aes256-gcm96`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Aes128Gcm => "aes128-gcm96",
+            Self::Aes256Gcm => "aes256-gcm96",
+            Self::Chacha20Poly1305 => "chacha20-poly1305",
+        }
+    }
 }
 
 /// Asymmetric key types.
@@ -139,6 +186,19 @@ pub enum PrivateKeyFormat {
     Raw,
 }
 
+impl PrivateKeyFormat {
+    /// The name contract 0.2 gives it (`pkcs8-der`, `raw`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pkcs8Der => "pkcs8-der",
+            Self::Pkcs8Pem => "pkcs8-pem",
+            Self::Pkcs1Pem => "pkcs1-pem",
+            Self::Sec1Pem => "sec1-pem",
+            Self::Raw => "raw",
+        }
+    }
+}
+
 /// Encodings of a public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PublicKeyFormat {
@@ -152,27 +212,76 @@ pub enum PublicKeyFormat {
     Raw,
 }
 
+impl PublicKeyFormat {
+    /// The name contract 0.2 gives it (`spki-der`, `raw`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SpkiDer => "spki-der",
+            Self::SpkiPem => "spki-pem",
+            Self::Pkcs1Pem => "pkcs1-pem",
+            Self::Raw => "raw",
+        }
+    }
+}
+
+impl RsaPadding {
+    /// The name contract 0.2 gives it (`pss`, `pkcs1v15`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pss => "pss",
+            Self::Pkcs1v15 => "pkcs1v15",
+        }
+    }
+}
+
+impl SignatureEncoding {
+    /// The name contract 0.2 gives it (`asn1`, `fixed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Asn1 => "asn1",
+            Self::Fixed => "fixed",
+        }
+    }
+}
+
 /// A private key held by the host (in wasm, a handle to the host's parsed
 /// key): keep it to sign or decrypt repeatedly without parsing again.
+/// Contract 0.1 only (feature `contract-0-1`).
+#[cfg(feature = "contract-0-1")]
 #[derive(Debug)]
 pub struct PrivateKey(backend::PrivateKey);
 
-/// A public key held by the host.
+/// A public key held by the host. Contract 0.1 only (feature
+/// `contract-0-1`).
+#[cfg(feature = "contract-0-1")]
 #[derive(Debug)]
 pub struct PublicKey(backend::PublicKey);
 
 /// `len` bytes from the host's CSPRNG (at most 1 MiB).
 pub fn random_bytes(len: u32) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.random_bytes(len);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::random_bytes(len)?)
 }
 
-/// The digest of `data`.
+/// The digest of `data`. (The host fails a hash only for an algorithm it
+/// does not know, which none of [`HashAlgorithm`]'s is; if it ever did,
+/// the digest would be empty, which no comparison accepts.)
 pub fn hash(algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()
+        .and_then(|imports| imports.hash(algorithm, data))
+        .unwrap_or_default();
+    #[cfg(not(target_arch = "wasm32"))]
     backend::hash(algorithm.into(), data)
 }
 
 /// HMAC of `data` under `key`.
 pub fn hmac(algorithm: HashAlgorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.hmac(algorithm, key, data);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::hmac(algorithm.into(), key, data)?)
 }
 
@@ -183,6 +292,9 @@ pub fn hmac_verify(
     data: &[u8],
     tag: &[u8],
 ) -> Result<bool, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.hmac_verify(algorithm, key, data, tag);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::hmac_verify(algorithm.into(), key, data, tag)?)
 }
 
@@ -203,6 +315,9 @@ pub fn hkdf(
     info: &[u8],
     len: u32,
 ) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.hkdf(algorithm, ikm, salt, info, len);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::hkdf(algorithm.into(), ikm, salt, info, len)?)
 }
 
@@ -214,6 +329,9 @@ pub fn aead_seal(
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.aead_seal(algorithm, key, nonce, plaintext, aad);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::aead_seal(
         algorithm.into(),
         key,
@@ -232,6 +350,9 @@ pub fn aead_open(
     ciphertext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.aead_open(algorithm, key, nonce, ciphertext, aad);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::aead_open(
         algorithm.into(),
         key,
@@ -241,16 +362,25 @@ pub fn aead_open(
     )?)
 }
 
-/// AES key wrap with padding (RFC 5649) of `key` under `kek`.
+/// AES key wrap with padding (RFC 5649) of `key` under `kek`. Contract 0.1
+/// only: on 0.2 a 400 (use [`crate::keys::Key::wrap_key`]).
 pub fn aes_key_wrap_pad(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.aes_key_wrap_pad(kek, key);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::aes_key_wrap_pad(kek, key)?)
 }
 
 /// Reverses [`aes_key_wrap_pad`]; fails if the integrity check fails.
+/// Contract 0.1 only, as [`aes_key_wrap_pad`].
 pub fn aes_key_unwrap_pad(kek: &[u8], wrapped: &[u8]) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.aes_key_unwrap_pad(kek, wrapped);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::aes_key_unwrap_pad(kek, wrapped)?)
 }
 
+#[cfg(feature = "contract-0-1")]
 impl PrivateKey {
     /// A new random key (RSA generation takes a while).
     pub fn generate(key_type: KeyType) -> Result<Self, Error> {
@@ -304,6 +434,7 @@ impl PrivateKey {
     }
 }
 
+#[cfg(feature = "contract-0-1")]
 impl PublicKey {
     /// Parses SubjectPublicKeyInfo DER, PKCS#1 DER (RSA), or either in PEM.
     pub fn import(key_type: KeyType, encoded: &[u8]) -> Result<Self, Error> {
@@ -356,6 +487,7 @@ impl From<coffer_crypto::CryptoError> for Error {
 
 /// Conversions between the SDK's enums and the backend's (the generated WIT
 /// types in wasm, `coffer-crypto`'s natively), which have the same variants.
+#[cfg(any(feature = "contract-0-1", not(target_arch = "wasm32")))]
 macro_rules! convert_enum {
     ($ours:ident => $theirs:path { $($a:ident = $b:ident),* $(,)? }) => {
         impl From<$ours> for $theirs {
@@ -373,27 +505,30 @@ macro_rules! convert_enum {
     };
 }
 
-#[cfg(target_arch = "wasm32")]
-mod conv {
+/// Contract 0.1's generated enums (on every target, for the 0.1 glue; in
+/// wasm they are also the backend's).
+#[cfg(feature = "contract-0-1")]
+mod conv_v01 {
     use super::*;
-    convert_enum!(HashAlgorithm => backend::HashAlgorithm {
+    use crate::bindings::v01::coffer::engine::crypto as v01;
+    convert_enum!(HashAlgorithm => v01::HashAlgorithm {
         Sha1 = Sha1, Sha224 = Sha224, Sha256 = Sha256, Sha384 = Sha384, Sha512 = Sha512,
         Sha512x256 = Sha512x256, Sha3x224 = Sha3x224, Sha3x256 = Sha3x256,
         Sha3x384 = Sha3x384, Sha3x512 = Sha3x512,
     });
-    convert_enum!(AeadAlgorithm => backend::AeadAlgorithm {
+    convert_enum!(AeadAlgorithm => v01::AeadAlgorithm {
         Aes128Gcm = Aes128Gcm, Aes256Gcm = Aes256Gcm, Chacha20Poly1305 = Chacha20Poly1305,
     });
-    convert_enum!(KeyType => backend::KeyType {
+    convert_enum!(KeyType => v01::KeyType {
         Rsa2048 = Rsa2048, Rsa3072 = Rsa3072, Rsa4096 = Rsa4096, EcdsaP256 = EcdsaP256,
         EcdsaP384 = EcdsaP384, EcdsaP521 = EcdsaP521, Ed25519 = Ed25519,
     });
-    convert_enum!(RsaPadding => backend::RsaPadding { Pss = Pss, Pkcs1v15 = Pkcs1v15 });
-    convert_enum!(SignatureEncoding => backend::SignatureEncoding { Asn1 = Asn1, Fixed = Fixed });
-    convert_enum!(PrivateKeyFormat => backend::PrivateKeyFormat {
+    convert_enum!(RsaPadding => v01::RsaPadding { Pss = Pss, Pkcs1v15 = Pkcs1v15 });
+    convert_enum!(SignatureEncoding => v01::SignatureEncoding { Asn1 = Asn1, Fixed = Fixed });
+    convert_enum!(PrivateKeyFormat => v01::PrivateKeyFormat {
         Pkcs8Der = Pkcs8Der, Pkcs8Pem = Pkcs8Pem, Pkcs1Pem = Pkcs1Pem, Sec1Pem = Sec1Pem, Raw = Raw,
     });
-    convert_enum!(PublicKeyFormat => backend::PublicKeyFormat {
+    convert_enum!(PublicKeyFormat => v01::PublicKeyFormat {
         SpkiDer = SpkiDer, SpkiPem = SpkiPem, Pkcs1Pem = Pkcs1Pem, Raw = Raw,
     });
 }
@@ -423,6 +558,7 @@ mod conv {
     });
 }
 
+#[cfg(any(feature = "contract-0-1", not(target_arch = "wasm32")))]
 impl From<SignOptions> for backend::SignOptions {
     fn from(o: SignOptions) -> Self {
         Self {
@@ -461,7 +597,11 @@ mod tests {
         assert_eq!(err.status(), 400);
         assert_eq!(hash(HashAlgorithm::Sha256, b"").len(), 32);
         assert_eq!(random_bytes(5).unwrap().len(), 5);
+    }
 
+    #[cfg(feature = "contract-0-1")]
+    #[test]
+    fn native_keys_sign_and_verify() {
         let k = PrivateKey::generate(KeyType::Ed25519).unwrap();
         let sig = k.sign(b"m", SignOptions::default()).unwrap();
         assert!(k

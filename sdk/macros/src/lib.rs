@@ -42,8 +42,11 @@ pub fn derive_field_enum(input: TokenStream) -> TokenStream {
 
 /// Exports an engine: put it on the function that builds the path table,
 /// `fn engine() -> coffer_sdk::Engine`. It expands to the component's
-/// `handle`, `exists` and `periodic` exports; the table (with its
-/// per-instance state, `Ctx::state`) is built once per instance.
+/// exports of contract 0.2 (the `handler` interface: `handle`, `exists`,
+/// `periodic`, `describe`); `#[coffer_sdk::engine(contract = "0.1")]`
+/// exports contract 0.1's instead (`handle`, `exists`, `periodic`; needs
+/// coffer-sdk's `contract-0-1` feature). The table (with its per-instance
+/// state, `Ctx::state`) is built once per instance.
 #[proc_macro_attribute]
 pub fn engine(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = TokenStream2::from(attr);
@@ -482,13 +485,40 @@ fn enum_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     })
 }
 
-fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
-    if !attr.is_empty() {
-        return Err(syn::Error::new(
-            attr.span(),
-            "#[coffer_sdk::engine] takes no arguments",
-        ));
+/// Which contract `#[coffer_sdk::engine(...)]` asks for.
+enum Contract {
+    V01,
+    V02,
+}
+
+fn contract_arg(attr: TokenStream2) -> syn::Result<Contract> {
+    if attr.is_empty() {
+        return Ok(Contract::V02);
     }
+    let mut contract = None;
+    let parser = syn::meta::parser(|meta| {
+        if !meta.path.is_ident("contract") {
+            return Err(meta.error("expected `contract = \"0.1\"` or `contract = \"0.2\"`"));
+        }
+        let value: LitStr = meta.value()?.parse()?;
+        contract = Some(match value.value().as_str() {
+            "0.1" => Contract::V01,
+            "0.2" => Contract::V02,
+            _ => {
+                return Err(syn::Error::new(
+                    value.span(),
+                    "unknown contract version: expected \"0.1\" or \"0.2\"",
+                ))
+            }
+        });
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(contract.unwrap_or(Contract::V02))
+}
+
+fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
+    let contract = contract_arg(attr)?;
     let sig = &item.sig;
     if !sig.inputs.is_empty() {
         return Err(syn::Error::new(
@@ -509,14 +539,73 @@ fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
         ));
     }
     let name = &sig.ident;
+    let exports = match contract {
+        Contract::V02 => quote! {
+            use ::coffer_sdk::__private::bindings::v02::coffer::engine::http::{Request, Response};
+            use ::coffer_sdk::__private::bindings::v02::coffer::engine::types::Error;
+            use ::coffer_sdk::__private::bindings::v02::exports::coffer::engine::handler::{
+                Description, Guest,
+            };
+            use ::coffer_sdk::__private::v02 as glue;
+
+            impl Guest for Exports {
+                fn handle(request: Request) -> ::core::result::Result<Response, Error> {
+                    glue::handle(&ENGINE, request)
+                }
+
+                fn exists(request: &Request) -> ::core::result::Result<::core::option::Option<bool>, Error> {
+                    glue::exists(&ENGINE, request)
+                }
+
+                fn periodic(
+                    mount_path: ::std::string::String,
+                    mount_options: ::std::string::String,
+                ) -> ::core::result::Result<(), Error> {
+                    glue::periodic(&ENGINE, mount_path, mount_options)
+                }
+
+                fn describe() -> Description {
+                    glue::describe(&ENGINE)
+                }
+            }
+
+            ::coffer_sdk::__private::bindings::v02::__export_engine_v02!(Exports);
+        },
+        Contract::V01 => quote! {
+            use ::coffer_sdk::__private::bindings::v01::coffer::engine::types::{Error, Request, Response};
+            use ::coffer_sdk::__private::bindings::v01::Guest;
+            use ::coffer_sdk::__private::v01 as glue;
+
+            impl Guest for Exports {
+                fn handle(request: Request) -> ::core::result::Result<Response, Error> {
+                    glue::handle(&ENGINE, request)
+                }
+
+                fn exists(request: Request) -> ::core::result::Result<::core::option::Option<bool>, Error> {
+                    glue::exists(&ENGINE, request)
+                }
+
+                fn periodic(
+                    mount_path: ::std::string::String,
+                    mount_options: ::std::string::String,
+                ) -> ::core::result::Result<(), Error> {
+                    glue::periodic(&ENGINE, mount_path, mount_options)
+                }
+            }
+
+            ::coffer_sdk::__private::bindings::v01::__export_engine_v01!(Exports);
+        },
+    };
     Ok(quote! {
         #item
 
+        // Only a component has exports: natively (the engine's own tests)
+        // the table is used directly, and 0.2's export names (with `:`,
+        // `/`, `#`) are not symbols a native library can define.
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         #[allow(unsafe_code, missing_docs)]
         mod __coffer_engine_export {
-            use ::coffer_sdk::__private::bindings::coffer::engine::types::{Error, Request, Response};
-
             struct Exports;
 
             // One table (and its per-instance state) per instance: wasm
@@ -525,26 +614,7 @@ fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
                 static ENGINE: ::coffer_sdk::Engine = super::#name();
             }
 
-            impl ::coffer_sdk::__private::bindings::Guest for Exports {
-                fn handle(request: Request) -> ::core::result::Result<Response, Error> {
-                    ENGINE.with(|engine| ::coffer_sdk::__private::handle(engine, request))
-                }
-
-                fn exists(request: Request) -> ::core::result::Result<::core::option::Option<bool>, Error> {
-                    ENGINE.with(|engine| ::coffer_sdk::__private::exists(engine, request))
-                }
-
-                fn periodic(
-                    mount_path: ::std::string::String,
-                    mount_options: ::std::string::String,
-                ) -> ::core::result::Result<(), Error> {
-                    ENGINE.with(|engine| {
-                        ::coffer_sdk::__private::periodic(engine, mount_path, mount_options)
-                    })
-                }
-            }
-
-            ::coffer_sdk::__private::bindings::__export_engine!(Exports);
+            #exports
         }
     })
 }
