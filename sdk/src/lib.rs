@@ -107,3 +107,10 @@ pub mod __private {
 }
 
 mod export;
+
+/// `sdk/README.md`'s code blocks, compiled and run as doc tests so that the
+/// tutorial stays true (a block marked `ignore` is a file of the kv engine
+/// shown as is, or needs what a doc test cannot have).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

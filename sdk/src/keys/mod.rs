@@ -36,6 +36,8 @@ pub(crate) use native::MountKey;
 mod host;
 #[cfg(target_arch = "wasm32")]
 use host as backend;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use host::MountKey;
 
 /// Declares the key types once: variant, `keys.wit` name.
 macro_rules! key_types {
