@@ -4,7 +4,10 @@
 //! In wasm every function calls the WIT `crypto` import of the engine's
 //! contract (through `imports.rs`); natively (unit tests of engine logic)
 //! the same calls go to `coffer-crypto`, the crate the host itself runs
-//! behind that import. Either way an engine sees one API: the enums and
+//! behind that import, which is compiled only with the SDK's `crypto`
+//! feature: natively, without it, only the enums and [`constant_time_eq`]
+//! exist, so an engine that uses no crypto does not build any for its
+//! tests. Either way an engine sees one API: the enums and
 //! [`SignOptions`] below. A failure is an [`Error::InvalidRequest`] naming
 //! the problem, as the host answers it.
 //!
@@ -14,11 +17,15 @@
 //! import ([`aes_key_wrap_pad`] answers a 400 there): BYOK is
 //! `Key::unwrap` and `Key::wrap_key`.
 
+#[cfg_attr(
+    not(any(target_arch = "wasm32", feature = "crypto")),
+    allow(unused_imports)
+)]
 use crate::Error;
 
 #[cfg(all(target_arch = "wasm32", feature = "contract-0-1"))]
 use crate::bindings::v01::coffer::engine::crypto as backend;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "crypto"))]
 use coffer_crypto as backend;
 
 /// Hash functions. SHA-512/256 is `Sha512x256` and SHA3-256 is `Sha3x256`
@@ -247,17 +254,24 @@ impl SignatureEncoding {
 /// A private key held by the host (in wasm, a handle to the host's parsed
 /// key): keep it to sign or decrypt repeatedly without parsing again.
 /// Contract 0.1 only (feature `contract-0-1`).
-#[cfg(feature = "contract-0-1")]
+#[cfg(all(
+    feature = "contract-0-1",
+    any(target_arch = "wasm32", feature = "crypto")
+))]
 #[derive(Debug)]
 pub struct PrivateKey(backend::PrivateKey);
 
 /// A public key held by the host. Contract 0.1 only (feature
 /// `contract-0-1`).
-#[cfg(feature = "contract-0-1")]
+#[cfg(all(
+    feature = "contract-0-1",
+    any(target_arch = "wasm32", feature = "crypto")
+))]
 #[derive(Debug)]
 pub struct PublicKey(backend::PublicKey);
 
 /// `len` bytes from the host's CSPRNG (at most 1 MiB).
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn random_bytes(len: u32) -> Result<Vec<u8>, Error> {
     #[cfg(target_arch = "wasm32")]
     return crate::imports::bound()?.random_bytes(len);
@@ -268,6 +282,7 @@ pub fn random_bytes(len: u32) -> Result<Vec<u8>, Error> {
 /// The digest of `data`. (The host fails a hash only for an algorithm it
 /// does not know, which none of [`HashAlgorithm`]'s is; if it ever did,
 /// the digest would be empty, which no comparison accepts.)
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn hash(algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8> {
     #[cfg(target_arch = "wasm32")]
     return crate::imports::bound()
@@ -278,6 +293,7 @@ pub fn hash(algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8> {
 }
 
 /// HMAC of `data` under `key`.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn hmac(algorithm: HashAlgorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
     #[cfg(target_arch = "wasm32")]
     return crate::imports::bound()?.hmac(algorithm, key, data);
@@ -286,6 +302,7 @@ pub fn hmac(algorithm: HashAlgorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>
 }
 
 /// Whether `tag` is the HMAC of `data` under `key`, compared in constant time.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn hmac_verify(
     algorithm: HashAlgorithm,
     key: &[u8],
@@ -308,6 +325,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// HKDF (RFC 5869): `len` bytes from `ikm`, `salt` and `info`.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn hkdf(
     algorithm: HashAlgorithm,
     ikm: &[u8],
@@ -322,6 +340,7 @@ pub fn hkdf(
 }
 
 /// Encrypts `plaintext`; returns the ciphertext followed by the 16-byte tag.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aead_seal(
     algorithm: AeadAlgorithm,
     key: &[u8],
@@ -343,6 +362,7 @@ pub fn aead_seal(
 
 /// Decrypts ciphertext-and-tag; a failed authentication is an
 /// [`Error::InvalidRequest`] and returns no plaintext.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aead_open(
     algorithm: AeadAlgorithm,
     key: &[u8],
@@ -364,6 +384,7 @@ pub fn aead_open(
 
 /// AES key wrap with padding (RFC 5649) of `key` under `kek`. Contract 0.1
 /// only: on 0.2 a 400 (use [`crate::keys::Key::wrap_key`]).
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aes_key_wrap_pad(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, Error> {
     #[cfg(target_arch = "wasm32")]
     return crate::imports::bound()?.aes_key_wrap_pad(kek, key);
@@ -373,6 +394,7 @@ pub fn aes_key_wrap_pad(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, Error> {
 
 /// Reverses [`aes_key_wrap_pad`]; fails if the integrity check fails.
 /// Contract 0.1 only, as [`aes_key_wrap_pad`].
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aes_key_unwrap_pad(kek: &[u8], wrapped: &[u8]) -> Result<Vec<u8>, Error> {
     #[cfg(target_arch = "wasm32")]
     return crate::imports::bound()?.aes_key_unwrap_pad(kek, wrapped);
@@ -380,7 +402,10 @@ pub fn aes_key_unwrap_pad(kek: &[u8], wrapped: &[u8]) -> Result<Vec<u8>, Error> 
     Ok(backend::aes_key_unwrap_pad(kek, wrapped)?)
 }
 
-#[cfg(feature = "contract-0-1")]
+#[cfg(all(
+    feature = "contract-0-1",
+    any(target_arch = "wasm32", feature = "crypto")
+))]
 impl PrivateKey {
     /// A new random key (RSA generation takes a while).
     pub fn generate(key_type: KeyType) -> Result<Self, Error> {
@@ -434,7 +459,10 @@ impl PrivateKey {
     }
 }
 
-#[cfg(feature = "contract-0-1")]
+#[cfg(all(
+    feature = "contract-0-1",
+    any(target_arch = "wasm32", feature = "crypto")
+))]
 impl PublicKey {
     /// Parses SubjectPublicKeyInfo DER, PKCS#1 DER (RSA), or either in PEM.
     pub fn import(key_type: KeyType, encoded: &[u8]) -> Result<Self, Error> {
@@ -477,7 +505,7 @@ impl PublicKey {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "crypto"))]
 impl From<coffer_crypto::CryptoError> for Error {
     /// As the host answers it: the caller's mistake, a 400.
     fn from(e: coffer_crypto::CryptoError) -> Self {
@@ -487,7 +515,10 @@ impl From<coffer_crypto::CryptoError> for Error {
 
 /// Conversions between the SDK's enums and the backend's (the generated WIT
 /// types in wasm, `coffer-crypto`'s natively), which have the same variants.
-#[cfg(any(feature = "contract-0-1", not(target_arch = "wasm32")))]
+#[cfg(any(
+    feature = "contract-0-1",
+    all(not(target_arch = "wasm32"), feature = "crypto")
+))]
 macro_rules! convert_enum {
     ($ours:ident => $theirs:path { $($a:ident = $b:ident),* $(,)? }) => {
         impl From<$ours> for $theirs {
@@ -533,7 +564,7 @@ mod conv_v01 {
     });
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "crypto"))]
 mod conv {
     use super::*;
     convert_enum!(HashAlgorithm => backend::HashAlgorithm {
@@ -558,7 +589,10 @@ mod conv {
     });
 }
 
-#[cfg(any(feature = "contract-0-1", not(target_arch = "wasm32")))]
+#[cfg(any(
+    all(target_arch = "wasm32", feature = "contract-0-1"),
+    all(not(target_arch = "wasm32"), feature = "crypto")
+))]
 impl From<SignOptions> for backend::SignOptions {
     fn from(o: SignOptions) -> Self {
         Self {
@@ -584,6 +618,7 @@ mod tests {
         assert!(!constant_time_eq(b"a", b""));
     }
 
+    #[cfg(feature = "crypto")]
     #[test]
     fn native_crypto_round_trips() {
         let key = [7u8; 32];
@@ -599,7 +634,7 @@ mod tests {
         assert_eq!(random_bytes(5).unwrap().len(), 5);
     }
 
-    #[cfg(feature = "contract-0-1")]
+    #[cfg(all(feature = "contract-0-1", feature = "crypto"))]
     #[test]
     fn native_keys_sign_and_verify() {
         let k = PrivateKey::generate(KeyType::Ed25519).unwrap();

@@ -48,6 +48,7 @@ mod engine;
 mod error;
 pub mod fields;
 mod imports;
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub mod keys;
 pub mod log;
 mod pattern;

@@ -4,7 +4,24 @@
 use serde_json::Value;
 
 use crate::clock::{FixedClock, Timestamp};
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 use crate::keys::MountKey;
+
+/// Without keys (natively, the `crypto` feature off) a mount has no key.
+#[cfg(not(any(target_arch = "wasm32", feature = "crypto")))]
+#[derive(Debug, Clone)]
+struct MountKey;
+
+#[cfg(not(any(target_arch = "wasm32", feature = "crypto")))]
+impl MountKey {
+    fn random() -> Result<Self, Error> {
+        Ok(Self)
+    }
+
+    fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
+        f()
+    }
+}
 use crate::storage::MemoryStorage;
 use crate::{Caller, Engine, Error, Operation, Request, Response};
 
