@@ -3,6 +3,10 @@
 //! its export macro (`__export_engine_v01`, `__export_engine_v02`), which
 //! `#[coffer_sdk::engine]` expands to.
 //!
+//! The WIT is the crate's own copy (`sdk/wit/`, kept equal to the
+//! repository's `wit/` by `tests/wit_copy.rs`), so the crate builds and
+//! packages on its own.
+//!
 //! Both can sit in one engine: wit-bindgen's crate-level section lists
 //! only a world's imports, which `wit-component` drops when unused, and a
 //! world's exports come only with its export macro. So a 0.2 engine built
@@ -19,7 +23,7 @@ pub mod v01 {
         inline: "package coffer:sdk-v01;
                  world engine-v01 { include coffer:engine/engine@0.1.0; }",
         world: "coffer:sdk-v01/engine-v01",
-        path: "../wit/coffer-engine@0.1.0",
+        path: "wit/coffer-engine@0.1.0",
         generate_all,
         // `#[macro_export]`ed so that the attribute's expansion in an engine
         // crate can reach it; hidden, as engines never call it by hand.
@@ -35,7 +39,7 @@ pub mod v01 {
 pub mod v02 {
     wit_bindgen::generate!({
         world: "engine",
-        path: "../wit/coffer-engine@0.2.0",
+        path: "wit/coffer-engine@0.2.0",
         export_macro_name: "__export_engine_v02",
         pub_export_macro: true,
         default_bindings_module: "::coffer_sdk::__private::bindings::v02",
