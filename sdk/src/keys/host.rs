@@ -2,20 +2,26 @@
 
 use super::AeadItem;
 use crate::bindings::v02::coffer::engine::keys as wit;
-use crate::crypto::{HashAlgorithm, PrivateKeyFormat, PublicKeyFormat, SignOptions};
+use crate::crypto::{
+    HashAlgorithm, PrivateKeyFormat, PublicKeyFormat, RsaPadding, SignOptions, SignatureEncoding,
+};
 use crate::Error;
 
 pub(crate) struct Key(wit::Key);
 
 pub(crate) struct PublicKey(wit::PublicKey);
 
+/// The SDK's options as `keys.wit` takes them: a default padding (PSS) or
+/// encoding (ASN.1) is sent as none, which means the same and is what a
+/// key type they do not apply to expects.
 fn options(o: SignOptions) -> wit::SignOptions {
     wit::SignOptions {
         hash: o.hash.map(|h| h.name().to_owned()),
         prehashed: o.prehashed,
-        padding: Some(o.padding.name().to_owned()),
+        padding: (o.padding != RsaPadding::default()).then(|| o.padding.name().to_owned()),
         salt_length: o.salt_length,
-        encoding: Some(o.encoding.name().to_owned()),
+        encoding: (o.encoding != SignatureEncoding::default())
+            .then(|| o.encoding.name().to_owned()),
         context: None,
     }
 }
