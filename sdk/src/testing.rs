@@ -196,10 +196,12 @@ impl TestEngine {
     fn as_host_passes_it(&self, mut req: Request) -> Request {
         let unauthenticated = self
             .engine
-            .describe()
-            .unauthenticated
+            .paths()
             .iter()
-            .any(|glob| crate::describe::glob_matches(glob, &req.path));
+            .filter(|p| p.is_unauthenticated())
+            .filter_map(|p| p.pattern().ok())
+            .flat_map(crate::describe::globs)
+            .any(|glob| crate::describe::glob_matches(&glob, &req.path));
         if unauthenticated {
             req.caller = Caller::Unauthenticated;
         }

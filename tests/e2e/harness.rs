@@ -33,6 +33,7 @@ pub const MISBEHAVE_WASM: &str = "coffer_test_misbehave.wasm";
 pub const COUNTER_WASM: &str = "coffer_test_counter.wasm";
 pub const CONTRACT02_WASM: &str = "coffer_test_contract02.wasm";
 pub const BADSPECIAL_WASM: &str = "coffer_test_badspecial.wasm";
+pub const SDK02_WASM: &str = "coffer_test_sdk02.wasm";
 
 /// Kept stderr per server, at most this many bytes (the tail).
 const STDERR_CAP: usize = 256 * 1024;

@@ -24,6 +24,7 @@
 //!   and large bodies that are served, never a 500.
 //! - `contract02`: engines built on contract 0.2 (special paths, raw
 //!   bodies, headers, statuses, paged lists) beside 0.1 ones.
+//! - `sdk02`: the same, through the SDK's 0.2 glue (`tests/engines/sdk02`).
 //! - `upgrade`: storage written by the release on contract 0.1 (a committed
 //!   redb fixture with transit keys) and a frozen 0.1 build of `kv` keep
 //!   working.
@@ -48,6 +49,7 @@ mod mounts;
 mod persistence;
 mod queues;
 mod sandbox;
+mod sdk02;
 mod seal;
 mod startup;
 mod tls;
