@@ -157,18 +157,12 @@ impl<T: Fields> Batch<T> {
                     write_object(&mut out, &result)?;
                 }
                 Err(e) => {
-                    if matches!(e, Error::Internal(_)) {
+                    if e.status() >= 500 {
                         internal_errors += 1;
                     } else {
                         user_errors += 1;
                     }
-                    let message = match e {
-                        Error::InvalidRequest(m)
-                        | Error::PermissionDenied(m)
-                        | Error::NotFound(m)
-                        | Error::UnsupportedOperation(m)
-                        | Error::Internal(m) => m,
-                    };
+                    let message = e.into_message();
                     out.extend_from_slice(b"{\"error\":");
                     serde_json::to_writer(&mut out, &message)?;
                     out.push(b'}');

@@ -53,7 +53,8 @@ pub trait Clock {
     fn now(&self) -> Timestamp;
 }
 
-/// The host's clock, through the WIT `clock` import (wasm only).
+/// The host's clock, through the WIT `clock` import of the engine's
+/// contract (wasm only).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HostClock;
 
@@ -90,11 +91,9 @@ impl Clock for FixedClock {
 pub fn now() -> Timestamp {
     #[cfg(target_arch = "wasm32")]
     {
-        let t = crate::bindings::coffer::engine::clock::now();
-        Timestamp {
-            seconds: t.seconds,
-            nanoseconds: t.nanoseconds,
-        }
+        crate::imports::bound()
+            .map(|imports| imports.now())
+            .unwrap_or_default()
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

@@ -1,19 +1,31 @@
 //! Cryptography done by the host, natively and in constant time where it
 //! matters: thin wrappers whose errors are [`Error`]s.
 //!
-//! In wasm every function calls the WIT `crypto` import; natively (unit
-//! tests of engine logic) the same calls go to `coffer-crypto`, the crate
-//! the host itself runs behind that import. Either way an engine sees one
-//! API: the enums and [`SignOptions`] below, and the key types
-//! [`PrivateKey`] and [`PublicKey`] (the WIT resources in wasm, the native
-//! keys otherwise). A failure is an [`Error::InvalidRequest`] naming the
-//! problem, as the host answers it.
+//! In wasm every function calls the WIT `crypto` import of the engine's
+//! contract (through `imports.rs`); natively (unit tests of engine logic)
+//! the same calls go to `coffer-crypto`, the crate the host itself runs
+//! behind that import, which is compiled only with the SDK's `crypto`
+//! feature: natively, without it, only the enums and [`constant_time_eq`]
+//! exist, so an engine that uses no crypto does not build any for its
+//! tests. Either way an engine sees one API: the enums and
+//! [`SignOptions`] below. A failure is an [`Error::InvalidRequest`] naming
+//! the problem, as the host answers it.
+//!
+//! The key types [`PrivateKey`] and [`PublicKey`] are contract 0.1's key
+//! resources (feature `contract-0-1`): a 0.2 engine holds keys as
+//! [`crate::keys::Key`] handles instead. Contract 0.2 has no AES key wrap
+//! import ([`aes_key_wrap_pad`] answers a 400 there): BYOK is
+//! `Key::unwrap` and `Key::wrap_key`.
 
+#[cfg_attr(
+    not(any(target_arch = "wasm32", feature = "crypto")),
+    allow(unused_imports)
+)]
 use crate::Error;
 
-#[cfg(target_arch = "wasm32")]
-use crate::bindings::coffer::engine::crypto as backend;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(target_arch = "wasm32", feature = "contract-0-1"))]
+use crate::bindings::v01::coffer::engine::crypto as backend;
+#[cfg(all(not(target_arch = "wasm32"), feature = "crypto"))]
 use coffer_crypto as backend;
 
 /// Hash functions. SHA-512/256 is `Sha512x256` and SHA3-256 is `Sha3x256`
@@ -43,6 +55,37 @@ pub enum HashAlgorithm {
 }
 
 impl HashAlgorithm {
+    /// Every algorithm, in declaration order.
+    pub const ALL: [HashAlgorithm; 10] = [
+        Self::Sha1,
+        Self::Sha224,
+        Self::Sha256,
+        Self::Sha384,
+        Self::Sha512,
+        Self::Sha512x256,
+        Self::Sha3x224,
+        Self::Sha3x256,
+        Self::Sha3x384,
+        Self::Sha3x512,
+    ];
+
+    /// The name contract 0.2 and Vault's transit give it (`sha2-256`,
+    /// `sha2-512/256`, `sha3-256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha1",
+            Self::Sha224 => "sha2-224",
+            Self::Sha256 => "sha2-256",
+            Self::Sha384 => "sha2-384",
+            Self::Sha512 => "sha2-512",
+            Self::Sha512x256 => "sha2-512/256",
+            Self::Sha3x224 => "sha3-224",
+            Self::Sha3x256 => "sha3-256",
+            Self::Sha3x384 => "sha3-384",
+            Self::Sha3x512 => "sha3-512",
+        }
+    }
+
     /// The digest's length in bytes.
     pub fn output_len(self) -> usize {
         match self {
@@ -65,6 +108,17 @@ pub enum AeadAlgorithm {
     Aes256Gcm,
     /// ChaCha20-Poly1305: 32-byte key.
     Chacha20Poly1305,
+}
+
+impl AeadAlgorithm {
+    /// The name contract 0.2 and Vault's transit give it (`aes256-gcm96`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Aes128Gcm => "aes128-gcm96",
+            Self::Aes256Gcm => "aes256-gcm96",
+            Self::Chacha20Poly1305 => "chacha20-poly1305",
+        }
+    }
 }
 
 /// Asymmetric key types.
@@ -139,6 +193,19 @@ pub enum PrivateKeyFormat {
     Raw,
 }
 
+impl PrivateKeyFormat {
+    /// The name contract 0.2 gives it (`pkcs8-der`, `raw`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pkcs8Der => "pkcs8-der",
+            Self::Pkcs8Pem => "pkcs8-pem",
+            Self::Pkcs1Pem => "pkcs1-pem",
+            Self::Sec1Pem => "sec1-pem",
+            Self::Raw => "raw",
+        }
+    }
+}
+
 /// Encodings of a public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PublicKeyFormat {
@@ -152,37 +219,99 @@ pub enum PublicKeyFormat {
     Raw,
 }
 
+impl PublicKeyFormat {
+    /// The name contract 0.2 gives it (`spki-der`, `raw`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SpkiDer => "spki-der",
+            Self::SpkiPem => "spki-pem",
+            Self::Pkcs1Pem => "pkcs1-pem",
+            Self::Raw => "raw",
+        }
+    }
+}
+
+impl RsaPadding {
+    /// The name contract 0.2 gives it (`pss`, `pkcs1v15`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pss => "pss",
+            Self::Pkcs1v15 => "pkcs1v15",
+        }
+    }
+}
+
+impl SignatureEncoding {
+    /// The name contract 0.2 gives it (`asn1`, `fixed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Asn1 => "asn1",
+            Self::Fixed => "fixed",
+        }
+    }
+}
+
 /// A private key held by the host (in wasm, a handle to the host's parsed
 /// key): keep it to sign or decrypt repeatedly without parsing again.
+/// Contract 0.1 only (feature `contract-0-1`).
+#[cfg(all(
+    feature = "contract-0-1",
+    any(target_arch = "wasm32", feature = "crypto")
+))]
 #[derive(Debug)]
 pub struct PrivateKey(backend::PrivateKey);
 
-/// A public key held by the host.
+/// A public key held by the host. Contract 0.1 only (feature
+/// `contract-0-1`).
+#[cfg(all(
+    feature = "contract-0-1",
+    any(target_arch = "wasm32", feature = "crypto")
+))]
 #[derive(Debug)]
 pub struct PublicKey(backend::PublicKey);
 
 /// `len` bytes from the host's CSPRNG (at most 1 MiB).
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn random_bytes(len: u32) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.random_bytes(len);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::random_bytes(len)?)
 }
 
-/// The digest of `data`.
+/// The digest of `data`. (The host fails a hash only for an algorithm it
+/// does not know, which none of [`HashAlgorithm`]'s is; if it ever did,
+/// the digest would be empty, which no comparison accepts.)
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn hash(algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()
+        .and_then(|imports| imports.hash(algorithm, data))
+        .unwrap_or_default();
+    #[cfg(not(target_arch = "wasm32"))]
     backend::hash(algorithm.into(), data)
 }
 
 /// HMAC of `data` under `key`.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn hmac(algorithm: HashAlgorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.hmac(algorithm, key, data);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::hmac(algorithm.into(), key, data)?)
 }
 
 /// Whether `tag` is the HMAC of `data` under `key`, compared in constant time.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn hmac_verify(
     algorithm: HashAlgorithm,
     key: &[u8],
     data: &[u8],
     tag: &[u8],
 ) -> Result<bool, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.hmac_verify(algorithm, key, data, tag);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::hmac_verify(algorithm.into(), key, data, tag)?)
 }
 
@@ -196,6 +325,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// HKDF (RFC 5869): `len` bytes from `ikm`, `salt` and `info`.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn hkdf(
     algorithm: HashAlgorithm,
     ikm: &[u8],
@@ -203,10 +333,14 @@ pub fn hkdf(
     info: &[u8],
     len: u32,
 ) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.hkdf(algorithm, ikm, salt, info, len);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::hkdf(algorithm.into(), ikm, salt, info, len)?)
 }
 
 /// Encrypts `plaintext`; returns the ciphertext followed by the 16-byte tag.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aead_seal(
     algorithm: AeadAlgorithm,
     key: &[u8],
@@ -214,6 +348,9 @@ pub fn aead_seal(
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.aead_seal(algorithm, key, nonce, plaintext, aad);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::aead_seal(
         algorithm.into(),
         key,
@@ -225,6 +362,7 @@ pub fn aead_seal(
 
 /// Decrypts ciphertext-and-tag; a failed authentication is an
 /// [`Error::InvalidRequest`] and returns no plaintext.
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aead_open(
     algorithm: AeadAlgorithm,
     key: &[u8],
@@ -232,6 +370,9 @@ pub fn aead_open(
     ciphertext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.aead_open(algorithm, key, nonce, ciphertext, aad);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::aead_open(
         algorithm.into(),
         key,
@@ -241,16 +382,30 @@ pub fn aead_open(
     )?)
 }
 
-/// AES key wrap with padding (RFC 5649) of `key` under `kek`.
+/// AES key wrap with padding (RFC 5649) of `key` under `kek`. Contract 0.1
+/// only: on 0.2 a 400 (use [`crate::keys::Key::wrap_key`]).
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aes_key_wrap_pad(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.aes_key_wrap_pad(kek, key);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::aes_key_wrap_pad(kek, key)?)
 }
 
 /// Reverses [`aes_key_wrap_pad`]; fails if the integrity check fails.
+/// Contract 0.1 only, as [`aes_key_wrap_pad`].
+#[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aes_key_unwrap_pad(kek: &[u8], wrapped: &[u8]) -> Result<Vec<u8>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::imports::bound()?.aes_key_unwrap_pad(kek, wrapped);
+    #[cfg(not(target_arch = "wasm32"))]
     Ok(backend::aes_key_unwrap_pad(kek, wrapped)?)
 }
 
+#[cfg(all(
+    feature = "contract-0-1",
+    any(target_arch = "wasm32", feature = "crypto")
+))]
 impl PrivateKey {
     /// A new random key (RSA generation takes a while).
     pub fn generate(key_type: KeyType) -> Result<Self, Error> {
@@ -304,6 +459,10 @@ impl PrivateKey {
     }
 }
 
+#[cfg(all(
+    feature = "contract-0-1",
+    any(target_arch = "wasm32", feature = "crypto")
+))]
 impl PublicKey {
     /// Parses SubjectPublicKeyInfo DER, PKCS#1 DER (RSA), or either in PEM.
     pub fn import(key_type: KeyType, encoded: &[u8]) -> Result<Self, Error> {
@@ -346,7 +505,7 @@ impl PublicKey {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "crypto"))]
 impl From<coffer_crypto::CryptoError> for Error {
     /// As the host answers it: the caller's mistake, a 400.
     fn from(e: coffer_crypto::CryptoError) -> Self {
@@ -356,6 +515,10 @@ impl From<coffer_crypto::CryptoError> for Error {
 
 /// Conversions between the SDK's enums and the backend's (the generated WIT
 /// types in wasm, `coffer-crypto`'s natively), which have the same variants.
+#[cfg(any(
+    feature = "contract-0-1",
+    all(not(target_arch = "wasm32"), feature = "crypto")
+))]
 macro_rules! convert_enum {
     ($ours:ident => $theirs:path { $($a:ident = $b:ident),* $(,)? }) => {
         impl From<$ours> for $theirs {
@@ -373,32 +536,35 @@ macro_rules! convert_enum {
     };
 }
 
-#[cfg(target_arch = "wasm32")]
-mod conv {
+/// Contract 0.1's generated enums (on every target, for the 0.1 glue; in
+/// wasm they are also the backend's).
+#[cfg(feature = "contract-0-1")]
+mod conv_v01 {
     use super::*;
-    convert_enum!(HashAlgorithm => backend::HashAlgorithm {
+    use crate::bindings::v01::coffer::engine::crypto as v01;
+    convert_enum!(HashAlgorithm => v01::HashAlgorithm {
         Sha1 = Sha1, Sha224 = Sha224, Sha256 = Sha256, Sha384 = Sha384, Sha512 = Sha512,
         Sha512x256 = Sha512x256, Sha3x224 = Sha3x224, Sha3x256 = Sha3x256,
         Sha3x384 = Sha3x384, Sha3x512 = Sha3x512,
     });
-    convert_enum!(AeadAlgorithm => backend::AeadAlgorithm {
+    convert_enum!(AeadAlgorithm => v01::AeadAlgorithm {
         Aes128Gcm = Aes128Gcm, Aes256Gcm = Aes256Gcm, Chacha20Poly1305 = Chacha20Poly1305,
     });
-    convert_enum!(KeyType => backend::KeyType {
+    convert_enum!(KeyType => v01::KeyType {
         Rsa2048 = Rsa2048, Rsa3072 = Rsa3072, Rsa4096 = Rsa4096, EcdsaP256 = EcdsaP256,
         EcdsaP384 = EcdsaP384, EcdsaP521 = EcdsaP521, Ed25519 = Ed25519,
     });
-    convert_enum!(RsaPadding => backend::RsaPadding { Pss = Pss, Pkcs1v15 = Pkcs1v15 });
-    convert_enum!(SignatureEncoding => backend::SignatureEncoding { Asn1 = Asn1, Fixed = Fixed });
-    convert_enum!(PrivateKeyFormat => backend::PrivateKeyFormat {
+    convert_enum!(RsaPadding => v01::RsaPadding { Pss = Pss, Pkcs1v15 = Pkcs1v15 });
+    convert_enum!(SignatureEncoding => v01::SignatureEncoding { Asn1 = Asn1, Fixed = Fixed });
+    convert_enum!(PrivateKeyFormat => v01::PrivateKeyFormat {
         Pkcs8Der = Pkcs8Der, Pkcs8Pem = Pkcs8Pem, Pkcs1Pem = Pkcs1Pem, Sec1Pem = Sec1Pem, Raw = Raw,
     });
-    convert_enum!(PublicKeyFormat => backend::PublicKeyFormat {
+    convert_enum!(PublicKeyFormat => v01::PublicKeyFormat {
         SpkiDer = SpkiDer, SpkiPem = SpkiPem, Pkcs1Pem = Pkcs1Pem, Raw = Raw,
     });
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "crypto"))]
 mod conv {
     use super::*;
     convert_enum!(HashAlgorithm => backend::HashAlgorithm {
@@ -423,6 +589,10 @@ mod conv {
     });
 }
 
+#[cfg(any(
+    all(target_arch = "wasm32", feature = "contract-0-1"),
+    all(not(target_arch = "wasm32"), feature = "crypto")
+))]
 impl From<SignOptions> for backend::SignOptions {
     fn from(o: SignOptions) -> Self {
         Self {
@@ -448,6 +618,7 @@ mod tests {
         assert!(!constant_time_eq(b"a", b""));
     }
 
+    #[cfg(feature = "crypto")]
     #[test]
     fn native_crypto_round_trips() {
         let key = [7u8; 32];
@@ -461,7 +632,11 @@ mod tests {
         assert_eq!(err.status(), 400);
         assert_eq!(hash(HashAlgorithm::Sha256, b"").len(), 32);
         assert_eq!(random_bytes(5).unwrap().len(), 5);
+    }
 
+    #[cfg(all(feature = "contract-0-1", feature = "crypto"))]
+    #[test]
+    fn native_keys_sign_and_verify() {
         let k = PrivateKey::generate(KeyType::Ed25519).unwrap();
         let sig = k.sign(b"m", SignOptions::default()).unwrap();
         assert!(k

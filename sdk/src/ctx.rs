@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use crate::clock::{Clock, Timestamp};
 use crate::fields::{self, Input};
+use crate::request::{Caller, RawBody};
 use crate::state::State;
 use crate::storage::Storage;
 use crate::{Error, Fields, Operation};
@@ -31,9 +32,14 @@ pub(crate) struct CtxRequest {
     pub path: String,
     pub mount_path: String,
     pub mount_options: Map<String, Value>,
-    /// The body's JSON text, as sent (empty for none).
+    /// The body's JSON text, as sent (empty for none or a raw body).
     pub body: String,
+    /// A body in one of the path's raw content types.
+    pub raw_body: Option<RawBody>,
     pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub caller: Caller,
+    pub id: String,
     pub captures: Vec<(String, String)>,
     pub takes_arbitrary_input: bool,
 }
@@ -73,7 +79,12 @@ impl<'a> Ctx<'a> {
                 mount_path,
                 mount_options,
                 body: String::new(),
+                raw_body: None,
                 query: Vec::new(),
+                headers: Vec::new(),
+                // Nobody calls periodic work; no token was checked.
+                caller: Caller::Unauthenticated,
+                id: String::new(),
                 captures: Vec::new(),
                 takes_arbitrary_input: false,
             },
@@ -128,6 +139,41 @@ impl<'a> Ctx<'a> {
                 _ => Map::new(),
             }
         })
+    }
+
+    /// A body in one of the content types the path takes raw
+    /// ([`crate::Path::raw_body`]), with its content type; none for a JSON
+    /// body.
+    pub fn raw_body(&self) -> Option<&RawBody> {
+        self.request.raw_body.as_ref()
+    }
+
+    /// Who is calling: a token's holder, or nobody on an unauthenticated
+    /// path (and in periodic work).
+    pub fn caller(&self) -> &Caller {
+        &self.request.caller
+    }
+
+    /// The value of request header `name` (the first if repeated), if the
+    /// engine asked for it ([`crate::Engine::request_headers`]) and the
+    /// request had it. Names are matched ignoring ASCII case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The request headers the engine asked for, in the order they came.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.request.headers
+    }
+
+    /// The request's id, as the client's response and the audit log show
+    /// it (empty on contract 0.1 and in periodic work).
+    pub fn request_id(&self) -> &str {
+        &self.request.id
     }
 
     /// Parses another [`Fields`] struct from this request's fields (the

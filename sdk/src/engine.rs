@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::ctx::{Ctx, CtxRequest};
 use crate::fields::{self, FieldSchema, Fields};
 use crate::pattern::{more_specific, Captures, Pattern};
-use crate::request::Call;
+use crate::request::{Call, RawBody};
 use crate::state::State;
 use crate::storage::Storage;
 use crate::{Error, Operation, Request, Response};
@@ -46,6 +46,8 @@ struct Handler<F: ?Sized> {
 pub struct Engine {
     paths: Vec<Path>,
     periodic: Option<Box<PeriodicFn>>,
+    /// Request headers the engine wants ([`Engine::request_headers`]).
+    headers: Vec<String>,
     /// This instance's state ([`Ctx::state`]).
     state: State,
 }
@@ -57,8 +59,13 @@ pub struct Path {
     handlers: [Option<Handler<HandlerFn>>; 6],
     exists: Option<Handler<ExistsFn>>,
     takes_arbitrary_input: bool,
+    /// Content types whose bodies the handlers take raw ([`Path::raw_body`]).
+    raw_bodies: Vec<&'static str>,
+    unauthenticated: bool,
+    sudo: bool,
     synopsis: &'static str,
     description: &'static str,
+    summaries: [&'static str; 6],
 }
 
 impl Engine {
@@ -84,6 +91,26 @@ impl Engine {
         self
     }
 
+    /// Names the request headers the engine wants to see (contract 0.2):
+    /// the host passes on only these ([`Ctx::header`]), never credentials
+    /// (`x-vault-token`, `authorization`, `cookie`,
+    /// `proxy-authorization`). Names are lower-cased.
+    #[must_use]
+    pub fn request_headers(mut self, names: &[&str]) -> Self {
+        for name in names {
+            let name = name.to_ascii_lowercase();
+            if !self.headers.contains(&name) {
+                self.headers.push(name);
+            }
+        }
+        self
+    }
+
+    /// The request headers the engine wants.
+    pub fn request_header_names(&self) -> &[String] {
+        &self.headers
+    }
+
     /// The paths, in declaration order.
     pub fn paths(&self) -> &[Path] {
         &self.paths
@@ -93,7 +120,7 @@ impl Engine {
     /// engine with an invalid pattern answers every request with a 500
     /// naming it, so the mistake shows in its first test rather than as a
     /// path that never matches.
-    fn route(&self, path: &str) -> Result<(&Path, Captures), Error> {
+    pub(crate) fn route(&self, path: &str) -> Result<(&Path, Captures), Error> {
         let mut best: Option<(&Path, Captures, Vec<u8>)> = None;
         for p in &self.paths {
             let pattern = p.pattern.as_ref().map_err(|why| {
@@ -138,7 +165,7 @@ impl Engine {
             storage,
             clock,
             &self.state,
-            ctx_request(call, captures, path),
+            ctx_request(call, captures, path)?,
         );
         let mut response = (handler.run)(&mut ctx, &handler.schema)?;
         response.prepend_warnings(ctx.take_warnings());
@@ -172,7 +199,7 @@ impl Engine {
             storage,
             clock,
             &self.state,
-            ctx_request(call, captures, path),
+            ctx_request(call, captures, path)?,
         );
         (check.run)(&mut ctx, &check.schema).map(Some)
     }
@@ -199,17 +226,42 @@ impl Engine {
     }
 }
 
-fn ctx_request(call: Call, captures: Captures, path: &Path) -> CtxRequest {
-    CtxRequest {
+/// The handler's view of `call`: a body in one of the path's raw content
+/// types stays bytes ([`Ctx::raw_body`]); any other is JSON text (what
+/// Vault does whatever the content type), which must be UTF-8.
+fn ctx_request(call: Call, captures: Captures, path: &Path) -> Result<CtxRequest, Error> {
+    let raw = call
+        .content_type
+        .as_deref()
+        .is_some_and(|t| path.raw_bodies.contains(&t));
+    let (body, raw_body) = if raw {
+        let content_type = call.content_type.unwrap_or_default();
+        (
+            String::new(),
+            Some(RawBody {
+                content_type,
+                bytes: call.body,
+            }),
+        )
+    } else {
+        let text = String::from_utf8(call.body)
+            .map_err(|_| Error::invalid("request body is not valid JSON: it is not UTF-8"))?;
+        (text, None)
+    };
+    Ok(CtxRequest {
         operation: call.operation,
         path: call.path,
         mount_path: call.mount_path,
         mount_options: call.mount_options,
-        body: call.body,
+        body,
+        raw_body,
         query: call.query,
+        headers: call.headers,
+        caller: call.caller,
+        id: call.id,
         captures,
         takes_arbitrary_input: path.takes_arbitrary_input,
-    }
+    })
 }
 
 impl fmt::Debug for Engine {
@@ -233,8 +285,12 @@ impl Path {
             handlers: Default::default(),
             exists: None,
             takes_arbitrary_input: false,
+            raw_bodies: Vec::new(),
+            unauthenticated: false,
+            sudo: false,
             synopsis: "",
             description: "",
+            summaries: [""; 6],
         }
     }
 
@@ -349,6 +405,45 @@ impl Path {
         self
     }
 
+    /// The path's handlers take bodies of `content_type` (lower-case,
+    /// without parameters, e.g. `application/ocsp-request`) as bytes,
+    /// through [`Ctx::raw_body`]; their fields then come only from the
+    /// captures and the query. Bodies of other types are JSON, as Vault
+    /// reads them whatever their type. Contract 0.2 (0.1 bodies are JSON).
+    #[must_use]
+    pub fn raw_body(mut self, content_type: &'static str) -> Self {
+        self.raw_bodies.push(content_type);
+        self
+    }
+
+    /// The path is served without a token (contract 0.2): the host skips
+    /// authentication, audits the request as unauthenticated, and the
+    /// handler sees [`crate::Caller::Unauthenticated`]. Declared to the host
+    /// as Vault globs ([`crate::describe::globs`]: `cert/{serial}/raw` is
+    /// `cert/+/raw`).
+    #[must_use]
+    pub fn unauthenticated(mut self) -> Self {
+        self.unauthenticated = true;
+        self
+    }
+
+    /// The path needs the `sudo` capability besides the operation's own
+    /// (contract 0.2), as Vault's root-protected paths.
+    #[must_use]
+    pub fn sudo(mut self) -> Self {
+        self.sudo = true;
+        self
+    }
+
+    /// One-line summary of what `op` does here (help and OpenAPI).
+    #[must_use]
+    pub fn summary(mut self, op: Operation, text: &'static str) -> Self {
+        if let Some(slot) = self.summaries.get_mut(op.index()) {
+            *slot = text;
+        }
+        self
+    }
+
     /// One-line help.
     #[must_use]
     pub fn synopsis(mut self, text: &'static str) -> Self {
@@ -422,6 +517,38 @@ impl Path {
     /// Longer help.
     pub fn description_text(&self) -> &'static str {
         self.description
+    }
+
+    /// The summary of `op` (empty if none; `create` falls back to
+    /// `update`'s, as its handler does).
+    pub fn summary_text(&self, op: Operation) -> &'static str {
+        let own = self.summaries.get(op.index()).copied().unwrap_or_default();
+        match (own, op) {
+            ("", Operation::Create)
+                if self
+                    .handlers
+                    .get(Operation::Create.index())
+                    .is_some_and(Option::is_none) =>
+            {
+                self.summary_text(Operation::Update)
+            }
+            (own, _) => own,
+        }
+    }
+
+    /// Whether it is served without a token.
+    pub fn is_unauthenticated(&self) -> bool {
+        self.unauthenticated
+    }
+
+    /// Whether it needs `sudo`.
+    pub fn needs_sudo(&self) -> bool {
+        self.sudo
+    }
+
+    /// The content types taken raw.
+    pub fn raw_content_types(&self) -> &[&'static str] {
+        &self.raw_bodies
     }
 }
 

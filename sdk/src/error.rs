@@ -14,8 +14,17 @@ pub enum Error {
     NotFound(String),
     /// 405: the path exists but does not take this operation.
     UnsupportedOperation(String),
+    /// 503: something the request needs cannot be reached now (an HSM or
+    /// a cloud KMS behind a key handle); the text says what. Contract 0.1
+    /// has no such error: there it is a 500.
+    Unavailable(String),
     /// 500: the engine failed; the text is logged and shown.
     Internal(String),
+    /// Any other status in 400..=599 (409, 429, 502...), with its text; the
+    /// host answers a status outside that range as a 500. Contract 0.1
+    /// answers it with the closest status it has (400, 403, 404, 405 or
+    /// 500).
+    Status(u16, String),
 }
 
 impl Error {
@@ -34,14 +43,28 @@ impl Error {
         Self::Internal(message.into())
     }
 
-    /// The HTTP status the host answers with.
+    /// A 503 with `message` ([`Error::Unavailable`]).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::Unavailable(message.into())
+    }
+
+    /// An error with any `status` in 400..=599 and `message`
+    /// ([`Error::Status`]).
+    pub fn with_status(status: u16, message: impl Into<String>) -> Self {
+        Self::Status(status, message.into())
+    }
+
+    /// The HTTP status the host answers with (contract 0.2).
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidRequest(_) => 400,
             Self::PermissionDenied(_) => 403,
             Self::NotFound(_) => 404,
             Self::UnsupportedOperation(_) => 405,
+            Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
+            Self::Status(status, _) if (400..=599).contains(status) => *status,
+            Self::Status(..) => 500,
         }
     }
 
@@ -52,7 +75,24 @@ impl Error {
             | Self::PermissionDenied(m)
             | Self::NotFound(m)
             | Self::UnsupportedOperation(m)
-            | Self::Internal(m) => m,
+            | Self::Unavailable(m)
+            | Self::Internal(m)
+            | Self::Status(_, m) => m,
+        }
+    }
+}
+
+impl Error {
+    /// The text shown to the client, owned.
+    pub fn into_message(self) -> String {
+        match self {
+            Self::InvalidRequest(m)
+            | Self::PermissionDenied(m)
+            | Self::NotFound(m)
+            | Self::UnsupportedOperation(m)
+            | Self::Unavailable(m)
+            | Self::Internal(m)
+            | Self::Status(_, m) => m,
         }
     }
 }
@@ -69,30 +109,5 @@ impl From<serde_json::Error> for Error {
     /// A (de)serialisation failure of the engine's own data is a 500.
     fn from(e: serde_json::Error) -> Self {
         Self::Internal(format!("json: {e}"))
-    }
-}
-
-impl From<crate::bindings::coffer::engine::types::Error> for Error {
-    fn from(e: crate::bindings::coffer::engine::types::Error) -> Self {
-        use crate::bindings::coffer::engine::types::Error as W;
-        match e {
-            W::InvalidRequest(m) => Self::InvalidRequest(m),
-            W::PermissionDenied(m) => Self::PermissionDenied(m),
-            W::NotFound(m) => Self::NotFound(m),
-            W::UnsupportedOperation(m) => Self::UnsupportedOperation(m),
-            W::Internal(m) => Self::Internal(m),
-        }
-    }
-}
-
-impl From<Error> for crate::bindings::coffer::engine::types::Error {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::InvalidRequest(m) => Self::InvalidRequest(m),
-            Error::PermissionDenied(m) => Self::PermissionDenied(m),
-            Error::NotFound(m) => Self::NotFound(m),
-            Error::UnsupportedOperation(m) => Self::UnsupportedOperation(m),
-            Error::Internal(m) => Self::Internal(m),
-        }
     }
 }

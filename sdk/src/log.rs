@@ -19,16 +19,8 @@ pub enum Level {
 /// Writes one line (the host truncates it to 4 KiB). Never log secrets.
 pub fn log(level: Level, message: &str) {
     #[cfg(target_arch = "wasm32")]
-    {
-        use crate::bindings::coffer::engine::log::{log as host_log, Level as L};
-        let level = match level {
-            Level::Trace => L::Trace,
-            Level::Debug => L::Debug,
-            Level::Info => L::Info,
-            Level::Warn => L::Warn,
-            Level::Error => L::Error,
-        };
-        host_log(level, message);
+    if let Ok(imports) = crate::imports::bound() {
+        imports.log(level, message);
     }
     #[cfg(not(target_arch = "wasm32"))]
     eprintln!("[{level:?}] {message}");

@@ -71,7 +71,8 @@ impl fmt::Display for Operation {
     }
 }
 
-/// One request routed to the engine's mount.
+/// One request routed to the engine's mount, as a native test builds it
+/// (in wasm the SDK reads the host's request directly).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// What is asked.
@@ -80,22 +81,82 @@ pub struct Request {
     pub path: String,
     /// The body, a JSON object (empty when there was none).
     pub body: Map<String, Value>,
+    /// A body that is not JSON (DER, PEM...), sent instead of `body` with
+    /// its content type.
+    pub raw_body: Option<RawBody>,
     /// URL query parameters in order, percent-decoded.
     pub query: Vec<(String, String)>,
+    /// Request headers (lower-case names); the host passes only those the
+    /// engine names ([`crate::Engine::request_headers`]).
+    pub headers: Vec<(String, String)>,
+    /// Who is calling.
+    pub caller: Caller,
+    /// The request's id.
+    pub id: String,
     /// Where the engine is mounted, with a trailing slash.
     pub mount_path: String,
     /// The mount's `options`.
     pub mount_options: Map<String, Value>,
 }
 
+/// A request body that is not JSON, with its `Content-Type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBody {
+    /// The content type without parameters, lower-case
+    /// (`application/ocsp-request`).
+    pub content_type: String,
+    /// The bytes as they came.
+    pub bytes: Vec<u8>,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// Nobody: the path is one of the engine's unauthenticated paths
+    /// ([`crate::Path::unauthenticated`]) and no token was checked.
+    Unauthenticated,
+    /// A token's holder, already authorised for the path.
+    Token(TokenCaller),
+}
+
+/// A token's holder, as the host knows it (the token itself never reaches
+/// an engine). On contract 0.1, which does not say who calls, every field
+/// is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenCaller {
+    /// The token's display name (`token`, `root`, `token-<name>`).
+    pub display_name: String,
+    /// The token's policies, sorted.
+    pub policies: Vec<String>,
+    /// The token's accessor.
+    pub accessor: String,
+}
+
+impl Caller {
+    /// The root token's holder, the caller of native test requests unless
+    /// they say otherwise.
+    pub fn root() -> Self {
+        Self::Token(TokenCaller {
+            display_name: "root".to_owned(),
+            policies: vec!["root".to_owned()],
+            accessor: "test-accessor".to_owned(),
+        })
+    }
+}
+
 impl Request {
-    /// A request with an empty body and no query, mounted at `test/`.
+    /// A request with an empty body and no query, from the root token,
+    /// mounted at `test/`.
     pub fn new(operation: Operation, path: impl Into<String>) -> Self {
         Self {
             operation,
             path: path.into(),
             body: Map::new(),
+            raw_body: None,
             query: Vec::new(),
+            headers: Vec::new(),
+            caller: Caller::root(),
+            id: "test-request".to_owned(),
             mount_path: "test/".to_owned(),
             mount_options: Map::new(),
         }
@@ -111,10 +172,38 @@ impl Request {
         self
     }
 
+    /// Sends `bytes` as the body, with `content_type`, instead of JSON.
+    #[must_use]
+    pub fn with_raw_body(
+        mut self,
+        content_type: impl Into<String>,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.raw_body = Some(RawBody {
+            content_type: content_type.into(),
+            bytes: bytes.into(),
+        });
+        self
+    }
+
     /// Appends a query parameter.
     #[must_use]
     pub fn with_query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((key.into(), value.into()));
+        self
+    }
+
+    /// Appends a request header (the name is lower-cased).
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// Sets the caller.
+    #[must_use]
+    pub fn with_caller(mut self, caller: Caller) -> Self {
+        self.caller = caller;
         self
     }
 
@@ -126,82 +215,55 @@ impl Request {
     }
 }
 
-impl From<crate::bindings::coffer::engine::types::Operation> for Operation {
-    fn from(op: crate::bindings::coffer::engine::types::Operation) -> Self {
-        use crate::bindings::coffer::engine::types::Operation as W;
-        match op {
-            W::Read => Operation::Read,
-            W::Create => Operation::Create,
-            W::Update => Operation::Update,
-            W::Delete => Operation::Delete,
-            W::List => Operation::List,
-            W::Patch => Operation::Patch,
-        }
-    }
-}
-
-impl TryFrom<crate::bindings::coffer::engine::types::Request> for Request {
-    type Error = Error;
-
-    fn try_from(r: crate::bindings::coffer::engine::types::Request) -> Result<Self, Error> {
-        let operation = Operation::from(r.operation);
-        let body = json_object(&r.data, "request body")?;
-        let mount_options = json_object(&r.mount_options, "mount options")?;
-        Ok(Self {
-            operation,
-            path: r.path,
-            body,
-            query: r.query,
-            mount_path: r.mount_path,
-            mount_options,
-        })
-    }
-}
-
-/// A request as dispatch works on it: the body still JSON text, read once
-/// by the handler's fields (a wasm request's body is never parsed into a
-/// `Value`).
+/// A request as dispatch works on it: the body still bytes, read once by
+/// the handler's fields (a wasm request's body is never parsed into a
+/// `Value`). Each contract's glue (`export/`) builds it.
 pub(crate) struct Call {
     pub operation: Operation,
     pub path: String,
-    pub body: String,
+    /// The body as sent (JSON text unless `content_type` says otherwise).
+    pub body: Vec<u8>,
+    /// The content type, lower-case, without parameters; none if not sent.
+    pub content_type: Option<String>,
     pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub caller: Caller,
+    pub id: String,
     pub mount_path: String,
     pub mount_options: Map<String, Value>,
 }
 
 impl From<Request> for Call {
     fn from(r: Request) -> Self {
+        let (body, content_type) = match r.raw_body {
+            Some(raw) => (raw.bytes, Some(raw.content_type)),
+            // A map with string keys always serialises.
+            None => (
+                serde_json::to_vec(&r.body).unwrap_or_default(),
+                Some(JSON.to_owned()),
+            ),
+        };
         Self {
             operation: r.operation,
             path: r.path,
-            // A map with string keys always serialises.
-            body: serde_json::to_string(&r.body).unwrap_or_default(),
+            body,
+            content_type,
             query: r.query,
+            headers: r.headers,
+            caller: r.caller,
+            id: r.id,
             mount_path: r.mount_path,
             mount_options: r.mount_options,
         }
     }
 }
 
-impl TryFrom<crate::bindings::coffer::engine::types::Request> for Call {
-    type Error = Error;
+/// JSON's content type.
+pub(crate) const JSON: &str = "application/json";
 
-    fn try_from(r: crate::bindings::coffer::engine::types::Request) -> Result<Self, Error> {
-        let operation = Operation::from(r.operation);
-        let mount_options = json_object(&r.mount_options, "mount options")?;
-        Ok(Self {
-            operation,
-            path: r.path,
-            body: r.data,
-            query: r.query,
-            mount_path: r.mount_path,
-            mount_options,
-        })
-    }
-}
-
-fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, Error> {
+/// `text` as a JSON object: empty text is an empty object, anything else
+/// that is not an object a 400 naming `what`.
+pub(crate) fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, Error> {
     if text.trim().is_empty() {
         return Ok(Map::new());
     }

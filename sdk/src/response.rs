@@ -12,6 +12,7 @@ pub struct Response {
     status: u16,
     body: Body,
     warnings: Vec<String>,
+    headers: Vec<(String, String)>,
 }
 
 /// What a [`Response`] carries.
@@ -42,6 +43,7 @@ impl Response {
             status: 200,
             body: Body::Data(data),
             warnings: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -56,6 +58,7 @@ impl Response {
             status: 200,
             body: Body::Json(text),
             warnings: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -71,6 +74,7 @@ impl Response {
             status: 204,
             body: Body::None,
             warnings: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -83,6 +87,7 @@ impl Response {
                 bytes: bytes.into(),
             },
             warnings: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -94,6 +99,7 @@ impl Response {
                 status: 404,
                 body: Body::None,
                 warnings: Vec::new(),
+                headers: Vec::new(),
             };
         }
         Self::data(serde_json::json!({ "keys": keys }))
@@ -106,13 +112,42 @@ impl Response {
         self
     }
 
-    /// Sets the status: another 2xx, or 400 for a batch whose items failed
-    /// (Vault answers it with 400 and the whole result). The host answers
-    /// anything outside 200..=599 as a 500.
+    /// Sets the status: another 2xx (201 for a created resource, 202 for
+    /// accepted work; with [`Response::none`] the host answers it with an
+    /// empty body), a 3xx with a `location` header, or 400 for a batch
+    /// whose items failed (Vault answers it with 400 and the whole result).
+    /// The host answers anything outside 200..=599 as a 500.
     #[must_use]
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = status;
         self
+    }
+
+    /// Adds a response header (contract 0.2; 0.1 drops them): `name` a
+    /// lower-case HTTP token such as `cache-control`, `location`, `link`,
+    /// `replay-nonce`, a value of visible ASCII, spaces and tabs. The host
+    /// owns the framing, hop-by-hop and security headers
+    /// (`content-type`, `content-length`, `set-cookie`, ...) and answers a
+    /// 500 naming the header if an engine sets one; a `cache-control`
+    /// replaces the host's `no-store`.
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The headers, in the order they were added.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The value of header `name` (ASCII case-insensitive), the first if
+    /// several.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The HTTP status.
@@ -139,6 +174,12 @@ impl Response {
         &self.warnings
     }
 
+    /// Status, body, warnings and headers, for the contracts' glue.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn into_parts(self) -> (u16, Body, Vec<String>, Vec<(String, String)>) {
+        (self.status, self.body, self.warnings, self.headers)
+    }
+
     pub(crate) fn prepend_warnings(&mut self, mut warnings: Vec<String>) {
         warnings.append(&mut self.warnings);
         self.warnings = warnings;
@@ -162,29 +203,5 @@ impl Response {
             return Err(Error::not_found());
         }
         Ok(self)
-    }
-}
-
-impl From<Response> for crate::bindings::coffer::engine::types::Response {
-    fn from(r: Response) -> Self {
-        use crate::bindings::coffer::engine::types::{Body as WBody, RawBody};
-        let body = match r.body {
-            Body::None => WBody::None,
-            // Serialising a `Value` cannot fail: its map keys are strings.
-            Body::Data(v) => WBody::Data(serde_json::to_string(&v).unwrap_or_default()),
-            Body::Json(text) => WBody::Data(text),
-            Body::Raw {
-                content_type,
-                bytes,
-            } => WBody::Raw(RawBody {
-                content_type,
-                bytes,
-            }),
-        };
-        Self {
-            status: r.status,
-            body,
-            warnings: r.warnings,
-        }
     }
 }

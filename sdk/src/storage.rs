@@ -1,6 +1,6 @@
 //! Storage scoped to the engine's mount, behind a trait so that engine logic
 //! runs natively over [`MemoryStorage`] in unit tests and over the host's
-//! storage ([`HostStorage`]) in wasm.
+//! storage in wasm (each contract's glue has its own, in `export/`).
 
 use std::collections::BTreeMap;
 
@@ -24,9 +24,34 @@ pub trait Storage {
     /// The keys directly under `prefix`, sorted; deeper keys appear once as
     /// a folder with a trailing `/` (`a/b/c` under `a/` is `b/`).
     fn list(&self, prefix: &str) -> Result<Vec<String>, Error>;
+    /// A page of [`Storage::list`]: at most `limit` of the entries it would
+    /// give that sort after `after` (an empty `after` starts at the first).
+    /// On contract 0.2 the host reads only the page; the default (and
+    /// contract 0.1) lists everything and cuts. A `limit` of 0 is a 400.
+    fn list_page(&self, prefix: &str, after: &str, limit: u32) -> Result<Vec<String>, Error> {
+        check_limit(limit)?;
+        let all = self.list(prefix)?;
+        Ok(page(all.into_iter(), after, limit))
+    }
     /// A number that changes whenever a write to this mount commits: a cache
     /// of parsed storage stays valid while it stays the same.
     fn generation(&self) -> u64;
+}
+
+/// A `limit` of 0 is a 400, as the host answers it.
+pub(crate) fn check_limit(limit: u32) -> Result<(), Error> {
+    if limit == 0 {
+        return Err(Error::invalid("a list page's limit must be at least 1"));
+    }
+    Ok(())
+}
+
+/// At most `limit` of the sorted `entries` after `after`.
+fn page(entries: impl Iterator<Item = String>, after: &str, limit: u32) -> Vec<String> {
+    entries
+        .filter(|e| after.is_empty() || e.as_str() > after)
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
 }
 
 /// Typed JSON on top of any [`Storage`] (in the prelude).
@@ -123,35 +148,41 @@ impl Storage for MemoryStorage {
         Ok(out)
     }
 
+    fn list_page(&self, prefix: &str, after: &str, limit: u32) -> Result<Vec<String>, Error> {
+        check_limit(limit)?;
+        // Only the keys from `after` on are looked at (a range read, as the
+        // host's): the page of the items `list` would give.
+        let start = if after.is_empty() {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}{after}")
+        };
+        let mut out: Vec<String> = Vec::new();
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        for key in self
+            .entries
+            .range(start..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+        {
+            let rest = key.get(prefix.len()..).unwrap_or_default();
+            let item = match rest.split_once('/') {
+                Some((folder, _)) => format!("{folder}/"),
+                None => rest.to_owned(),
+            };
+            if (!after.is_empty() && item.as_str() <= after) || out.last() == Some(&item) {
+                continue;
+            }
+            if out.len() == limit {
+                break;
+            }
+            out.push(item);
+        }
+        Ok(out)
+    }
+
     fn generation(&self) -> u64 {
         self.generation
-    }
-}
-
-/// The host's storage, through the WIT `storage` import. Only usable inside
-/// wasm: natively its calls abort, so tests use [`MemoryStorage`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HostStorage;
-
-impl Storage for HostStorage {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(crate::bindings::coffer::engine::storage::get(key)?)
-    }
-
-    fn put(&mut self, key: &str, value: &[u8]) -> Result<(), Error> {
-        Ok(crate::bindings::coffer::engine::storage::put(key, value)?)
-    }
-
-    fn delete(&mut self, key: &str) -> Result<(), Error> {
-        Ok(crate::bindings::coffer::engine::storage::delete(key)?)
-    }
-
-    fn list(&self, prefix: &str) -> Result<Vec<String>, Error> {
-        Ok(crate::bindings::coffer::engine::storage::list(prefix)?)
-    }
-
-    fn generation(&self) -> u64 {
-        crate::bindings::coffer::engine::storage::generation()
     }
 }
 
@@ -168,6 +199,28 @@ mod tests {
         assert_eq!(s.list("").unwrap(), ["a", "b/", "bb", "c/"]);
         assert_eq!(s.list("b/").unwrap(), ["c", "d/"]);
         assert!(s.list("z/").unwrap().is_empty());
+    }
+
+    #[test]
+    fn pages_list_as_list_does() {
+        let mut s = MemoryStorage::new();
+        for k in ["a", "b/c", "b/d/e", "b0", "bb", "c/x", "c/y", "d"] {
+            s.put(k, b"1").unwrap();
+        }
+        let all = s.list("").unwrap();
+        for limit in 1..=9 {
+            for after in ["", "a", "b", "b/", "b0", "c/", "c/x", "zz"] {
+                let want = page(all.clone().into_iter(), after, limit);
+                assert_eq!(
+                    s.list_page("", after, limit).unwrap(),
+                    want,
+                    "after {after:?} limit {limit}"
+                );
+            }
+        }
+        assert_eq!(s.list_page("b/", "c", 5).unwrap(), ["d/"]);
+        assert_eq!(s.list_page("", "", 2).unwrap(), ["a", "b/"]);
+        assert_eq!(s.list_page("", "", 0).unwrap_err().status(), 400);
     }
 
     #[test]

@@ -490,3 +490,94 @@ fn state_lives_with_the_instance() {
     assert_eq!(calls(&mut one), json!(2));
     assert_eq!(calls(&mut other), json!(1), "instances do not share state");
 }
+
+/// A batch path whose single request and items share one declaration.
+#[derive(Fields)]
+struct Shared {
+    /// The key's name.
+    name: String,
+    /// The single request's input (none in a batch).
+    #[field(flatten)]
+    single: Option<Item>,
+    /// Many inputs.
+    batch_input: Option<BatchInput<Item>>,
+}
+
+#[derive(Fields)]
+struct WithPrefix {
+    /// A prefix.
+    #[field(default = ">")]
+    prefix: String,
+    /// The rest.
+    #[field(flatten)]
+    item: Item,
+}
+
+#[test]
+fn flattened_fields_are_read_from_the_same_request() {
+    let shared = |ctx: &mut Ctx<'_>, f: Shared| -> Result<Response, Error> {
+        match (f.single, f.batch_input) {
+            (Some(item), None) => Ok(Response::data(
+                json!({ "name": f.name, "texts": [item.text] }),
+            )),
+            (None, Some(b)) => Batch::<Item>::from_request(ctx, Some(b))?
+                .run(|item| Ok(json!({ "text": item.text }))),
+            (None, None) => Err(Error::invalid("missing text")),
+            (Some(_), Some(_)) => Err(Error::invalid("both")),
+        }
+    };
+    let prefixed = |_: &mut Ctx<'_>, f: WithPrefix| -> Result<Response, Error> {
+        Ok(Response::data(json!(format!(
+            "{}{}",
+            f.prefix, f.item.text
+        ))))
+    };
+    let e = Engine::new()
+        .path(Path::new("shout/{name}").update(shared))
+        .path(Path::new("prefix/{text}").update(prefixed));
+    assert_paths_valid(&e);
+    let schema = e.paths()[0].fields(Operation::Update).unwrap();
+    let text = schema.iter().find(|f| f.name == "text").unwrap();
+    assert!(!text.required, "optional when flattened as an Option");
+    let mut t = TestEngine::new(e);
+
+    let r = t.write("shout/k", json!({"text": "a"})).unwrap();
+    assert_eq!(
+        r.data_value().unwrap(),
+        &json!({"name": "k", "texts": ["a"]})
+    );
+    assert!(
+        r.warnings().is_empty(),
+        "flattened keys are known: {:?}",
+        r.warnings()
+    );
+    let r = t
+        .write(
+            "shout/k",
+            json!({"batch_input": [{"text": "b"}, {"text": "c"}]}),
+        )
+        .unwrap();
+    assert_eq!(
+        r.data_value().unwrap()["batch_results"],
+        json!([{"text": "b", "reference": ""}, {"text": "c", "reference": ""}])
+    );
+    assert_eq!(
+        t.write("shout/k", json!({})).unwrap_err().message(),
+        "missing text"
+    );
+    let r = t
+        .write("shout/k", json!({"text": "d", "other": 1}))
+        .unwrap();
+    assert_eq!(r.warnings().len(), 1, "an unknown key still warns");
+
+    // A capture fills a flattened field; a required one is required.
+    let r = t.write("prefix/x", json!({})).unwrap();
+    assert_eq!(r.data_value().unwrap(), &json!(">x"));
+    let r = t
+        .request(
+            Request::new(Operation::Update, "prefix/y")
+                .with_body(json!({"prefix": "#", "text": "ignored"})),
+        )
+        .unwrap();
+    assert_eq!(r.data_value().unwrap(), &json!("#y"));
+}

@@ -34,6 +34,7 @@ pub const COUNTER_WASM: &str = "coffer_test_counter.wasm";
 pub const CONTRACT02_WASM: &str = "coffer_test_contract02.wasm";
 pub const BADSPECIAL_WASM: &str = "coffer_test_badspecial.wasm";
 pub const HOSTILE02_WASM: &str = "coffer_test_hostile02.wasm";
+pub const SDK02_WASM: &str = "coffer_test_sdk02.wasm";
 
 /// Kept stderr per server, at most this many bytes (the tail).
 const STDERR_CAP: usize = 256 * 1024;

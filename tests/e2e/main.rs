@@ -27,6 +27,7 @@
 //! - `keys02`: contract 0.2's `keys`: a hostile engine gets no key bytes,
 //!   keys of every type survive a restart and check out with RustCrypto,
 //!   managed keys and `allowed_managed_keys`.
+//! - `sdk02`: the same, through the SDK's 0.2 glue (`tests/engines/sdk02`).
 //! - `upgrade`: storage written by the release on contract 0.1 (a committed
 //!   redb fixture with transit keys) and a frozen 0.1 build of `kv` keep
 //!   working.
@@ -52,6 +53,7 @@ mod mounts;
 mod persistence;
 mod queues;
 mod sandbox;
+mod sdk02;
 mod seal;
 mod startup;
 mod tls;

@@ -31,7 +31,7 @@ mod util;
 
 /// The path table. Every path shares one policy cache per built table
 /// (`policy::Mount`): one per instance in wasm.
-#[coffer_sdk::engine]
+#[coffer_sdk::engine(contract = "0.1")]
 pub fn engine() -> Engine {
     let m = policy::Mount::new();
     Engine::new()

@@ -13,7 +13,10 @@ use syn::{Attribute, Data, DeriveInput, Expr, Fields as SynFields, ItemFn, LitSt
 /// Derives `coffer_sdk::Fields` for a struct with named fields (or a unit
 /// struct). Field attributes: `#[field(required)]`, `#[field(default =
 /// <json literal>)]`, `#[field(rename = "wire_name")]`; doc comments become
-/// descriptions.
+/// descriptions. `#[field(flatten)]` on one field whose type is itself
+/// `Fields` reads that struct's fields from the same request, as if they
+/// were declared here (a batch item and the single request then share one
+/// declaration).
 #[proc_macro_derive(Fields, attributes(field))]
 pub fn derive_fields(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
@@ -42,8 +45,11 @@ pub fn derive_field_enum(input: TokenStream) -> TokenStream {
 
 /// Exports an engine: put it on the function that builds the path table,
 /// `fn engine() -> coffer_sdk::Engine`. It expands to the component's
-/// `handle`, `exists` and `periodic` exports; the table (with its
-/// per-instance state, `Ctx::state`) is built once per instance.
+/// exports of contract 0.2 (the `handler` interface: `handle`, `exists`,
+/// `periodic`, `describe`); `#[coffer_sdk::engine(contract = "0.1")]`
+/// exports contract 0.1's instead (`handle`, `exists`, `periodic`; needs
+/// coffer-sdk's `contract-0-1` feature). The table (with its per-instance
+/// state, `Ctx::state`) is built once per instance.
 #[proc_macro_attribute]
 pub fn engine(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = TokenStream2::from(attr);
@@ -55,6 +61,7 @@ pub fn engine(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 #[derive(Default)]
 struct FieldAttrs {
+    flatten: bool,
     required: bool,
     default: Option<Expr>,
     rename: Option<String>,
@@ -77,6 +84,7 @@ fn field_attrs(attrs: &[Attribute], allow: &[&str]) -> syn::Result<FieldAttrs> {
             }
             match key.as_str() {
                 "required" => out.required = true,
+                "flatten" => out.flatten = true,
                 "default" => out.default = Some(meta.value()?.parse()?),
                 "rename" => out.rename = Some(meta.value()?.parse::<LitStr>()?.value()),
                 _ => return Err(meta.error("unknown field attribute")),
@@ -117,6 +125,22 @@ fn doc_text(attrs: &[Attribute]) -> String {
     text.trim().to_owned()
 }
 
+/// `T` of `Option<T>`.
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if p.qself.is_some() || last.ident != "Option" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+            Some(syn::GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn is_option(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.qself.is_none()
         && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
@@ -151,12 +175,29 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let mut wires = Vec::new();
     let mut slots = Vec::new();
     let mut types = Vec::new();
+    let mut flat: Option<(syn::Ident, Type)> = None;
     for (index, field) in named.into_iter().enumerate() {
         let Some(ident) = &field.ident else {
             return Err(syn::Error::new(field.span(), "field has no name"));
         };
         let ty = &field.ty;
-        let attrs = field_attrs(&field.attrs, &["required", "default", "rename"])?;
+        let attrs = field_attrs(&field.attrs, &["required", "default", "rename", "flatten"])?;
+        if attrs.flatten {
+            if attrs.required || attrs.default.is_some() || attrs.rename.is_some() {
+                return Err(syn::Error::new(
+                    ident.span(),
+                    "a flattened field takes no other field attribute",
+                ));
+            }
+            if flat.is_some() {
+                return Err(syn::Error::new(
+                    ident.span(),
+                    "only one field can be flattened",
+                ));
+            }
+            flat = Some((ident.clone(), ty.clone()));
+            continue;
+        }
         let wire = attrs.rename.clone().unwrap_or_else(|| {
             let s = ident.to_string();
             s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
@@ -225,19 +266,107 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
         types.push(ty.clone());
     }
 
+    let own = wires.len();
+    let indexes: Vec<usize> = (0..slots.len()).collect();
+    let private = quote!(::coffer_sdk::__private);
+    // A flattened struct's fields follow this one's in the names (so that
+    // its keys are known) and are gathered into a JSON object, read as
+    // that struct once the body is done (captures and query filled in).
+    let (schema_fn, names_def, flat_slot, flat_arm, flat_fill, flat_problems) = match &flat {
+        None => (
+            quote!(::std::vec![#(#schema),*]),
+            quote!(const NAMES: &[&str] = &[#(#wires),*];),
+            quote!(),
+            quote!(),
+            quote!(),
+            quote!(),
+        ),
+        Some((ident, outer)) => {
+            // `Option<T>`: none when the request gives none of T's fields
+            // (a batch request, whose items are T), and then none of them
+            // is required.
+            let (ty, value, schema_extend) = match option_inner(outer) {
+                Some(inner) => (
+                    inner.clone(),
+                    quote! {
+                        if __flat.is_empty() {
+                            ::core::option::Option::None
+                        } else {
+                            ::core::option::Option::Some(
+                                <#inner as ::coffer_sdk::Fields>::from_fields(&__flat)?,
+                            )
+                        }
+                    },
+                    quote! {
+                        schema.extend(<#inner as ::coffer_sdk::Fields>::schema().into_iter().map(|mut f| {
+                            f.required = false;
+                            f
+                        }));
+                    },
+                ),
+                None => (
+                    outer.clone(),
+                    quote!(<#outer as ::coffer_sdk::Fields>::from_fields(&__flat)?),
+                    quote!(schema.extend(<#outer as ::coffer_sdk::Fields>::schema());),
+                ),
+            };
+            finish.push(quote!(#ident: #value));
+            (
+                quote!({
+                    let mut schema = ::std::vec![#(#schema),*];
+                    #schema_extend
+                    schema
+                }),
+                quote! {
+                    static ALL_NAMES: ::std::sync::OnceLock<::std::vec::Vec<&'static str>> =
+                        ::std::sync::OnceLock::new();
+                    let NAMES: &'static [&'static str] = ALL_NAMES
+                        .get_or_init(|| {
+                            let mut names: ::std::vec::Vec<&'static str> = ::std::vec![#(#wires),*];
+                            names.extend(
+                                <#ty as ::coffer_sdk::Fields>::schema().iter().map(|f| f.name),
+                            );
+                            names
+                        })
+                        .as_slice();
+                },
+                quote! {
+                    let mut __flat = #private::serde_json::Map::new();
+                },
+                quote! {
+                    #private::Key::Field(i) if i >= #own => match NAMES.get(i) {
+                        ::core::option::Option::Some(name) => {
+                            let value: #private::serde_json::Value = map.next_value()?;
+                            __flat.insert((*name).to_owned(), value);
+                        }
+                        ::core::option::Option::None => rules.skip(&mut map, #private::Key::Field(i))?,
+                    },
+                },
+                quote! {
+                    for field in <#ty as ::coffer_sdk::Fields>::schema() {
+                        let present = __flat.contains_key(field.name);
+                        if let ::core::option::Option::Some(value) = rules.fill(field.name, present) {
+                            __flat.insert(field.name.to_owned(), value);
+                        }
+                    }
+                },
+                quote! {
+                    problems.extend(<#ty as ::coffer_sdk::Fields>::declaration_problems());
+                },
+            )
+        }
+    };
     let construct = match &data.fields {
         SynFields::Unit => quote!(Self),
         _ => quote!(Self { #(#finish),* }),
     };
-    let indexes: Vec<usize> = (0..slots.len()).collect();
-    let private = quote!(::coffer_sdk::__private);
     Ok(quote! {
         impl #impl_generics ::coffer_sdk::Fields for #name #ty_generics #where_clause {
             fn schema() -> ::std::vec::Vec<::coffer_sdk::FieldSchema> {
-                ::std::vec![#(#schema),*]
+                #schema_fn
             }
 
-            #[allow(unused_mut, unused_variables, clippy::redundant_closure_call)]
+            #[allow(unused_mut, unused_variables, non_snake_case, clippy::redundant_closure_call)]
             fn from_map<'de, __A: #private::serde::de::MapAccess<'de>>(
                 mut map: __A,
                 rules: &mut #private::Rules<'_>,
@@ -245,12 +374,13 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 ::core::result::Result<Self, ::coffer_sdk::Error>,
                 __A::Error,
             > {
-                const NAMES: &[&str] = &[#(#wires),*];
+                #names_def
                 #(
                     let mut #slots: ::core::option::Option<
                         ::core::result::Result<#types, ::std::string::String>,
                     > = ::core::option::Option::None;
                 )*
+                #flat_slot
                 while let ::core::option::Option::Some(key) = map.next_key_seed(rules.key_seed(NAMES))? {
                     match key {
                         #(
@@ -258,6 +388,7 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                                 #slots = map.next_value_seed(#private::FieldSeed::<#types>::new())?;
                             }
                         )*
+                        #flat_arm
                         other => rules.skip(&mut map, other)?,
                     }
                 }
@@ -268,6 +399,7 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                         );
                     }
                 )*
+                #flat_fill
                 ::core::result::Result::Ok((|| -> ::core::result::Result<Self, ::coffer_sdk::Error> {
                     ::core::result::Result::Ok(#construct)
                 })())
@@ -277,6 +409,7 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
             fn declaration_problems() -> ::std::vec::Vec<::std::string::String> {
                 let mut problems = ::std::vec::Vec::new();
                 #(#checks)*
+                #flat_problems
                 problems
             }
         }
@@ -482,13 +615,40 @@ fn enum_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     })
 }
 
-fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
-    if !attr.is_empty() {
-        return Err(syn::Error::new(
-            attr.span(),
-            "#[coffer_sdk::engine] takes no arguments",
-        ));
+/// Which contract `#[coffer_sdk::engine(...)]` asks for.
+enum Contract {
+    V01,
+    V02,
+}
+
+fn contract_arg(attr: TokenStream2) -> syn::Result<Contract> {
+    if attr.is_empty() {
+        return Ok(Contract::V02);
     }
+    let mut contract = None;
+    let parser = syn::meta::parser(|meta| {
+        if !meta.path.is_ident("contract") {
+            return Err(meta.error("expected `contract = \"0.1\"` or `contract = \"0.2\"`"));
+        }
+        let value: LitStr = meta.value()?.parse()?;
+        contract = Some(match value.value().as_str() {
+            "0.1" => Contract::V01,
+            "0.2" => Contract::V02,
+            _ => {
+                return Err(syn::Error::new(
+                    value.span(),
+                    "unknown contract version: expected \"0.1\" or \"0.2\"",
+                ))
+            }
+        });
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(contract.unwrap_or(Contract::V02))
+}
+
+fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
+    let contract = contract_arg(attr)?;
     let sig = &item.sig;
     if !sig.inputs.is_empty() {
         return Err(syn::Error::new(
@@ -509,14 +669,73 @@ fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
         ));
     }
     let name = &sig.ident;
+    let exports = match contract {
+        Contract::V02 => quote! {
+            use ::coffer_sdk::__private::bindings::v02::coffer::engine::http::{Request, Response};
+            use ::coffer_sdk::__private::bindings::v02::coffer::engine::types::Error;
+            use ::coffer_sdk::__private::bindings::v02::exports::coffer::engine::handler::{
+                Description, Guest,
+            };
+            use ::coffer_sdk::__private::v02 as glue;
+
+            impl Guest for Exports {
+                fn handle(request: Request) -> ::core::result::Result<Response, Error> {
+                    glue::handle(&ENGINE, request)
+                }
+
+                fn exists(request: &Request) -> ::core::result::Result<::core::option::Option<bool>, Error> {
+                    glue::exists(&ENGINE, request)
+                }
+
+                fn periodic(
+                    mount_path: ::std::string::String,
+                    mount_options: ::std::string::String,
+                ) -> ::core::result::Result<(), Error> {
+                    glue::periodic(&ENGINE, mount_path, mount_options)
+                }
+
+                fn describe() -> Description {
+                    glue::describe(&ENGINE)
+                }
+            }
+
+            ::coffer_sdk::__private::bindings::v02::__export_engine_v02!(Exports);
+        },
+        Contract::V01 => quote! {
+            use ::coffer_sdk::__private::bindings::v01::coffer::engine::types::{Error, Request, Response};
+            use ::coffer_sdk::__private::bindings::v01::Guest;
+            use ::coffer_sdk::__private::v01 as glue;
+
+            impl Guest for Exports {
+                fn handle(request: Request) -> ::core::result::Result<Response, Error> {
+                    glue::handle(&ENGINE, request)
+                }
+
+                fn exists(request: Request) -> ::core::result::Result<::core::option::Option<bool>, Error> {
+                    glue::exists(&ENGINE, request)
+                }
+
+                fn periodic(
+                    mount_path: ::std::string::String,
+                    mount_options: ::std::string::String,
+                ) -> ::core::result::Result<(), Error> {
+                    glue::periodic(&ENGINE, mount_path, mount_options)
+                }
+            }
+
+            ::coffer_sdk::__private::bindings::v01::__export_engine_v01!(Exports);
+        },
+    };
     Ok(quote! {
         #item
 
+        // Only a component has exports: natively (the engine's own tests)
+        // the table is used directly, and 0.2's export names (with `:`,
+        // `/`, `#`) are not symbols a native library can define.
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         #[allow(unsafe_code, missing_docs)]
         mod __coffer_engine_export {
-            use ::coffer_sdk::__private::bindings::coffer::engine::types::{Error, Request, Response};
-
             struct Exports;
 
             // One table (and its per-instance state) per instance: wasm
@@ -525,26 +744,7 @@ fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
                 static ENGINE: ::coffer_sdk::Engine = super::#name();
             }
 
-            impl ::coffer_sdk::__private::bindings::Guest for Exports {
-                fn handle(request: Request) -> ::core::result::Result<Response, Error> {
-                    ENGINE.with(|engine| ::coffer_sdk::__private::handle(engine, request))
-                }
-
-                fn exists(request: Request) -> ::core::result::Result<::core::option::Option<bool>, Error> {
-                    ENGINE.with(|engine| ::coffer_sdk::__private::exists(engine, request))
-                }
-
-                fn periodic(
-                    mount_path: ::std::string::String,
-                    mount_options: ::std::string::String,
-                ) -> ::core::result::Result<(), Error> {
-                    ENGINE.with(|engine| {
-                        ::coffer_sdk::__private::periodic(engine, mount_path, mount_options)
-                    })
-                }
-            }
-
-            ::coffer_sdk::__private::bindings::__export_engine!(Exports);
+            #exports
         }
     })
 }

@@ -8,7 +8,7 @@
 use coffer_sdk::prelude::*;
 
 /// The path table.
-#[coffer_sdk::engine]
+#[coffer_sdk::engine(contract = "0.1")]
 pub fn engine() -> Engine {
     Engine::new().path(Path::new("counter/{name}").read(read).update(increment))
 }

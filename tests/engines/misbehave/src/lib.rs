@@ -18,7 +18,7 @@
 use coffer_sdk::prelude::*;
 
 /// The path table.
-#[coffer_sdk::engine]
+#[coffer_sdk::engine(contract = "0.1")]
 pub fn engine() -> Engine {
     Engine::new()
         .path(Path::new("ok").read(ok))
