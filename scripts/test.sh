@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything CI runs, runnable locally: set-up, the lints (fmt and clippy,
 # warnings denied), the Rust workspace's tests (host, SDK, end-to-end), the
-# engines' native unit tests, and the Python client tests. `.ci/run` calls
-# this script.
+# engines' native unit tests, the Python client tests, and the SDK
+# tutorial's engine built outside the repository (scripts/tutorial.sh).
+# `.ci/run` calls this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,3 +14,7 @@ scripts/lint.sh
 cargo test --workspace
 cargo test --manifest-path engines/Cargo.toml
 scripts/pytest.sh
+# pytest.sh built the server; the tutorial's engine keeps its own target
+# directory beside the workspace's, so a second run is warm.
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+COFFER_BIN="$target/debug/coffer" COFFER_TUTORIAL_TARGET_DIR="$target/tutorial" scripts/tutorial.sh
