@@ -64,7 +64,9 @@ impl Fields {
     fn of(request: &Request) -> Result<Self, Error> {
         match serde_json::from_slice(&request.body()) {
             Ok(serde_json::Value::Object(map)) => Ok(Fields(map)),
-            _ => Err(Error::InvalidRequest("the body is not a JSON object".into())),
+            _ => Err(Error::InvalidRequest(
+                "the body is not a JSON object".into(),
+            )),
         }
     }
 
@@ -88,7 +90,11 @@ impl Fields {
         self.0
             .get(field)
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -115,7 +121,11 @@ impl Fields {
     fn sign_options(&self) -> SignOptions {
         SignOptions {
             hash: self.text_opt("hash"),
-            prehashed: self.0.get("prehashed").and_then(|v| v.as_bool()).unwrap_or(false),
+            prehashed: self
+                .0
+                .get("prehashed")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
             padding: self.text_opt("padding"),
             salt_length: self.number("salt_length"),
             encoding: self.text_opt("encoding"),
@@ -153,8 +163,8 @@ fn describe_key(key: &Key) -> serde_json::Value {
 
 /// The key stored at `kms/{name}`, opened.
 fn stored_key(name: &str) -> Result<Key, Error> {
-    let blob = storage::get(&format!("kms/{name}"))?
-        .ok_or_else(|| Error::NotFound(String::new()))?;
+    let blob =
+        storage::get(&format!("kms/{name}"))?.ok_or_else(|| Error::NotFound(String::new()))?;
     Key::open(&blob)
 }
 

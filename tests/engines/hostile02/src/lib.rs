@@ -130,7 +130,10 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
     let aes = Key::generate("aes256-gcm96", None, &none())?;
     note("export-without-export", leak(&aes.export("raw")));
     let ed = Key::generate("ed25519", None, &none())?;
-    note("export-ed25519-without-export", leak(&ed.export("pkcs8-der")));
+    note(
+        "export-ed25519-without-export",
+        leak(&ed.export("pkcs8-der")),
+    );
     let exportable = Key::generate("hmac", None, &["export".to_string()])?;
     note(
         "backup-without-plaintext-backup",
@@ -149,7 +152,11 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
     );
     note(
         "generate-unknown-permission",
-        outcome(&Key::generate("aes256-gcm96", None, &["everything".to_string()])),
+        outcome(&Key::generate(
+            "aes256-gcm96",
+            None,
+            &["everything".to_string()],
+        )),
     );
     note(
         "generate-unknown-type",
@@ -162,16 +169,31 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
     let ec = Key::generate("ecdsa-p256", None, &none())?;
     note("derive-ecdsa", outcome(&ec.derive(b"tenant")));
     note("derive-empty-context", outcome(&aes.derive(b"")));
-    note("hmac-with-an-underived-aead-key", leak(&aes.hmac("sha2-256", b"x")));
+    note(
+        "hmac-with-an-underived-aead-key",
+        leak(&aes.hmac("sha2-256", b"x")),
+    );
     note("hmac-with-rsa", leak(&rsa.hmac("sha2-256", b"x")));
     note("public-key-of-aes", outcome(&aes.public_key()));
     note(
         "unwrap-garbage",
-        outcome(&Key::unwrap(&rsa, b"garbage", "sha2-256", "aes256-gcm96", &none())),
+        outcome(&Key::unwrap(
+            &rsa,
+            b"garbage",
+            "sha2-256",
+            "aes256-gcm96",
+            &none(),
+        )),
     );
     note(
         "unwrap-with-aes",
-        outcome(&Key::unwrap(&aes, &[0u8; 300], "sha2-256", "aes256-gcm96", &none())),
+        outcome(&Key::unwrap(
+            &aes,
+            &[0u8; 300],
+            "sha2-256",
+            "aes256-gcm96",
+            &none(),
+        )),
     );
     note(
         "import-wrong-length",
@@ -234,7 +256,9 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
     let blob_of_exportable = exportable.seal()?;
     note(
         "blob-contains-the-key",
-        json!(blob_of_exportable.windows(raw.len()).any(|w| w == raw.as_slice())),
+        json!(blob_of_exportable
+            .windows(raw.len())
+            .any(|w| w == raw.as_slice())),
     );
 
     // Managed keys: only those the mount may use, never their bytes.
@@ -242,7 +266,10 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
     note("managed-unknown", outcome(&Key::managed("no-such-key")));
     match Key::managed("shared") {
         Ok(shared) => {
-            note("managed-shared", json!({ "ok": true, "managed": shared.is_managed() }));
+            note(
+                "managed-shared",
+                json!({ "ok": true, "managed": shared.is_managed() }),
+            );
             note("managed-export", leak(&shared.export("pkcs8-der")));
             note("managed-backup", leak(&shared.backup()));
             note("managed-permit", outcome(&shared.permit("export")));
@@ -258,7 +285,11 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
     }
 
     // Storage reaches only this mount's keys: not the host's blob root.
-    for key in ["core/keys/blob-root", "../core/keys/blob-root", "/core/keys/blob-root"] {
+    for key in [
+        "core/keys/blob-root",
+        "../core/keys/blob-root",
+        "/core/keys/blob-root",
+    ] {
         let got = storage::get(key);
         note(
             &format!("storage-get {key}"),
@@ -351,8 +382,8 @@ impl Guest for Engine {
 
     fn exists(request: &Request) -> Result<Option<bool>, Error> {
         if request.path() == "permit" {
-            let tried = Key::generate("aes256-gcm96", None, &none())
-                .and_then(|k| k.permit("export"));
+            let tried =
+                Key::generate("aes256-gcm96", None, &none()).and_then(|k| k.permit("export"));
             if let Ok(mut slot) = IN_EXISTS.lock() {
                 *slot = Some(outcome(&tried));
             }

@@ -84,8 +84,10 @@ fn whoami(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
 }
 
 fn cert(_: &mut Ctx<'_>, f: Serial) -> Result<Response, Error> {
-    Ok(Response::raw("application/pkix-cert", f.serial.into_bytes())
-        .with_header("cache-control", "max-age=60"))
+    Ok(
+        Response::raw("application/pkix-cert", f.serial.into_bytes())
+            .with_header("cache-control", "max-age=60"),
+    )
 }
 
 fn ocsp(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
