@@ -31,9 +31,10 @@ fn request(method: Method, data: &str) -> CallRequest {
         mount_path: "secret/".into(),
         mount_options: "{}".into(),
         write_rule: WriteRule::Any,
+        allowed_managed_keys: Vec::new(),
         raw: None,
         caller: None,
-        id: String::new(),
+        id: uuid::Uuid::nil(),
     }
 }
 
@@ -250,9 +251,10 @@ async fn call_ok(
         mount_path: "transit/".into(),
         mount_options: "{}".into(),
         write_rule: WriteRule::Any,
+        allowed_managed_keys: Vec::new(),
         raw: None,
         caller: None,
-        id: String::new(),
+        id: uuid::Uuid::nil(),
     };
     match sandbox.call(unsealed, mount, request, None).await {
         Ok(Reply::EngineData {

@@ -242,6 +242,9 @@ pub enum ApiError {
     /// 503 with `Retry-After`: too many requests wait for this mount's
     /// engine; nothing of the request ran.
     Busy(String),
+    /// 503 with `Retry-After`: a backend the engine needs (an HSM, a cloud
+    /// KMS) cannot be reached (contract 0.2's `unavailable`).
+    BackendUnavailable(String),
     /// Any other 4xx or 5xx an engine answered (contract 0.2's
     /// `status(n)`, checked to be in 400..=599 by the sandbox).
     Status(u16, String),
@@ -258,7 +261,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => 408,
             ApiError::TooLarge(_) => 413,
             ApiError::Internal(_) => 500,
-            ApiError::Unavailable(_) | ApiError::Busy(_) => 503,
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::BackendUnavailable(_) => 503,
             ApiError::Status(status, _) => *status,
         }
     }
@@ -273,6 +276,7 @@ impl ApiError {
             | ApiError::Internal(m)
             | ApiError::Unavailable(m)
             | ApiError::Busy(m)
+            | ApiError::BackendUnavailable(m)
             | ApiError::Status(_, m)
             | ApiError::Forbidden(m) => vec![m.clone()],
             ApiError::PermissionDenied => vec!["permission denied".to_string()],
@@ -301,6 +305,9 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u32> {
         match self {
             ApiError::Busy(_) => Some(1),
+            // Long enough for a device or a network to come back, short
+            // enough that a client does not give up on it.
+            ApiError::BackendUnavailable(_) => Some(5),
             _ => None,
         }
     }

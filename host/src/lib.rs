@@ -77,6 +77,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         config.limits.clone(),
         cache_dir(&storage_path),
     )?;
+    #[cfg(feature = "test-managed-keys")]
+    if let Some(backend) = keys::test_backend::from_env()? {
+        tracing::warn!(
+            "managed keys come from the TEST backend ({}): a test build, never for real secrets",
+            keys::test_backend::ENV
+        );
+        sandbox.set_managed_keys(backend)?;
+    }
     let cluster_id = match storage.seal_get("cluster-id")? {
         Some(id) => String::from_utf8_lossy(&id).into_owned(),
         None => {
@@ -208,7 +216,13 @@ async fn periodic(server: Arc<Server>, every: std::time::Duration) {
             if let Err(e) = server
                 .mounts
                 .sandbox()
-                .periodic(&unsealed, &mount.runtime, &mount.record.path, &options)
+                .periodic(
+                    &unsealed,
+                    &mount.runtime,
+                    &mount.record.path,
+                    &options,
+                    &mount.record.config.allowed_managed_keys,
+                )
                 .await
             {
                 tracing::warn!(mount = %mount.record.path, "periodic call failed: {:?}", e.messages());

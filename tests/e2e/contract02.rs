@@ -167,6 +167,7 @@ fn contract02_statuses_headers_errors_and_list_pages() {
     let r = c.get("pki/unavailable");
     r.expect(503);
     assert_eq!(r.errors(), vec!["the test HSM cannot be reached"]);
+    assert_eq!(r.header("retry-after"), vec!["5"]);
     let r = c.get("pki/teapot");
     r.expect(418);
     assert_eq!(r.errors(), vec!["short and stout"]);
@@ -217,10 +218,10 @@ fn contract02_statuses_headers_errors_and_list_pages() {
         "{:?}",
         r.errors()
     );
-    // Keys are not served yet: an error the engine can pass on, no trap.
+    // The host serves keys: a generated key, no trap.
     let r = c.get("pki/keys");
-    r.expect(501);
-    assert_eq!(r.errors(), vec!["keys are not served by this host yet"]);
+    r.expect(200);
+    assert_eq!(r.data(), json!({ "generated": true }));
     // The instance lived on: the next call on it works.
     c.read("pki/whoami");
 }

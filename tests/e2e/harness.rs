@@ -33,6 +33,7 @@ pub const MISBEHAVE_WASM: &str = "coffer_test_misbehave.wasm";
 pub const COUNTER_WASM: &str = "coffer_test_counter.wasm";
 pub const CONTRACT02_WASM: &str = "coffer_test_contract02.wasm";
 pub const BADSPECIAL_WASM: &str = "coffer_test_badspecial.wasm";
+pub const HOSTILE02_WASM: &str = "coffer_test_hostile02.wasm";
 
 /// Kept stderr per server, at most this many bytes (the tail).
 const STDERR_CAP: usize = 256 * 1024;
@@ -74,16 +75,19 @@ impl Server {
     /// `coffer server --dev` on a free port with [`DEV_TOKEN`] and a fresh
     /// plugin directory ([`Server::plugin_dir`]).
     pub fn dev() -> Server {
-        Server::dev_with(None)
+        Server::dev_with(None, &[])
     }
 
     /// [`Server::dev`] with `--config` naming a file of this HCL text
     /// (settings that tune dev mode, e.g. a `listener "tcp"` block's bounds).
     pub fn dev_with_config(hcl: &str) -> Server {
-        Server::dev_with(Some(hcl))
+        Server::dev_with(Some(hcl), &[])
     }
 
-    fn dev_with(hcl: Option<&str>) -> Server {
+    /// [`Server::dev`] with an optional config (as
+    /// [`Server::dev_with_config`]) and these environment variables (e.g.
+    /// the test managed-key backend's, `tests/support/managed_keys.rs`).
+    pub fn dev_with(hcl: Option<&str>, env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).expect("plugin dir");
@@ -103,8 +107,8 @@ impl Server {
             args.push("--config".into());
             args.push(file.into_os_string());
         }
-        let mut server =
-            Server::start(&args).unwrap_or_else(|f| panic!("dev server did not start: {f:#?}"));
+        let mut server = Server::start_with_env(&args, env)
+            .unwrap_or_else(|f| panic!("dev server did not start: {f:#?}"));
         assert_eq!(
             server.root_token.as_deref(),
             Some(DEV_TOKEN),
@@ -127,8 +131,14 @@ impl Server {
 
     /// Spawns `coffer ARGS` and waits until it says it started.
     pub fn start(args: &[OsString]) -> Result<Server, StartFailure> {
+        Server::start_with_env(args, &[])
+    }
+
+    /// [`Server::start`] with these environment variables set.
+    pub fn start_with_env(args: &[OsString], env: &[(&str, &str)]) -> Result<Server, StartFailure> {
         let mut child = Command::new(coffer_bin())
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -24,6 +24,9 @@
 //!   and large bodies that are served, never a 500.
 //! - `contract02`: engines built on contract 0.2 (special paths, raw
 //!   bodies, headers, statuses, paged lists) beside 0.1 ones.
+//! - `keys02`: contract 0.2's `keys`: a hostile engine gets no key bytes,
+//!   keys of every type survive a restart and check out with RustCrypto,
+//!   managed keys and `allowed_managed_keys`.
 //! - `upgrade`: storage written by the release on contract 0.1 (a committed
 //!   redb fixture with transit keys) and a frozen 0.1 build of `kv` keep
 //!   working.
@@ -43,6 +46,7 @@ mod catalog;
 mod concurrency;
 mod contract02;
 mod crash;
+mod keys02;
 mod limits;
 mod mounts;
 mod persistence;

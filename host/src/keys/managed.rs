@@ -104,7 +104,7 @@ impl From<ManagedKeyError> for ApiError {
         match e {
             ManagedKeyError::NotFound(m) => ApiError::BadRequest(m),
             ManagedKeyError::NotAllowed(m) => ApiError::Forbidden(m),
-            ManagedKeyError::Unavailable(m) => ApiError::Unavailable(m),
+            ManagedKeyError::Unavailable(m) => ApiError::BackendUnavailable(m),
         }
     }
 }

@@ -32,12 +32,23 @@
 //! - `public-key`, `sign`, `verify`, `encrypt`/`decrypt` (`Cipher::Aead`),
 //!   `decrypt-oaep` (`Cipher::Oaep`), `export`: the `KeyHandle` trait, for
 //!   software and managed keys alike.
+//! - A managed key has no blob and no permissions: `seal`, `derive`,
+//!   `hmac` and `unwrap` with it are refused, `permit`, `export`, `backup`
+//!   and `wrap-key` of it are `permission-denied`; its batches go item by
+//!   item through its handle.
+//!
+//! With coffer-host's `test-managed-keys` feature (tests only), the
+//! end-to-end tests' backend `test_backend` is compiled in from
+//! `tests/support/managed_keys.rs`.
 //!
 //! **Invariant:** a sealer exists only for a mount uuid, from the stored
 //! root; nothing outside this module sees the root or a sealing key's
 //! bytes.
 
 pub mod managed;
+#[cfg(feature = "test-managed-keys")]
+#[path = "../../../tests/support/managed_keys.rs"]
+pub mod test_backend;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -17,8 +17,9 @@
 //! reloaded (or unmounted); its data stays. A built-in mount follows the
 //! binary instead: its record takes the built-in's current sha256.
 //!
-//! The service also holds the mounts' key-blob sealers ([`Mounts::keys`],
-//! `keys::MountKeys`), forgotten with the engine instances at seal.
+//! The service also reaches the mounts' key-blob sealers ([`Mounts::keys`],
+//! `keys::MountKeys`, made by the sandbox, whose `keys` import uses them)
+//! and forgets them with the engine instances at seal.
 //!
 //! **Invariant:** changes are serialised by the mounts lock, and storage is
 //! written before the router's table is swapped, so a failed write leaves
@@ -103,7 +104,7 @@ impl Mounts {
     ) -> Self {
         Mounts {
             catalog: Catalog::new(storage.clone(), plugin_dir),
-            keys: Arc::new(MountKeys::new(storage.clone())),
+            keys: sandbox.mount_keys(),
             storage,
             sandbox,
             router: Router::default(),
@@ -113,7 +114,8 @@ impl Mounts {
     }
 
     /// The mounts' key-blob sealers (`MountKeys::sealer_for` with a
-    /// mount's uuid), for the sandbox's `keys` import.
+    /// mount's uuid): the sandbox's (`Sandbox::mount_keys`), which its
+    /// `keys` import uses; this service forgets them at seal.
     pub fn keys(&self) -> Arc<MountKeys> {
         Arc::clone(&self.keys)
     }

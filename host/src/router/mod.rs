@@ -66,6 +66,11 @@ pub struct MountConfig {
     /// Kept for clients.
     #[serde(default)]
     pub force_no_cache: bool,
+    /// Vault's `allowed_managed_keys`: the managed keys (names or ids) the
+    /// mount's engine may open with `keys.managed` besides those that
+    /// allow any mount (`keys::managed::open_for_mount`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_managed_keys: Vec<String>,
 }
 
 /// A live mount.

@@ -40,7 +40,7 @@ pub use limits::{Admission, Limits};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -50,11 +50,14 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Stor
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::{ApiError, ApiResult, Method, RawBody, Reply};
+use crate::keys::managed::ManagedKeys;
+use crate::keys::MountKeys;
 use crate::router::special::{Special, SpecialPaths};
 use crate::seal::Unsealed;
 use crate::storage::{MountPrefix, Snapshot, Storage, WriteSet};
 use bindings::{v01, v02};
 use host::v02::http::RequestData;
+use host::v02::keys::KeyScope;
 
 /// How often the epoch ticks: the granularity of call deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -182,6 +185,9 @@ pub struct CallState {
     writes: WriteSet,
     write_bytes: usize,
     generation: u64,
+    /// What contract 0.2's `keys` may reach during this call (`None` for
+    /// a 0.1 engine).
+    keys: Option<KeyScope>,
 }
 
 /// An instance's exports, one arm per contract version.
@@ -307,15 +313,28 @@ impl MountRuntime {
 }
 
 /// Who calls an engine: a token's holder (the token itself never reaches
-/// an engine).
+/// an engine). Shares the token's entry, so a call to an engine that never
+/// asks (every 0.1 engine) copies nothing.
 #[derive(Clone, Debug)]
-pub struct EngineCaller {
+pub struct EngineCaller(pub Arc<crate::auth::tokens::TokenEntry>);
+
+impl EngineCaller {
     /// The token's display name.
-    pub display_name: String,
+    pub fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+
     /// Its policies, sorted.
-    pub policies: Vec<String>,
+    pub fn policies(&self) -> Vec<String> {
+        let mut policies = self.0.policies.clone();
+        policies.sort();
+        policies
+    }
+
     /// Its accessor.
-    pub accessor: String,
+    pub fn accessor(&self) -> &str {
+        &self.0.accessor
+    }
 }
 
 /// An engine request before create and update are told apart.
@@ -331,7 +350,7 @@ pub struct CallRequest {
     /// The caller; `None` on an unauthenticated path.
     pub caller: Option<EngineCaller>,
     /// The request's id.
-    pub id: String,
+    pub id: uuid::Uuid,
     /// Query parameters.
     pub query: Vec<(String, String)>,
     /// The mount's path with a trailing slash.
@@ -341,6 +360,9 @@ pub struct CallRequest {
     /// Which of create and update the caller's policies allow for a write
     /// (enforced once the engine's `exists` has answered).
     pub write_rule: crate::auth::WriteRule,
+    /// The mount's `allowed_managed_keys` (for `keys.managed`); empty for
+    /// a 0.1 engine, which has no `keys`.
+    pub allowed_managed_keys: Vec<String>,
 }
 
 /// What one invocation produced, before the commit decision (the engine's
@@ -361,6 +383,7 @@ enum Entry<'a> {
     Periodic {
         mount_path: &'a str,
         mount_options: &'a str,
+        allowed_managed_keys: &'a [String],
     },
 }
 
@@ -382,6 +405,11 @@ pub struct Sandbox {
     mounts: Mutex<Vec<std::sync::Weak<MountRuntime>>>,
     /// Where the heavy crypto imports run, one thread per core.
     heavy: heavy::HeavyPool,
+    /// The mounts' key-blob sealers (contract 0.2's `keys.seal`/`open`).
+    keys: Arc<MountKeys>,
+    /// The managed-key backends `keys.managed` opens keys from; none
+    /// configured means every managed key is refused (403).
+    managed: OnceLock<Arc<dyn ManagedKeys>>,
 }
 
 impl Sandbox {
@@ -444,6 +472,7 @@ impl Sandbox {
                 None
             }
         });
+        let storage_for_keys = storage.clone();
         Ok(Arc::new(Sandbox {
             engine,
             linker_v01,
@@ -454,7 +483,23 @@ impl Sandbox {
             loaded: Mutex::new(HashMap::new()),
             mounts: Mutex::new(Vec::new()),
             heavy: heavy::HeavyPool::per_core(),
+            keys: Arc::new(MountKeys::new(storage_for_keys)),
+            managed: OnceLock::new(),
         }))
+    }
+
+    /// The mounts' key-blob sealers, shared with the mounts service (which
+    /// forgets them at seal).
+    pub fn mount_keys(&self) -> Arc<MountKeys> {
+        Arc::clone(&self.keys)
+    }
+
+    /// Sets the managed-key backends, once, at start; an error if they
+    /// were set already.
+    pub fn set_managed_keys(&self, backend: Arc<dyn ManagedKeys>) -> anyhow::Result<()> {
+        self.managed
+            .set(backend)
+            .map_err(|_| anyhow::anyhow!("the managed-key backends are set once"))
     }
 
     /// Compiles (or fetches from the cache) a component and links it with
@@ -708,6 +753,7 @@ impl Sandbox {
         mount: &Arc<MountRuntime>,
         mount_path: &str,
         mount_options: &str,
+        allowed_managed_keys: &[String],
     ) -> Result<(), ApiError> {
         // A held mount has no engine to tick; its 503 is for requests.
         if mount.held().is_some() {
@@ -720,6 +766,7 @@ impl Sandbox {
                 Entry::Periodic {
                     mount_path,
                     mount_options,
+                    allowed_managed_keys,
                 },
                 None,
             )
@@ -761,7 +808,7 @@ impl Sandbox {
         };
         let mut warm = match mount.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             Some(w) => w,
-            None => self.instantiate(mount).await?,
+            None => Box::pin(self.instantiate(mount)).await?,
         };
         let mut held = None;
         loop {
@@ -772,7 +819,13 @@ impl Sandbox {
             // at least every commit counted in it (see `commit_lock`).
             let generation = mount.generation.load(Ordering::SeqCst);
             let snapshot = self.storage.snapshot(unsealed, mount.prefix.clone())?;
-            let (outcome, call) = match self.invoke(&mut warm, &entry, snapshot, generation).await {
+            // Only a 0.2 engine has `keys`: a 0.1 call builds no scope.
+            let keys = matches!(warm.engine, Instance::V02(_))
+                .then(|| self.key_scope(unsealed, mount, &entry));
+            let (outcome, call) = match self
+                .invoke(&mut warm, &entry, snapshot, generation, keys)
+                .await
+            {
                 Ok(done) => done,
                 Err(e) => {
                     // Trapped (deadline, memory, panic, host trap): the
@@ -848,12 +901,34 @@ impl Sandbox {
         }
     }
 
+    /// What the call's `keys` imports may reach: this mount's sealer
+    /// (through the call's proof of unsealing) and the managed keys its
+    /// `allowed_managed_keys` names. `permit` stays refused until
+    /// [`invoke_v02`] runs a client's create or update.
+    fn key_scope(&self, unsealed: &Unsealed, mount: &MountRuntime, entry: &Entry<'_>) -> KeyScope {
+        let allowed = match entry {
+            Entry::Handle(req) => req.allowed_managed_keys.clone(),
+            Entry::Periodic {
+                allowed_managed_keys,
+                ..
+            } => allowed_managed_keys.to_vec(),
+        };
+        KeyScope::new(
+            unsealed.clone(),
+            Arc::clone(&self.keys),
+            self.managed.get().cloned(),
+            mount.prefix.mount_uuid().to_owned(),
+            allowed,
+        )
+    }
+
     async fn invoke(
         &self,
         warm: &mut Warm,
         entry: &Entry<'_>,
         snapshot: Snapshot,
         generation: u64,
+        keys: Option<KeyScope>,
     ) -> wasmtime::Result<(Outcome, CallState)> {
         warm.uses = warm.uses.saturating_add(1);
         warm.store.data_mut().call = Some(CallState {
@@ -861,6 +936,7 @@ impl Sandbox {
             writes: WriteSet::new(),
             write_bytes: 0,
             generation,
+            keys,
         });
         warm.store.data_mut().deadline = std::time::Instant::now() + self.limits.call_timeout;
         warm.store.set_epoch_deadline(1);
@@ -948,6 +1024,7 @@ async fn invoke_v01(
         Entry::Periodic {
             mount_path,
             mount_options,
+            ..
         } => {
             let done = engine
                 .call_periodic(&mut *store, mount_path, mount_options)
@@ -991,6 +1068,7 @@ async fn invoke_v02(
         Entry::Periodic {
             mount_path,
             mount_options,
+            ..
         } => {
             let done = handler
                 .call_periodic(&mut *store, mount_path, mount_options)
@@ -1024,6 +1102,15 @@ async fn invoke_v02(
                 return Ok(outcome);
             }
         }
+    }
+    // `keys.permit` only while handling a client's create or update.
+    let permits = req.caller.is_some()
+        && matches!(
+            store.data_mut().table.get(&request)?.operation,
+            Operation::Create | Operation::Update
+        );
+    if let Some(keys) = store.data_mut().call_mut()?.keys.as_mut() {
+        keys.may_permit = permits;
     }
     let answer = handler.call_handle(&mut *store, request).await?;
     Ok(Outcome::Handled(answer.map(reply_v02).map_err(error_v02)))
@@ -1147,7 +1234,7 @@ fn error_v02(e: v02::coffer::engine::types::Error) -> ApiError {
         E::NotFound(m) if m.is_empty() => ApiError::NotFound(None),
         E::NotFound(m) => ApiError::NotFound(Some(m)),
         E::UnsupportedOperation(m) => ApiError::UnsupportedOperation(m),
-        E::Unavailable(m) => ApiError::Unavailable(m),
+        E::Unavailable(m) => ApiError::BackendUnavailable(m),
         E::Internal(m) => ApiError::Internal(m),
         E::Status(s) if (400..=599).contains(&s.status) => ApiError::Status(s.status, s.message),
         E::Status(s) => ApiError::Internal(format!(
@@ -1192,7 +1279,7 @@ mod tests {
         };
         assert_eq!(
             error_v02(E::Unavailable("hsm down".into())),
-            ApiError::Unavailable("hsm down".into())
+            ApiError::BackendUnavailable("hsm down".into())
         );
         for n in [400, 409, 418, 429, 499, 500, 502, 599] {
             assert_eq!(status(n), ApiError::Status(n, "m".into()));

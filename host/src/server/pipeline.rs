@@ -6,6 +6,8 @@
 //! an [`Authorized`] from [`Auth::check`](crate::auth::Auth::check).
 
 use super::Server;
+use std::sync::Arc;
+
 use crate::api::{ApiError, ApiResult, Method, Reply, Request};
 use crate::auth::tokens::now;
 use crate::auth::{Authorized, Target};
@@ -120,7 +122,7 @@ impl Server {
         // reach a log.
         if let Some(authorized) = self.auth.unauthenticated(path) {
             return Handled {
-                result: crate::sys::unauthenticated(self, authorized, request).await,
+                result: Box::pin(crate::sys::unauthenticated(self, authorized, request)).await,
                 mount_type: "system".into(),
             };
         }
@@ -151,7 +153,7 @@ impl Server {
             target,
         );
         if self.audit.is_enabled() {
-            return self.handle_audited(unsealed, request, authorized).await;
+            return Box::pin(self.handle_audited(unsealed, request, authorized)).await;
         }
         match authorized {
             Ok(a) => self.dispatch(unsealed, a, request).await,
@@ -169,7 +171,7 @@ impl Server {
         let path = authorized.path();
         if path == "sys" || path.starts_with("sys/") {
             return Handled {
-                result: crate::sys::handle(self, unsealed, authorized, request).await,
+                result: Box::pin(crate::sys::handle(self, unsealed, authorized, request)).await,
                 mount_type: "system".into(),
             };
         }
@@ -362,22 +364,22 @@ impl Server {
             };
         };
         let admission = request.admission;
-        let caller = authorized.caller().map(|c| {
-            let mut policies = c.entry.policies.clone();
-            policies.sort();
-            EngineCaller {
-                display_name: c.entry.display_name.clone(),
-                policies,
-                accessor: c.entry.accessor.clone(),
-            }
-        });
+        let caller = authorized
+            .caller()
+            .map(|c| EngineCaller(Arc::clone(&c.entry)));
+        // Only a 0.2 engine has `keys.managed` to check them against.
+        let allowed_managed_keys = if mount.runtime.contract() == Some(Contract::V02) {
+            mount.record.config.allowed_managed_keys.clone()
+        } else {
+            Vec::new()
+        };
         let call = CallRequest {
             method: request.method,
             path: inner,
             data: request.body,
             raw: request.raw,
             caller,
-            id: request.id.to_string(),
+            id: request.id,
             // Vault's rule: query parameters are fields only for these verbs.
             query: match request.method {
                 Method::Read | Method::List | Method::Delete => request.query,
@@ -386,6 +388,7 @@ impl Server {
             mount_path: mount.record.path.clone(),
             mount_options: serde_json::Value::Object(mount.record.options.clone()).to_string(),
             write_rule: authorized.write_rule(),
+            allowed_managed_keys,
         };
         Handled {
             result: self

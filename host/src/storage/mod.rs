@@ -86,6 +86,11 @@ impl MountPrefix {
         MountPrefix(format!("{uuid}/"))
     }
 
+    /// The uuid of the mount whose prefix this is.
+    pub fn mount_uuid(&self) -> &str {
+        self.0.strip_suffix('/').unwrap_or(&self.0)
+    }
+
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.0, key)
     }

@@ -19,7 +19,7 @@ use crate::auth::Authorized;
 use crate::seal::Unsealed;
 use crate::server::Server;
 
-pub(crate) use crate::fields::{opt_bool, opt_duration, opt_object, opt_string};
+pub(crate) use crate::fields::{opt_bool, opt_duration, opt_object, opt_string, opt_string_list};
 
 /// Routes one of the seal's own unauthenticated paths (`sys/health`,
 /// `sys/seal-status`, `sys/leader`, `sys/init`, `sys/unseal`), which answer

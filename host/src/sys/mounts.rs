@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{only, opt_bool, opt_duration, opt_object, opt_string};
+use super::{only, opt_bool, opt_duration, opt_object, opt_string, opt_string_list};
 use crate::api::{ApiError, ApiResult, Method, Reply};
 use crate::mounts::{Mounts, NewMount};
 use crate::router::{normalize_mount_path, MountConfig, MountRecord};
@@ -48,6 +48,8 @@ impl MountRequest {
             config.default_lease_ttl = opt_duration(&c, "default_lease_ttl")?.unwrap_or(0);
             config.max_lease_ttl = opt_duration(&c, "max_lease_ttl")?.unwrap_or(0);
             config.force_no_cache = opt_bool(&c, "force_no_cache")?.unwrap_or(false);
+            config.allowed_managed_keys =
+                opt_string_list(&c, "allowed_managed_keys")?.unwrap_or_default();
         }
         Ok(MountRequest(NewMount {
             path,
@@ -61,6 +63,28 @@ impl MountRequest {
     }
 }
 
+/// A mount's `config` as `sys/mounts` lists it.
+fn render_config(config: &MountConfig) -> Value {
+    let mut shown = json!({
+        "default_lease_ttl": config.default_lease_ttl,
+        "max_lease_ttl": config.max_lease_ttl,
+        "force_no_cache": config.force_no_cache,
+    });
+    show_allowed_managed_keys(&mut shown, config);
+    shown
+}
+
+/// Adds `allowed_managed_keys` to a mount's config or tune object, only
+/// when set (Vault omits it when empty).
+fn show_allowed_managed_keys(shown: &mut Value, config: &MountConfig) {
+    if let (false, Value::Object(map)) = (config.allowed_managed_keys.is_empty(), shown) {
+        map.insert(
+            "allowed_managed_keys".into(),
+            json!(config.allowed_managed_keys),
+        );
+    }
+}
+
 /// A mount in the shape `sys/mounts` lists it.
 pub fn render(record: &MountRecord) -> Value {
     json!({
@@ -68,11 +92,7 @@ pub fn render(record: &MountRecord) -> Value {
         "description": record.description,
         "accessor": record.accessor,
         "uuid": record.uuid,
-        "config": {
-            "default_lease_ttl": record.config.default_lease_ttl,
-            "max_lease_ttl": record.config.max_lease_ttl,
-            "force_no_cache": record.config.force_no_cache,
-        },
+        "config": render_config(&record.config),
         "options": if record.options.is_empty() { Value::Null } else { Value::Object(record.options.clone()) },
         "local": record.local,
         "seal_wrap": record.seal_wrap,
@@ -165,13 +185,15 @@ pub async fn tune(
             })?;
             let r = &mount.record;
             let ttl = |v: u64| if v == 0 { SYSTEM_TTL } else { v };
-            Ok(Reply::data(json!({
+            let mut shown = json!({
                 "default_lease_ttl": ttl(r.config.default_lease_ttl),
                 "max_lease_ttl": ttl(r.config.max_lease_ttl),
                 "force_no_cache": r.config.force_no_cache,
                 "description": r.description,
                 "options": if r.options.is_empty() { Value::Null } else { Value::Object(r.options.clone()) },
-            })))
+            });
+            show_allowed_managed_keys(&mut shown, &r.config);
+            Ok(Reply::data(shown))
         }
         Method::Write => {
             // Parse everything before changing anything.
@@ -179,6 +201,7 @@ pub async fn tune(
             let default_ttl = opt_duration(data, "default_lease_ttl")?;
             let max_ttl = opt_duration(data, "max_lease_ttl")?;
             let options = opt_object(data, "options")?;
+            let allowed_managed_keys = opt_string_list(data, "allowed_managed_keys")?;
             mounts
                 .update(u, &path, |record| {
                     if let Some(o) = &options {
@@ -203,6 +226,9 @@ pub async fn tune(
                     }
                     if let Some(o) = options {
                         record.options.extend(o);
+                    }
+                    if let Some(keys) = allowed_managed_keys {
+                        record.config.allowed_managed_keys = keys;
                     }
                     Ok(())
                 })

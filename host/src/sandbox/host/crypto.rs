@@ -158,7 +158,7 @@ impl InstanceState {
     /// deadline the engine traps as it does at an epoch tick past it
     /// (`Trap::Interrupt`, "exceeded its time limit"), and the instance is
     /// dropped; a panic in the work traps too.
-    async fn offload<T, F>(&mut self, work: F) -> wasmtime::Result<T>
+    pub(crate) async fn offload<T, F>(&mut self, work: F) -> wasmtime::Result<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -172,7 +172,7 @@ impl InstanceState {
 
     /// Runs `work` here, or on the heavy pool when `heavy` (see
     /// [`Self::offload`]).
-    async fn place<T, F>(&mut self, heavy: bool, work: F) -> wasmtime::Result<T>
+    pub(crate) async fn place<T, F>(&mut self, heavy: bool, work: F) -> wasmtime::Result<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -184,7 +184,7 @@ impl InstanceState {
         }
     }
 
-    fn check_key_budget(&self) -> wasmtime::Result<()> {
+    pub(crate) fn check_key_budget(&self) -> wasmtime::Result<()> {
         if self.live_keys >= MAX_KEYS {
             wasmtime::bail!("engine holds more than {MAX_KEYS} key handles");
         }
@@ -206,7 +206,7 @@ impl InstanceState {
     /// Runs a key handle's operation where its cost says (see
     /// [`native::Cost`]): here, on the heavy pool, or awaited until the
     /// call's deadline. `start` calls the handle's method.
-    async fn key_operation<T, F>(
+    pub(crate) async fn key_operation<T, F>(
         &mut self,
         cost: Cost,
         start: F,

@@ -20,8 +20,22 @@
 //!   `storage.list-page` (`?after=`, `?limit=`);
 //! - `hash/{algorithm}` (write): the hex digest of the body, by the host's
 //!   keyless `crypto.hash`;
-//! - `keys`: tries `keys.key.generate` and answers the host's error as it
-//!   is (the host serves no keys yet: it must answer, not trap).
+//! - `keys`: generates a key with `keys.key.generate` (the host's error,
+//!   if any, answered as it is);
+//! - `kms/{name}` (write, JSON `{"type", "size", "permissions", "import"}`,
+//!   bytes in hex): a key generated (or imported), sealed and stored;
+//!   `kms/{name}/{op}` opens the stored blob and runs `op`: `permit`
+//!   (`{"permission"}`, sealed and stored again), `sign`, `verify`,
+//!   `encrypt`, `decrypt`, `encrypt-batch` (`{"items": [...]}`),
+//!   `decrypt-oaep`, `hmac`, `export`, `derive` and `unwrap` (the new key
+//!   stored as `{"as"}`), `wrap` (`{"target"}`, another stored key) (writes,
+//!   JSON fields of the same names in hex) and `public` (read: the SPKI
+//!   DER);
+//! - `managed/{name}/sign` (write, `{"message"}`): signs with a managed
+//!   key and answers the signature and the key's SPKI DER;
+//!   `managed/{name}/{op}` runs the other `kms/` operations on it.
+//!
+//! Every host error is answered as it is.
 // The glue wit-bindgen generates is unsafe code (the canonical ABI); this
 // crate writes none of its own.
 #![allow(unsafe_code)]
@@ -35,13 +49,206 @@ mod bindings {
 }
 
 use bindings::coffer::engine::http::{Body, Caller, RawBody, Request, Response};
-use bindings::coffer::engine::keys::Key;
+use bindings::coffer::engine::keys::{AeadItem, Key, SignOptions};
 use bindings::coffer::engine::types::{Error, ErrorStatus, Operation};
 use bindings::coffer::engine::{crypto, storage};
 use bindings::exports::coffer::engine::handler::{Description, Guest, OperationInfo, PathInfo};
 use serde_json::json;
 
 struct Engine;
+
+/// A JSON request body (`kms/...`), its bytes fields in hex.
+struct Fields(serde_json::Map<String, serde_json::Value>);
+
+impl Fields {
+    fn of(request: &Request) -> Result<Self, Error> {
+        match serde_json::from_slice(&request.body()) {
+            Ok(serde_json::Value::Object(map)) => Ok(Fields(map)),
+            _ => Err(Error::InvalidRequest("the body is not a JSON object".into())),
+        }
+    }
+
+    fn text_opt(&self, field: &str) -> Option<String> {
+        self.0.get(field).and_then(|v| v.as_str()).map(String::from)
+    }
+
+    fn text(&self, field: &str) -> Result<String, Error> {
+        self.text_opt(field)
+            .ok_or_else(|| Error::InvalidRequest(format!("missing {field}")))
+    }
+
+    fn number(&self, field: &str) -> Option<u32> {
+        self.0
+            .get(field)
+            .and_then(|v| v.as_u64())
+            .and_then(|n| u32::try_from(n).ok())
+    }
+
+    fn strings(&self, field: &str) -> Vec<String> {
+        self.0
+            .get(field)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    fn objects(&self, field: &str) -> Vec<Fields> {
+        self.0
+            .get(field)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_object().cloned().map(Fields))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn hex_opt(&self, field: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.text_opt(field).map(|t| unhex(&t)).transpose()
+    }
+
+    fn hex(&self, field: &str) -> Result<Vec<u8>, Error> {
+        Ok(self.hex_opt(field)?.unwrap_or_default())
+    }
+
+    fn sign_options(&self) -> SignOptions {
+        SignOptions {
+            hash: self.text_opt("hash"),
+            prehashed: self.0.get("prehashed").and_then(|v| v.as_bool()).unwrap_or(false),
+            padding: self.text_opt("padding"),
+            salt_length: self.number("salt_length"),
+            encoding: self.text_opt("encoding"),
+            context: None,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Result<Vec<u8>, Error> {
+    let bad = || Error::InvalidRequest(format!("not hex: {text:?}"));
+    if !text.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+fn describe_key(key: &Key) -> serde_json::Value {
+    json!({
+        "type": key.key_type(),
+        "permissions": key.permissions(),
+        "managed": key.is_managed(),
+    })
+}
+
+/// The key stored at `kms/{name}`, opened.
+fn stored_key(name: &str) -> Result<Key, Error> {
+    let blob = storage::get(&format!("kms/{name}"))?
+        .ok_or_else(|| Error::NotFound(String::new()))?;
+    Key::open(&blob)
+}
+
+/// `kms/{name}/{action}`.
+fn use_key(name: &str, key: &Key, action: &str, body: &Fields) -> Result<serde_json::Value, Error> {
+    Ok(match action {
+        "permit" => {
+            let widened = key.permit(&body.text("permission")?)?;
+            storage::put(&format!("kms/{name}"), &widened.seal()?)?;
+            describe_key(&widened)
+        }
+        "sign" => {
+            let signature = key.sign(&body.hex("message")?, &body.sign_options())?;
+            json!({ "signature": hex(&signature) })
+        }
+        "verify" => {
+            let valid = key.verify(
+                &body.hex("message")?,
+                &body.hex("signature")?,
+                &body.sign_options(),
+            )?;
+            json!({ "valid": valid })
+        }
+        "encrypt" => {
+            let ciphertext = key.encrypt(
+                &body.hex("plaintext")?,
+                &body.hex("nonce")?,
+                &body.hex("aad")?,
+            )?;
+            json!({ "ciphertext": hex(&ciphertext) })
+        }
+        "decrypt" => {
+            let plaintext = key.decrypt(
+                &body.hex("ciphertext")?,
+                &body.hex("nonce")?,
+                &body.hex("aad")?,
+            )?;
+            json!({ "plaintext": hex(&plaintext) })
+        }
+        "decrypt-oaep" => {
+            let plaintext =
+                key.decrypt_oaep(&body.hex("ciphertext")?, &body.text("hash")?, None)?;
+            json!({ "plaintext": hex(&plaintext) })
+        }
+        "hmac" => {
+            let mac = key.hmac(&body.text("algorithm")?, &body.hex("data")?)?;
+            json!({ "hmac": hex(&mac) })
+        }
+        "export" => json!({ "key": hex(&key.export(&body.text("format")?)?) }),
+        "encrypt-batch" => {
+            let items = body
+                .objects("items")
+                .iter()
+                .map(|item| {
+                    Ok(AeadItem {
+                        data: item.hex("plaintext")?,
+                        nonce: item.hex("nonce")?,
+                        aad: item.hex("aad")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            let results: Vec<serde_json::Value> = key
+                .encrypt_batch(&items)
+                .into_iter()
+                .map(|r| match r {
+                    Ok(c) => json!({ "ciphertext": hex(&c) }),
+                    Err(e) => json!({ "error": format!("{e:?}") }),
+                })
+                .collect();
+            json!({ "results": results })
+        }
+        "derive" => {
+            let derived = key.derive(&body.hex("context")?)?;
+            storage::put(&format!("kms/{}", body.text("as")?), &derived.seal()?)?;
+            describe_key(&derived)
+        }
+        "wrap" => {
+            let target = stored_key(&body.text("target")?)?;
+            json!({ "wrapped": hex(&key.wrap_key(&target, "sha2-256")?) })
+        }
+        "unwrap" => {
+            let unwrapped = Key::unwrap(
+                key,
+                &body.hex("wrapped")?,
+                "sha2-256",
+                &body.text("type")?,
+                &body.strings("permissions"),
+            )?;
+            storage::put(&format!("kms/{}", body.text("as")?), &unwrapped.seal()?)?;
+            describe_key(&unwrapped)
+        }
+        _ => return Err(Error::NotFound(String::new())),
+    })
+}
 
 fn data(status: u16, value: serde_json::Value, headers: Vec<(String, String)>) -> Response {
     Response {
@@ -195,6 +402,47 @@ impl Guest for Engine {
             (["keys"], Operation::Read) => {
                 Key::generate("aes256-gcm96", None, &[])?;
                 Ok(data(200, json!({ "generated": true }), Vec::new()))
+            }
+            (["kms", name], Operation::Create | Operation::Update) => {
+                let body = Fields::of(&request)?;
+                let permissions = body.strings("permissions");
+                let key_type = body.text("type")?;
+                let key = match body.hex_opt("import")? {
+                    Some(bytes) => Key::import(&key_type, &bytes, &permissions)?,
+                    None => Key::generate(&key_type, body.number("size"), &permissions)?,
+                };
+                storage::put(&format!("kms/{name}"), &key.seal()?)?;
+                Ok(data(200, describe_key(&key), Vec::new()))
+            }
+            (["kms", name, "public"], Operation::Read) => {
+                let spki = stored_key(name)?.public_key()?.export("spki-der")?;
+                Ok(data(200, json!({ "spki": hex(&spki) }), Vec::new()))
+            }
+            (["kms", name, action], Operation::Create | Operation::Update) => {
+                let key = stored_key(name)?;
+                let body = Fields::of(&request)?;
+                Ok(data(200, use_key(name, &key, action, &body)?, Vec::new()))
+            }
+            (["managed", name, "sign"], Operation::Create | Operation::Update) => {
+                let key = Key::managed(name)?;
+                let body = Fields::of(&request)?;
+                let signature = key.sign(&body.hex("message")?, &body.sign_options())?;
+                let spki = key.public_key()?.export("spki-der")?;
+                Ok(data(
+                    200,
+                    json!({
+                        "signature": hex(&signature),
+                        "spki": hex(&spki),
+                        "managed": key.is_managed(),
+                        "type": key.key_type(),
+                    }),
+                    Vec::new(),
+                ))
+            }
+            (["managed", name, action], Operation::Create | Operation::Update) => {
+                let key = Key::managed(name)?;
+                let body = Fields::of(&request)?;
+                Ok(data(200, use_key(name, &key, action, &body)?, Vec::new()))
             }
             _ => Err(Error::NotFound(String::new())),
         }

@@ -57,15 +57,6 @@ fn public_format(name: &str) -> Result<native::PublicKeyFormat, Error> {
         .ok_or_else(|| Error::InvalidRequest(format!("unknown public key format {name:?}")))
 }
 
-macro_rules! parsed {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        }
-    };
-}
-
 impl Host for InstanceState {
     fn random_bytes(&mut self, len: u32) -> Answer<Vec<u8>> {
         Ok(native::random_bytes(len).map_err(invalid))

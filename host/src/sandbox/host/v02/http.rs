@@ -53,15 +53,15 @@ impl RequestData {
             headers,
             caller: match &request.caller {
                 Some(c) => Caller::Token(TokenCaller {
-                    display_name: c.display_name.clone(),
-                    policies: c.policies.clone(),
-                    accessor: c.accessor.clone(),
+                    display_name: c.display_name().to_owned(),
+                    policies: c.policies(),
+                    accessor: c.accessor().to_owned(),
                 }),
                 None => Caller::Unauthenticated,
             },
             mount_path: request.mount_path.clone(),
             mount_options: request.mount_options.clone(),
-            id: request.id.clone(),
+            id: request.id.to_string(),
         }
     }
 }

@@ -2,7 +2,17 @@
 //! implementation shared with 0.1 (`sandbox/host/*.rs`). What is here is
 //! the edge: 0.2's names (algorithms and key types are strings) and types
 //! converted to the host's, and what only 0.2 has — the request resource
-//! (`http.rs`) and the `keys` interface (`keys.rs`, not served yet).
+//! (`http.rs`) and the `keys` interface (`keys.rs`).
+
+/// The value of a parse, or, from the host function, the engine's `error`.
+macro_rules! parsed {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
 
 pub mod crypto;
 pub mod http;
