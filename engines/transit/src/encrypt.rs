@@ -17,7 +17,7 @@ use crate::policy::{cache, store, KeyKind, Loaded, Policy};
 pub fn path() -> Path {
     Path::new("encrypt/{name}")
         .update(encrypt)
-        .exists(|ctx: &mut Ctx<'_>, f: Name| store::exists(ctx, &f.name))
+        .exists(|ctx: &mut Ctx<'_>, f: Name| cache::exists(ctx, &f.name))
         .synopsis("Encrypts a plaintext value or a batch of them with a named key.")
 }
 

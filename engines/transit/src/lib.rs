@@ -1,5 +1,8 @@
 //! Vault's transit secrets engine: cryptography as a service with named
-//! keys that never leave the engine unless they are made exportable.
+//! keys, on contract 0.2. The keys are the host's: transit stores only the
+//! blobs the host sealed and acts through key handles, so a key's bytes
+//! leave the host only when a client exports or backs up a key that allows
+//! it (see `policy/`).
 //!
 //! This file is the path table; each path group has its own file
 //! (declaration, handlers, tests), and the key policy model lives in

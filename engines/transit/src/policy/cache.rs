@@ -57,7 +57,7 @@ pub struct PolicyCache {
 /// The policy `name`, from the cache when it is still valid, else from
 /// storage (migrated and written back if release 0.1 stored it); `None`
 /// if there is no such key. Only for calls that may write (`handle`,
-/// `periodic`): an existence check uses [`store::exists`].
+/// `periodic`): an existence check uses [`exists`].
 pub fn load(ctx: &mut Ctx<'_>, name: &str) -> Result<Option<Rc<Loaded>>, Error> {
     let generation = ctx.storage().generation();
     let state = ctx.state::<PolicyCache>();
@@ -112,6 +112,28 @@ pub fn load(ctx: &mut Ctx<'_>, name: &str) -> Result<Option<Rc<Loaded>>, Error> 
         },
     );
     Ok(Some(loaded))
+}
+
+/// Whether the key `name` exists, for an existence check (which must not
+/// write, so never migrates): a fresh cache entry answers without reading
+/// storage.
+pub fn exists(ctx: &mut Ctx<'_>, name: &str) -> Result<bool, Error> {
+    let generation = ctx.storage().generation();
+    let state = ctx.state::<PolicyCache>();
+    let fresh = {
+        let cache = state.borrow();
+        let tainted =
+            matches!(&cache.tainted, Some((g, names)) if *g == generation && names.contains(name));
+        !tainted
+            && cache
+                .entries
+                .get(name)
+                .is_some_and(|e| e.validated_at == generation)
+    };
+    if fresh {
+        return Ok(true);
+    }
+    store::exists(ctx, name)
 }
 
 /// Drops `name`'s entry and taints it for the current generation (called

@@ -270,7 +270,12 @@ impl Loaded {
                     }
                 }
             }
-            for (item, sealed) in pending.into_iter().zip(key.encrypt_batch(&batch)) {
+            // One item (the single request) needs no list.
+            let sealed = match batch.as_slice() {
+                [one] => vec![key.encrypt(&one.data, &one.nonce, &one.aad)],
+                _ => key.encrypt_batch(&batch),
+            };
+            for (item, sealed) in pending.into_iter().zip(sealed) {
                 let Some(slot) = results.get_mut(item.index) else {
                     continue;
                 };
@@ -347,18 +352,20 @@ impl Loaded {
         for ((v, context), group) in groups {
             let (indexes, batch): (Vec<usize>, Vec<AeadItem>) = group.into_iter().unzip();
             let opened: Vec<Result<Vec<u8>, Error>> = match self.aead_key(v, context) {
-                Ok(key) => key
-                    .decrypt_batch(&batch)
-                    .into_iter()
-                    .map(|r| {
-                        r.map_err(|e| match e {
-                            Error::InvalidRequest(_) => {
-                                Error::invalid("cipher: message authentication failed")
-                            }
-                            other => other,
-                        })
+                Ok(key) => match batch.as_slice() {
+                    [one] => vec![key.decrypt(&one.data, &one.nonce, &one.aad)],
+                    _ => key.decrypt_batch(&batch),
+                }
+                .into_iter()
+                .map(|r| {
+                    r.map_err(|e| match e {
+                        Error::InvalidRequest(_) => {
+                            Error::invalid("cipher: message authentication failed")
+                        }
+                        other => other,
                     })
-                    .collect(),
+                })
+                .collect(),
                 Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
             };
             for (i, plain) in indexes.into_iter().zip(opened) {
