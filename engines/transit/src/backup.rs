@@ -2,28 +2,33 @@
 //! configuration) as one base64 string, and back.
 //!
 //! The backup is Coffer's own format, `base64(JSON {"coffer_transit_backup":
-//! 1, "policy": <stored policy>})`: Vault's backups serialise Go structures
-//! (big integers, Go RSA keys) and are not read here.
+//! 1, "policy": <policy>})`, the policy as release 0.1 stored it: each
+//! version's key bytes in the clear (`key`, `hmac_key`), which only the
+//! host's `backup` gives (checking the handles' `plaintext-backup`
+//! permission), and no sealed blob (a blob opens only on the mount that
+//! sealed it). A restore imports them into the host as the migration of a
+//! 0.1 policy does (`store::migrate`). Vault's backups serialise Go
+//! structures (big integers, Go RSA keys) and are not read here.
 
 use coffer_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::policy::model::Stamp;
-use crate::policy::{cache, store, Mount, Policy};
+use crate::policy::model::{KeyKind, Plain, Stamp};
+use crate::policy::{cache, store, Loaded, Policy};
 use crate::util::{b64, decode_b64};
 
 /// `backup/:name`.
-pub fn backup_path(m: Mount) -> Path {
+pub fn backup_path() -> Path {
     Path::new("backup/{name}")
-        .read(move |ctx: &mut Ctx<'_>, f: crate::keys::Name| backup(m, ctx, f))
+        .read(move |ctx: &mut Ctx<'_>, f: crate::keys::Name| backup(ctx, f))
         .synopsis("Backs up a named key in plaintext.")
 }
 
 /// `restore(/:name)`.
-pub fn restore_path(m: Mount) -> Path {
+pub fn restore_path() -> Path {
     Path::new("restore/{name?}")
-        .update(move |ctx: &mut Ctx<'_>, f: Restore| restore(m, ctx, f))
+        .update(restore)
         .synopsis("Restores a named key from a backup.")
 }
 
@@ -43,8 +48,8 @@ struct BackupRecord {
     policy: Policy,
 }
 
-fn backup(m: Mount, ctx: &mut Ctx<'_>, f: crate::keys::Name) -> Result<Response, Error> {
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+fn backup(ctx: &mut Ctx<'_>, f: crate::keys::Name) -> Result<Response, Error> {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid(format!("key {:?} not found", f.name)));
     };
     let mut p = loaded.policy.clone();
@@ -60,17 +65,17 @@ fn backup(m: Mount, ctx: &mut Ctx<'_>, f: crate::keys::Name) -> Result<Response,
         time: ctx.now().into(),
         version: p.latest_version,
     });
-    store::save(m, ctx, &p)?;
+    store::save(ctx, &p)?;
     let record = BackupRecord {
         coffer_transit_backup: 1,
-        policy: p,
+        policy: in_the_clear(&loaded, p)?,
     };
     Ok(Response::data(
         json!({"backup": b64::encode(&serde_json::to_vec(&record)?)}),
     ))
 }
 
-fn restore(m: Mount, ctx: &mut Ctx<'_>, f: Restore) -> Result<Response, Error> {
+fn restore(ctx: &mut Ctx<'_>, f: Restore) -> Result<Response, Error> {
     let text = f
         .backup
         .filter(|b| !b.is_empty())
@@ -86,7 +91,21 @@ fn restore(m: Mount, ctx: &mut Ctx<'_>, f: Restore) -> Result<Response, Error> {
     }
     store::check_name(&policy.name)?;
     check_consistent(&policy)?;
-    if !f.force && cache::load(m, ctx, &policy.name)?.is_some() {
+    // A blob in a backup came from another mount, or was made up: only
+    // key bytes are restored.
+    for (v, version) in policy.versions.iter_mut() {
+        version.blob.clear();
+        version.hmac_blob.clear();
+        if version.plain.key.is_empty()
+            && (!policy.kind.is_asymmetric() || version.public_key.is_empty())
+        {
+            return Err(Error::invalid(format!(
+                "'backup' holds version {v} without its key"
+            )));
+        }
+    }
+    store::migrate(&mut policy)?;
+    if !f.force && cache::load(ctx, &policy.name)?.is_some() {
         return Err(Error::invalid(format!(
             "key {:?} already exists",
             policy.name
@@ -96,8 +115,28 @@ fn restore(m: Mount, ctx: &mut Ctx<'_>, f: Restore) -> Result<Response, Error> {
         time: ctx.now().into(),
         version: policy.latest_version,
     });
-    store::save(m, ctx, &policy)?;
+    store::save(ctx, &policy)?;
     Ok(Response::none())
+}
+
+/// `policy` (the loaded one with its backup stamp) with each version's
+/// key bytes from the host's `backup` instead of its blobs.
+fn in_the_clear(loaded: &Loaded, mut policy: Policy) -> Result<Policy, Error> {
+    for (v, version) in policy.versions.iter_mut() {
+        let mut plain = Plain::default();
+        if !version.blob.is_empty() {
+            plain.key = loaded.key(*v)?.backup()?;
+        }
+        plain.hmac_key = if loaded.policy.kind == KeyKind::Hmac {
+            plain.key.clone()
+        } else {
+            loaded.hmac_key(*v)?.backup()?
+        };
+        version.blob.clear();
+        version.hmac_blob.clear();
+        version.plain = plain;
+    }
+    Ok(policy)
 }
 
 /// A backup is client input: refuse one whose versions do not add up (the

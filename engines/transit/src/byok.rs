@@ -7,16 +7,26 @@
 //! ephemeral AES-256 key) || AES-KWP(ephemeral key, material))`, the
 //! material being the raw key of symmetric types and PKCS#8 DER of
 //! asymmetric ones.
+//!
+//! The host does both ends: an import hands the wrapped bytes to
+//! `Key::unwrap` with the wrapping key's handle (the wrapping key itself is
+//! stored as a sealed blob), and an export asks the destination's handle
+//! to `wrap_key` the source's. A destination imported as a public key only
+//! (another mount's wrapping key, the usual case) has no handle that can
+//! wrap: the source's bytes then come from the host's `export` (checked
+//! against its `export` permission) and are wrapped here, inside the one
+//! request that answers them wrapped.
 
+use aes_kw::KekAes256;
 use coffer_sdk::clock::Timestamp;
-use coffer_sdk::crypto::{self, HashAlgorithm, KeyType, PrivateKey, PublicKey};
+use coffer_sdk::crypto::{self, HashAlgorithm, PrivateKeyFormat};
+use coffer_sdk::keys::{Key, KeyType, PublicKey};
 use coffer_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::policy::crypto::Asym;
-use crate::policy::model::{fill_from_private, public_pem, KeyVersion, NewKey};
-use crate::policy::{cache, store, KeyKind, Mount, Policy};
+use crate::policy::model::{new_hmac_key, public_pem, public_text, KeyVersion, NewKey};
+use crate::policy::{cache, store, KeyKind, Loaded, Policy};
 use crate::util::{b64, decode_b64, parse_url_version};
 
 /// Where the wrapping key is stored.
@@ -33,29 +43,33 @@ pub fn wrapping_key_path() -> Path {
 }
 
 /// `keys/:name/import`.
-pub fn import_path(m: Mount) -> Path {
+pub fn import_path() -> Path {
     Path::new("keys/{name}/import")
-        .update(move |ctx: &mut Ctx<'_>, f: Import| import(m, ctx, f))
+        .update(import)
         .synopsis("Imports an externally generated key as a new key.")
 }
 
 /// `keys/:name/import_version`.
-pub fn import_version_path(m: Mount) -> Path {
+pub fn import_version_path() -> Path {
     Path::new("keys/{name}/import_version")
-        .update(move |ctx: &mut Ctx<'_>, f: ImportVersion| import_version(m, ctx, f))
+        .update(import_version)
         .synopsis("Imports new key material into an existing imported key.")
 }
 
 /// `byok-export/:destination/:source(/:version)`.
-pub fn byok_export_path(m: Mount) -> Path {
+pub fn byok_export_path() -> Path {
     Path::new("byok-export/{destination}/{source}/{version?}")
-        .read(move |ctx: &mut Ctx<'_>, f: ByokExport| byok_export(m, ctx, f))
+        .read(byok_export)
         .synopsis("Exports a key wrapped for import into another mount.")
 }
 
+/// The stored wrapping key: its sealed blob, or (stored by release 0.1)
+/// its PKCS#8 DER, migrated to a blob when next used.
 #[derive(Serialize, Deserialize)]
 struct StoredWrappingKey {
-    #[serde(with = "b64")]
+    #[serde(with = "b64", default, skip_serializing_if = "Vec::is_empty")]
+    blob: Vec<u8>,
+    #[serde(with = "b64", default, skip_serializing_if = "Vec::is_empty")]
     key: Vec<u8>,
 }
 
@@ -117,22 +131,30 @@ struct ByokExport {
     hash: String,
 }
 
-/// The mount's wrapping key, made on first use.
-fn wrapping_key(ctx: &mut Ctx<'_>) -> Result<PrivateKey, Error> {
-    if let Some(stored) = ctx.storage().get_json::<StoredWrappingKey>(WRAPPING_KEY)? {
-        return PrivateKey::import(KeyType::Rsa4096, &stored.key);
-    }
-    let key = PrivateKey::generate(KeyType::Rsa4096)?;
-    let der = key.export(crypto::PrivateKeyFormat::Pkcs8Der)?;
-    ctx.storage()
-        .put_json(WRAPPING_KEY, &StoredWrappingKey { key: der })?;
+/// The mount's wrapping key (never exportable), made on first use; one
+/// that release 0.1 stored in the clear is imported and stored sealed.
+fn wrapping_key(ctx: &mut Ctx<'_>) -> Result<Key, Error> {
+    let stored = ctx.storage().get_json::<StoredWrappingKey>(WRAPPING_KEY)?;
+    let key = match stored {
+        Some(stored) if !stored.blob.is_empty() => return Key::open(&stored.blob),
+        Some(stored) => Key::import(KeyType::Rsa4096, &stored.key, &[])?,
+        None => Key::generate(KeyType::Rsa4096, None, &[])?,
+    };
+    let blob = key.seal()?;
+    ctx.storage().put_json(
+        WRAPPING_KEY,
+        &StoredWrappingKey {
+            blob,
+            key: Vec::new(),
+        },
+    )?;
     Ok(key)
 }
 
 fn read_wrapping_key(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
     let key = wrapping_key(ctx)?;
     Ok(Response::data(
-        json!({"public_key": public_pem(&key.public_key())?}),
+        json!({"public_key": public_pem(&key.public_key()?)?}),
     ))
 }
 
@@ -147,61 +169,37 @@ fn hash_function(name: &str) -> Result<HashAlgorithm, Error> {
     })
 }
 
-/// Unwraps an import ciphertext with the mount's wrapping key.
-fn unwrap_material(ctx: &mut Ctx<'_>, ciphertext: &str, hash: &str) -> Result<Vec<u8>, Error> {
+/// The key an import ciphertext carries, unwrapped by the host with the
+/// mount's wrapping key, with `p`'s type and permissions.
+fn unwrap_key(ctx: &mut Ctx<'_>, p: &Policy, ciphertext: &str, hash: &str) -> Result<Key, Error> {
     let hash = hash_function(hash)?;
     let bytes = decode_b64(ciphertext)
         .map_err(|e| Error::invalid(format!("'ciphertext' is not base64: {e}")))?;
     if bytes.len() <= WRAPPED_KEY_LEN {
         return Err(Error::invalid("provided ciphertext is too short"));
     }
-    let (wrapped_key, wrapped_material) = bytes.split_at(WRAPPED_KEY_LEN);
-    let ephemeral = wrapping_key(ctx)?
-        .decrypt_oaep(wrapped_key, hash, None)
-        .map_err(|e| Error::invalid(format!("cannot unwrap the ephemeral key: {}", e.message())))?;
-    if ephemeral.len() != 32 {
-        return Err(Error::invalid("expected ephemeral AES key to be 256-bit"));
+    if p.kind == KeyKind::Hmac {
+        // Vault's smallest imported HMAC key (the host's is smaller).
+        let size = hmac_size(&bytes);
+        if size < 32 {
+            return Err(Error::invalid(format!(
+                "invalid key size {size} bytes for key type hmac"
+            )));
+        }
     }
-    crypto::aes_key_unwrap_pad(&ephemeral, wrapped_material)
+    let key_type = p.kind.key_type()?;
+    let wrapping = wrapping_key(ctx)?;
+    Key::unwrap(&wrapping, &bytes, hash, key_type, &p.permissions())
         .map_err(|e| Error::invalid(format!("cannot unwrap the key material: {}", e.message())))
 }
 
-/// A version holding imported private or symmetric `material`.
-fn private_version(p: &Policy, material: &[u8], now: Timestamp) -> Result<KeyVersion, Error> {
-    let kind = p.kind;
-    let mut version = KeyVersion {
-        creation_time: now.into(),
-        ..KeyVersion::default()
-    };
-    if kind == KeyKind::Hmac {
-        let len = material.len();
-        if !(32..=512).contains(&len) {
-            return Err(Error::invalid(format!(
-                "invalid key size {len} bytes for key type hmac"
-            )));
-        }
-        version.key = material.to_vec();
-        version.hmac_key = material.to_vec();
-        return Ok(version);
-    }
-    version.hmac_key = crypto::random_bytes(32)?;
-    if kind.aead().is_some() {
-        if material.len() != kind.aead_key_len() {
-            return Err(Error::invalid(format!(
-                "invalid key size {} bytes for key type {kind}",
-                material.len()
-            )));
-        }
-        version.key = material.to_vec();
-        return Ok(version);
-    }
-    let kt = kind
-        .asymmetric()
-        .ok_or_else(|| Error::invalid(format!("key type {kind} cannot be imported")))?;
-    let key = PrivateKey::import(kt, material)
-        .map_err(|e| Error::invalid(format!("error parsing asymmetric key: {}", e.message())))?;
-    fill_from_private(&mut version, kind, &key)?;
-    Ok(version)
+/// The size of an HMAC key wrapped in `bytes` (the RSA block, then
+/// AES-KWP): KWP pads the key to a multiple of 8 bytes and adds 8, so
+/// this is exact for keys whose size is a multiple of 8 (every size
+/// transit makes) and at most 7 bytes over otherwise. The key's bytes
+/// stay in the host, so this is the size a key read shows.
+fn hmac_size(bytes: &[u8]) -> usize {
+    bytes.len().saturating_sub(WRAPPED_KEY_LEN + 8)
 }
 
 /// A version holding only an imported public key.
@@ -217,20 +215,12 @@ fn public_version(p: &Policy, pem: &str, now: Timestamp) -> Result<KeyVersion, E
             "unable to import only public key for derived Ed25519 key",
         ));
     }
-    let kt = kind
-        .asymmetric()
-        .ok_or_else(|| Error::internal("not an asymmetric type"))?;
-    let public = PublicKey::import(kt, pem.as_bytes())
+    let public = PublicKey::import(kind.key_type()?, pem.as_bytes())
         .map_err(|e| Error::invalid(format!("error parsing public key: {}", e.message())))?;
-    let public_key = if kind == KeyKind::Ed25519 {
-        b64::encode(&public.export(crypto::PublicKeyFormat::Raw)?)
-    } else {
-        public_pem(&public)?
-    };
     Ok(KeyVersion {
         creation_time: now.into(),
-        hmac_key: crypto::random_bytes(32)?,
-        public_key,
+        hmac_blob: new_hmac_key(&p.permissions())?.seal()?,
+        public_key: public_text(kind, &public)?,
         ..KeyVersion::default()
     })
 }
@@ -256,7 +246,7 @@ fn material(ciphertext: Option<String>, public_key: Option<String>) -> Result<Ma
     }
 }
 
-fn import(m: Mount, ctx: &mut Ctx<'_>, f: Import) -> Result<Response, Error> {
+fn import(ctx: &mut Ctx<'_>, f: Import) -> Result<Response, Error> {
     store::check_name(&f.name)?;
     if f.convergent_encryption.is_some() {
         return Err(Error::invalid(
@@ -270,7 +260,7 @@ fn import(m: Mount, ctx: &mut Ctx<'_>, f: Import) -> Result<Response, Error> {
     }
     let given = material(f.ciphertext, f.public_key)?;
     let _ = f.context;
-    if cache::load(m, ctx, &f.name)?.is_some() {
+    if cache::load(ctx, &f.name)?.is_some() {
         return Err(Error::invalid(
             "the import path cannot be used with an existing key; use import-version to rotate an existing imported key",
         ));
@@ -289,24 +279,25 @@ fn import(m: Mount, ctx: &mut Ctx<'_>, f: Import) -> Result<Response, Error> {
     let now = ctx.now();
     let version = match given {
         Material::Private(c) => {
-            let bytes = unwrap_material(ctx, &c, &f.hash_function)?;
-            private_version(&p, &bytes, now)?
+            if p.kind == KeyKind::Hmac {
+                let size = decode_b64(&c).map_or(0, |bytes| hmac_size(&bytes));
+                p.key_size = u32::try_from(size).unwrap_or(0);
+            }
+            let key = unwrap_key(ctx, &p, &c, &f.hash_function)?;
+            p.new_version(now, &key)?
         }
         Material::Public(pem) => public_version(&p, &pem, now)?,
     };
-    if p.kind == KeyKind::Hmac {
-        p.key_size = u32::try_from(version.key.len()).unwrap_or(0);
-    }
     p.push_version(version)?;
     p.imported = true;
     p.allow_imported_key_rotation = f.allow_rotation;
-    store::save(m, ctx, &p)?;
+    store::save(ctx, &p)?;
     Ok(Response::none())
 }
 
-fn import_version(m: Mount, ctx: &mut Ctx<'_>, f: ImportVersion) -> Result<Response, Error> {
+fn import_version(ctx: &mut Ctx<'_>, f: ImportVersion) -> Result<Response, Error> {
     let given = material(f.ciphertext, f.public_key)?;
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid(format!(
             "no key found with name {}; to import a new key, use the import/ endpoint",
             f.name
@@ -326,8 +317,8 @@ fn import_version(m: Mount, ctx: &mut Ctx<'_>, f: ImportVersion) -> Result<Respo
     let now = ctx.now();
     let new = match given {
         Material::Private(c) => {
-            let bytes = unwrap_material(ctx, &c, &f.hash_function)?;
-            private_version(&p, &bytes, now)?
+            let key = unwrap_key(ctx, &p, &c, &f.hash_function)?;
+            p.new_version(now, &key)?
         }
         Material::Public(pem) => public_version(&p, &pem, now)?,
     };
@@ -374,20 +365,49 @@ fn import_version(m: Mount, ctx: &mut Ctx<'_>, f: ImportVersion) -> Result<Respo
             if existing.public_key != new.public_key {
                 return Err(Error::invalid("cannot import key, key pair does not match"));
             }
-            existing.key = new.key;
+            existing.blob = new.blob;
         }
         None => p.push_version(new)?,
     }
-    store::save(m, ctx, &p)?;
+    store::save(ctx, &p)?;
     Ok(Response::none())
 }
 
-fn byok_export(m: Mount, ctx: &mut Ctx<'_>, f: ByokExport) -> Result<Response, Error> {
+/// `target` wrapped for the public-only version `dv` of `dst`: its bytes
+/// from the host's `export` (PKCS#8 DER, or raw for AEAD and HMAC keys),
+/// under a fresh AES-256 key with AES-KWP, that key under `dst` with
+/// RSA-OAEP.
+fn wrap_for_public(
+    dst: &Loaded,
+    dv: u32,
+    target: &Key,
+    hash: HashAlgorithm,
+) -> Result<Vec<u8>, Error> {
+    let format = match target.key_type()? {
+        KeyType::Aes128Gcm96 | KeyType::Aes256Gcm96 | KeyType::Chacha20Poly1305 | KeyType::Hmac => {
+            PrivateKeyFormat::Raw
+        }
+        _ => PrivateKeyFormat::Pkcs8Der,
+    };
+    let material = target.export(format)?;
+    let ephemeral = crypto::random_bytes(32)?;
+    let kek = <[u8; 32]>::try_from(ephemeral.as_slice())
+        .map(KekAes256::from)
+        .map_err(|_| Error::internal("the host gave a short random key"))?;
+    let sealed = kek
+        .wrap_with_padding_vec(&material)
+        .map_err(|e| Error::internal(format!("AES key wrap failed: {e}")))?;
+    let mut wrapped = dst.public(dv)?.encrypt_oaep(&ephemeral, hash, None)?;
+    wrapped.extend(sealed);
+    Ok(wrapped)
+}
+
+fn byok_export(ctx: &mut Ctx<'_>, f: ByokExport) -> Result<Response, Error> {
     let hash = hash_function(&f.hash)?;
-    let Some(dst) = cache::load(m, ctx, &f.destination)? else {
+    let Some(dst) = cache::load(ctx, &f.destination)? else {
         return Err(Error::invalid("no such destination key to export to"));
     };
-    let Some(src) = cache::load(m, ctx, &f.source)? else {
+    let Some(src) = cache::load(ctx, &f.source)? else {
         return Err(Error::invalid("no such source key for export"));
     };
     if !src.policy.exportable {
@@ -399,7 +419,6 @@ fn byok_export(m: Mount, ctx: &mut Ctx<'_>, f: ByokExport) -> Result<Response, E
         ));
     }
     let dv = dst.policy.encryption_version(0, "key wrapping")?;
-    let wrapping = dst.asym(dv)?.public()?;
     let s = &src.policy;
     let mut keys = Map::new();
     let versions: Vec<u32> = match parse_url_version(f.version.as_deref(), s.latest_version)? {
@@ -422,21 +441,17 @@ fn byok_export(m: Mount, ctx: &mut Ctx<'_>, f: ByokExport) -> Result<Response, E
         }
     };
     for v in versions {
-        let version = s.version(v)?;
-        let material = match s.kind {
-            k if k.aead().is_some() || k == KeyKind::Hmac => version.key.clone(),
-            _ => match &*src.asym(v)? {
-                Asym::Private(key) => key.export(crypto::PrivateKeyFormat::Pkcs8Der)?,
-                Asym::Public(_) => {
-                    return Err(Error::invalid(format!(
-                        "version {v} of the source key has no private key to export"
-                    )))
-                }
-            },
+        if !src.has_private(v)? {
+            return Err(Error::invalid(format!(
+                "version {v} of the source key has no private key to export"
+            )));
+        }
+        let target = src.key(v)?;
+        let wrapped = if dst.has_private(dv)? {
+            dst.key(dv)?.wrap_key(&target, hash)?
+        } else {
+            wrap_for_public(&dst, dv, &target, hash)?
         };
-        let ephemeral = crypto::random_bytes(32)?;
-        let mut wrapped = wrapping.encrypt_oaep(&ephemeral, hash, None)?;
-        wrapped.extend(crypto::aes_key_wrap_pad(&ephemeral, &material)?);
         keys.insert(v.to_string(), Value::String(b64::encode(&wrapped)));
     }
     Ok(Response::data(json!({

@@ -3,16 +3,16 @@
 use coffer_sdk::prelude::*;
 use serde_json::json;
 
-use crate::policy::{cache, Mount};
+use crate::policy::cache;
 
 /// The smallest bounded size (Vault's).
 const MIN_SIZE: usize = 10;
 
 /// `cache-config`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("cache-config")
         .read(read)
-        .update(move |ctx: &mut Ctx<'_>, f: Config| write(m, ctx, f))
+        .update(write)
         .synopsis("Configures the size of the key policy cache.")
 }
 
@@ -26,7 +26,7 @@ fn read(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
     Ok(Response::data(json!({"size": cache::read_size(ctx)?})))
 }
 
-fn write(m: Mount, ctx: &mut Ctx<'_>, f: Config) -> Result<Response, Error> {
+fn write(ctx: &mut Ctx<'_>, f: Config) -> Result<Response, Error> {
     if f.size != 0 && f.size < MIN_SIZE {
         return Err(Error::invalid(format!(
             "size must be 0 or a value greater or equal to {MIN_SIZE}"
@@ -34,7 +34,7 @@ fn write(m: Mount, ctx: &mut Ctx<'_>, f: Config) -> Result<Response, Error> {
     }
     ctx.storage()
         .put_json(cache::CONFIG_KEY, &json!({"size": f.size}))?;
-    cache::resize(m, f.size);
+    cache::resize(ctx, f.size);
     Ok(Response::data(json!({"size": f.size})))
 }
 

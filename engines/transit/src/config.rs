@@ -5,15 +5,17 @@ use coffer_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::policy::{cache, store, Mount};
+use coffer_sdk::keys::Permission;
+
+use crate::policy::{cache, store, Loaded};
 
 /// Where `config/keys` is stored.
 pub const KEYS_CONFIG: &str = "config/keys";
 
 /// `keys/:name/config`.
-pub fn key_path(m: Mount) -> Path {
+pub fn key_path() -> Path {
     Path::new("keys/{name}/config")
-        .update(move |ctx: &mut Ctx<'_>, f: KeyConfig| write_key_config(m, ctx, f))
+        .update(write_key_config)
         .synopsis("Configures a named key.")
 }
 
@@ -59,8 +61,8 @@ struct KeysConfigFields {
     disable_upsert: Option<bool>,
 }
 
-fn write_key_config(m: Mount, ctx: &mut Ctx<'_>, f: KeyConfig) -> Result<Response, Error> {
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+fn write_key_config(ctx: &mut Ctx<'_>, f: KeyConfig) -> Result<Response, Error> {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid(format!(
             "no existing key named {} could be found",
             f.name
@@ -125,11 +127,15 @@ fn write_key_config(m: Mount, ctx: &mut Ctx<'_>, f: KeyConfig) -> Result<Respons
     if let Some(allowed) = f.deletion_allowed {
         p.deletion_allowed = allowed;
     }
-    // One-way switches: `false` never turns them off.
-    if f.exportable == Some(true) {
+    // One-way switches: `false` never turns them off. Turning one on
+    // widens every version's handles (`permit`) and stores their new blobs.
+    if f.exportable == Some(true) && !p.exportable {
+        p.versions = loaded.permitted(Permission::Export)?.versions;
         p.exportable = true;
     }
-    if f.allow_plaintext_backup == Some(true) {
+    if f.allow_plaintext_backup == Some(true) && !p.allow_plaintext_backup {
+        let widened = Loaded::new(p.clone()).permitted(Permission::PlaintextBackup)?;
+        p.versions = widened.versions;
         p.allow_plaintext_backup = true;
     }
     if let Some(period) = f.auto_rotate_period {
@@ -152,7 +158,7 @@ fn write_key_config(m: Mount, ctx: &mut Ctx<'_>, f: KeyConfig) -> Result<Respons
                 "min decryption version should not be less then min available version",
             ));
         }
-        store::save(m, ctx, &p)?;
+        store::save(ctx, &p)?;
     }
     let mut response = Response::data(p.to_response(None)?);
     if let Some(w) = warning {

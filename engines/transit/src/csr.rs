@@ -9,8 +9,9 @@
 use std::rc::Rc;
 
 use coffer_sdk::crypto::{
-    HashAlgorithm, PublicKey, PublicKeyFormat, RsaPadding, SignOptions, SignatureEncoding,
+    HashAlgorithm, PublicKeyFormat, RsaPadding, SignOptions, SignatureEncoding,
 };
+use coffer_sdk::keys::PublicKey;
 use coffer_sdk::prelude::*;
 use serde_json::json;
 use x509_cert::der::asn1::{Any, BitString, ObjectIdentifier};
@@ -21,22 +22,21 @@ use x509_cert::request::{CertReq, CertReqInfo, Version};
 use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 
-use crate::policy::crypto::Asym;
 use crate::policy::model::B64Bytes;
-use crate::policy::{cache, store, KeyKind, Loaded, Mount, Policy};
+use crate::policy::{cache, store, KeyKind, Loaded, Policy};
 use crate::util::{decode_b64, parse_url_version, pem};
 
 /// `keys/:name/csr`.
-pub fn csr_path(m: Mount) -> Path {
+pub fn csr_path() -> Path {
     Path::new("keys/{name}/csr")
-        .update(move |ctx: &mut Ctx<'_>, f: Csr| create_csr(m, ctx, f))
+        .update(create_csr)
         .synopsis("Signs a CSR (PKCS#10) with a key version, the key material staying in transit.")
 }
 
 /// `keys/:name/set-certificate`.
-pub fn set_certificate_path(m: Mount) -> Path {
+pub fn set_certificate_path() -> Path {
     Path::new("keys/{name}/set-certificate")
-        .update(move |ctx: &mut Ctx<'_>, f: SetCertificate| set_certificate(m, ctx, f))
+        .update(set_certificate)
         .synopsis("Sets the certificate chain of a key version.")
 }
 
@@ -69,8 +69,8 @@ const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// The policy `name` for these paths: it must exist, sign, and not be
 /// derived (a derived Ed25519 key has no single public key to certify).
-fn signing_policy(m: Mount, ctx: &mut Ctx<'_>, name: &str) -> Result<Rc<Loaded>, Error> {
-    let Some(loaded) = cache::load(m, ctx, name)? else {
+fn signing_policy(ctx: &mut Ctx<'_>, name: &str) -> Result<Rc<Loaded>, Error> {
+    let Some(loaded) = cache::load(ctx, name)? else {
         return Err(Error::invalid(format!(
             "key with provided name '{name}' not found"
         )));
@@ -152,8 +152,8 @@ fn signature_algorithm(kind: KeyKind) -> Result<(AlgorithmIdentifierOwned, SignO
     })
 }
 
-fn create_csr(m: Mount, ctx: &mut Ctx<'_>, f: Csr) -> Result<Response, Error> {
-    let loaded = signing_policy(m, ctx, &f.name)?;
+fn create_csr(ctx: &mut Ctx<'_>, f: Csr) -> Result<Response, Error> {
+    let loaded = signing_policy(ctx, &f.name)?;
     let p = &loaded.policy;
     let v = pick_version(p, f.version.as_deref())?;
     // The template's subject and attributes (the extension request with its
@@ -171,13 +171,13 @@ fn create_csr(m: Mount, ctx: &mut Ctx<'_>, f: Csr) -> Result<Response, Error> {
             (template.info.subject, template.info.attributes)
         }
     };
-    let key = loaded.asym(v)?;
-    let Asym::Private(key) = &*key else {
+    if !loaded.has_private(v)? {
         return Err(Error::invalid(
             "could not create the csr: private key not imported for key version selected",
         ));
-    };
-    let spki = key.public_key().export(PublicKeyFormat::SpkiDer)?;
+    }
+    let key = loaded.key(v)?;
+    let spki = key.public_key()?.export(PublicKeyFormat::SpkiDer)?;
     let info = CertReqInfo {
         version: Version::V1,
         subject,
@@ -205,8 +205,8 @@ fn create_csr(m: Mount, ctx: &mut Ctx<'_>, f: Csr) -> Result<Response, Error> {
     })))
 }
 
-fn set_certificate(m: Mount, ctx: &mut Ctx<'_>, f: SetCertificate) -> Result<Response, Error> {
-    let loaded = signing_policy(m, ctx, &f.name)?;
+fn set_certificate(ctx: &mut Ctx<'_>, f: SetCertificate) -> Result<Response, Error> {
+    let loaded = signing_policy(ctx, &f.name)?;
     let p = &loaded.policy;
     let v = pick_version(p, f.version.as_deref())?;
     let text = f.certificate_chain.unwrap_or_default();
@@ -217,7 +217,7 @@ fn set_certificate(m: Mount, ctx: &mut Ctx<'_>, f: SetCertificate) -> Result<Res
             "expected at least one certificate in the parsed certificate chain",
         ));
     };
-    check_leaf_key(p.kind, &loaded.asym(v)?.public()?, leaf)?;
+    check_leaf_key(p.kind, &*loaded.public(v)?, leaf)?;
 
     let mut policy = p.clone();
     let version = policy
@@ -225,7 +225,7 @@ fn set_certificate(m: Mount, ctx: &mut Ctx<'_>, f: SetCertificate) -> Result<Res
         .get_mut(&v)
         .ok_or_else(|| Error::internal("selected key version vanished"))?;
     version.certificate_chain = chain.iter().map(|(der, _)| B64Bytes(der.clone())).collect();
-    store::save(m, ctx, &policy)?;
+    store::save(ctx, &policy)?;
     Ok(Response::data(json!({
         "name": policy.name,
         "type": policy.kind.as_str(),
@@ -304,9 +304,7 @@ fn check_chain(chain: &[(Vec<u8>, Certificate)]) -> Result<(), Error> {
 
 /// The leaf must certify the version's public key.
 fn check_leaf_key(kind: KeyKind, public: &PublicKey, leaf: &Certificate) -> Result<(), Error> {
-    let kt = kind
-        .asymmetric()
-        .ok_or_else(|| Error::internal("not an asymmetric key"))?;
+    let kt = kind.key_type()?;
     let spki = leaf
         .tbs_certificate
         .subject_public_key_info
@@ -359,7 +357,7 @@ fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, ()> {
 
 #[cfg(test)]
 mod tests {
-    use coffer_sdk::crypto::{KeyType, PrivateKey};
+    use coffer_sdk::keys::{Key as PrivateKey, KeyType};
     use coffer_sdk::testing::TestEngine;
     use coffer_sdk::Error;
     use serde_json::{json, Value};
@@ -487,7 +485,7 @@ mod tests {
         let mut t = transit();
         key(&mut t, "k", "ecdsa-p384");
         // A template signed by another key, with a CN and a DNS SAN.
-        let other = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let other = PrivateKey::generate(KeyType::EcdsaP256, None, &[]).unwrap();
         let subject: Name = "CN=transit.example".parse().unwrap();
         let san = SubjectAltName(vec![GeneralName::DnsName(
             x509_cert::der::asn1::Ia5String::new("transit.example").unwrap(),
@@ -507,7 +505,11 @@ mod tests {
             version: Version::V1,
             subject: subject.clone(),
             public_key: SubjectPublicKeyInfoOwned::from_der(
-                &other.public_key().export(PublicKeyFormat::SpkiDer).unwrap(),
+                &other
+                    .public_key()
+                    .unwrap()
+                    .export(PublicKeyFormat::SpkiDer)
+                    .unwrap(),
             )
             .unwrap(),
             attributes: vec![attribute.clone()].try_into().unwrap(),
@@ -564,10 +566,11 @@ mod tests {
             Err(Error::InvalidRequest(_))
         ));
         // a version imported as a public key only cannot sign
-        let private = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let private = PrivateKey::generate(KeyType::EcdsaP256, None, &[]).unwrap();
         let public_pem = String::from_utf8(
             private
                 .public_key()
+                .unwrap()
                 .export(PublicKeyFormat::SpkiPem)
                 .unwrap(),
         )
@@ -642,8 +645,12 @@ mod tests {
         let mut t = transit();
         key(&mut t, "k", "ecdsa-p256");
         t.write("keys/k/rotate", json!({})).unwrap();
-        let ca = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-        let ca_spki = ca.public_key().export(PublicKeyFormat::SpkiDer).unwrap();
+        let ca = PrivateKey::generate(KeyType::EcdsaP256, None, &[]).unwrap();
+        let ca_spki = ca
+            .public_key()
+            .unwrap()
+            .export(PublicKeyFormat::SpkiDer)
+            .unwrap();
         let ca_cert = issue(&ca_spki, "CN=test ca", &ca, Some(true));
         let v1 = version_spki(&mut t, "k", 1, KeyType::EcdsaP256);
         let leaf = issue(&v1, "CN=leaf", &ca, None);
@@ -671,19 +678,23 @@ mod tests {
         assert_eq!(exported["keys"]["1"], want);
 
         // refusals leave the stored chain as it was
-        let stranger = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let stranger = PrivateKey::generate(KeyType::EcdsaP256, None, &[]).unwrap();
         let foreign = issue(
             &stranger
                 .public_key()
+                .unwrap()
                 .export(PublicKeyFormat::SpkiDer)
                 .unwrap(),
             "CN=other",
             &ca,
             None,
         );
-        let rsa = PrivateKey::generate(KeyType::Rsa2048).unwrap();
+        let rsa = PrivateKey::generate(KeyType::Rsa2048, None, &[]).unwrap();
         let rsa_leaf = issue(
-            &rsa.public_key().export(PublicKeyFormat::SpkiDer).unwrap(),
+            &rsa.public_key()
+                .unwrap()
+                .export(PublicKeyFormat::SpkiDer)
+                .unwrap(),
             "CN=rsa",
             &ca,
             None,
@@ -731,7 +742,7 @@ mod tests {
     #[test]
     fn set_certificate_for_ed25519_and_rsa_csr_round_trip() {
         let mut t = transit();
-        let ca = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let ca = PrivateKey::generate(KeyType::EcdsaP256, None, &[]).unwrap();
         for kind in ["ed25519", "rsa-2048"] {
             key(&mut t, kind, kind);
             let out = data(t.write(&format!("keys/{kind}/csr"), json!({})));

@@ -5,14 +5,14 @@ use coffer_sdk::crypto;
 use coffer_sdk::prelude::*;
 use serde_json::json;
 
-use crate::policy::crypto::Nonces;
-use crate::policy::{cache, Mount};
+use crate::policy::cache;
+use crate::policy::crypto::{Nonces, ToEncrypt};
 use crate::util::b64;
 
 /// `datakey/:type/:name`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("datakey/{plaintext}/{name}")
-        .update(move |ctx: &mut Ctx<'_>, f: Datakey| datakey(m, ctx, f))
+        .update(datakey)
         .synopsis("Generates a data key encrypted with a named key.")
 }
 
@@ -35,7 +35,7 @@ struct Datakey {
     associated_data: Option<Base64>,
 }
 
-fn datakey(m: Mount, ctx: &mut Ctx<'_>, f: Datakey) -> Result<Response, Error> {
+fn datakey(ctx: &mut Ctx<'_>, f: Datakey) -> Result<Response, Error> {
     let with_plaintext = match f.plaintext.as_str() {
         "plaintext" => true,
         "wrapped" => false,
@@ -45,7 +45,7 @@ fn datakey(m: Mount, ctx: &mut Ctx<'_>, f: Datakey) -> Result<Response, Error> {
             ))
         }
     };
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid("encryption key not found"));
     };
     if !matches!(f.bits, 128 | 256 | 512) {
@@ -66,9 +66,15 @@ fn datakey(m: Mount, ctx: &mut Ctx<'_>, f: Datakey) -> Result<Response, Error> {
     }
     let v = p.encryption_version(f.key_version, "encryption")?;
     let key = crypto::random_bytes(f.bits / 8)?;
-    let nonce = Nonces::new(1).next()?;
-    let context = f.context.as_deref().unwrap_or_default();
-    let ciphertext = loaded.encrypt(v, context, &key, aad, &nonce)?;
+    let ciphertext = loaded.encrypt(
+        ToEncrypt {
+            version: v,
+            context: f.context.as_deref().unwrap_or_default(),
+            plaintext: &key,
+            aad,
+        },
+        &mut Nonces::new(1),
+    )?;
     let mut data = json!({"ciphertext": ciphertext, "key_version": v});
     if with_plaintext {
         data["plaintext"] = json!(b64::encode(&key));

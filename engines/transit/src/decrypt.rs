@@ -4,13 +4,14 @@ use coffer_sdk::prelude::*;
 use coffer_sdk::{Batch, BatchInput};
 use serde::Serialize;
 
-use crate::policy::{cache, Mount};
+use crate::policy::cache;
+use crate::policy::crypto::ToDecrypt;
 use crate::util::b64;
 
 /// `decrypt/:name`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("decrypt/{name}")
-        .update(move |ctx: &mut Ctx<'_>, f: Decrypt| decrypt(m, ctx, f))
+        .update(decrypt)
         .synopsis("Decrypts a ciphertext value or a batch of them with a named key.")
 }
 
@@ -45,28 +46,51 @@ struct Item {
     associated_data: Option<Base64>,
 }
 
-fn decrypt(m: Mount, ctx: &mut Ctx<'_>, f: Decrypt) -> Result<Response, Error> {
+fn decrypt(ctx: &mut Ctx<'_>, f: Decrypt) -> Result<Response, Error> {
     let batch = Batch::<Item>::from_request(ctx, f.batch_input)?
         .partial_failure_status(f.partial_failure_response_code);
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid("encryption key not found"));
     };
     let kind = loaded.policy.kind;
-    let mut index = 0usize;
-    batch.run(|item| {
-        let i = index;
-        index += 1;
+    // Checked item by item, then decrypted together (one host call per
+    // key), then answered item by item in order.
+    let mut checked = Vec::with_capacity(batch.len());
+    let mut inputs = Vec::with_capacity(batch.len());
+    for (i, item) in batch.parsed().enumerate() {
         let aad = item.associated_data.as_deref().unwrap_or_default();
         if !aad.is_empty() && !kind.supports_associated_data() {
-            return Err(Error::invalid(format!(
+            checked.push(Err(Error::invalid(format!(
                 "'[{i}].associated_data' provided for non-AEAD cipher suite {kind}"
-            )));
+            ))));
+            continue;
         }
-        let context = item.context.as_deref().unwrap_or_default();
-        let (plain, _) = loaded.decrypt(&item.ciphertext, context, aad)?;
-        Ok(Decrypted {
-            plaintext: b64::encode(&plain),
+        inputs.push(ToDecrypt {
+            ciphertext: &item.ciphertext,
+            context: item.context.as_deref().unwrap_or_default(),
+            aad,
+        });
+        checked.push(Ok(()));
+    }
+    let mut decrypted = loaded.decrypt_all(&inputs).into_iter();
+    drop(inputs);
+    let results: Vec<Result<Decrypted, Error>> = checked
+        .into_iter()
+        .map(|check| {
+            check?;
+            let (plain, _) = decrypted
+                .next()
+                .unwrap_or_else(|| Err(Error::internal("an item was not decrypted")))?;
+            Ok(Decrypted {
+                plaintext: b64::encode(&plain),
+            })
         })
+        .collect();
+    let mut results = results.into_iter();
+    batch.run(|_| {
+        results
+            .next()
+            .unwrap_or_else(|| Err(Error::internal("an item has no result")))
     })
 }
 

@@ -9,15 +9,15 @@ use serde::Serialize;
 
 use crate::config::read_config;
 use crate::keys::Name;
-use crate::policy::crypto::Nonces;
+use crate::policy::crypto::{Nonces, ToEncrypt};
 use crate::policy::model::NewKey;
-use crate::policy::{cache, store, KeyKind, Loaded, Mount, Policy};
+use crate::policy::{cache, store, KeyKind, Loaded, Policy};
 
 /// `encrypt/:name`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("encrypt/{name}")
-        .update(move |ctx: &mut Ctx<'_>, f: Encrypt| encrypt(m, ctx, f))
-        .exists(move |ctx: &mut Ctx<'_>, f: Name| Ok(cache::load(m, ctx, &f.name)?.is_some()))
+        .update(encrypt)
+        .exists(|ctx: &mut Ctx<'_>, f: Name| cache::exists(ctx, &f.name))
         .synopsis("Encrypts a plaintext value or a batch of them with a named key.")
 }
 
@@ -64,7 +64,7 @@ pub struct Item {
     nonce: Option<String>,
 }
 
-fn encrypt(m: Mount, ctx: &mut Ctx<'_>, f: Encrypt) -> Result<Response, Error> {
+fn encrypt(ctx: &mut Ctx<'_>, f: Encrypt) -> Result<Response, Error> {
     let batch = Batch::<Item>::from_request(ctx, f.batch_input)?
         .partial_failure_status(f.partial_failure_response_code);
     let mut with_context = None;
@@ -79,10 +79,9 @@ fn encrypt(m: Mount, ctx: &mut Ctx<'_>, f: Encrypt) -> Result<Response, Error> {
             ctx.warn("'nonce' is ignored: nonces are random, or derived from the plaintext for convergent keys");
         }
     }
-    let loaded = match cache::load(m, ctx, &f.name)? {
+    let loaded = match cache::load(ctx, &f.name)? {
         Some(l) => l,
         None => upsert(
-            m,
             ctx,
             &f.name,
             f.r#type,
@@ -91,32 +90,52 @@ fn encrypt(m: Mount, ctx: &mut Ctx<'_>, f: Encrypt) -> Result<Response, Error> {
         )?,
     };
     let p = &loaded.policy;
-    let aead = p.kind.aead().is_some();
-    let random_nonces = aead && !p.convergent_encryption;
-    let mut nonces = Nonces::new(if random_nonces { batch.len() } else { 0 });
-    let mut index = 0usize;
-    batch.run(|item| {
-        let i = index;
-        index += 1;
-        let v = p.encryption_version(item.key_version, "encryption")?;
-        let aad = item.associated_data.as_deref().unwrap_or_default();
-        if !aad.is_empty() && !p.kind.supports_associated_data() {
-            return Err(Error::invalid(format!(
-                "'[{i}].associated_data' provided for non-AEAD cipher suite {}",
-                p.kind
-            )));
-        }
-        let nonce = if random_nonces {
-            nonces.next()?
-        } else {
-            [0u8; 12]
-        };
-        let context = item.context.as_deref().unwrap_or_default();
-        let ciphertext = loaded.encrypt(v, context, &item.plaintext, aad, &nonce)?;
-        Ok(Encrypted {
-            ciphertext,
-            key_version: v,
+    // Checked item by item, then encrypted together (one host call per
+    // key), then answered item by item in order.
+    let mut checked = Vec::with_capacity(batch.len());
+    let mut inputs = Vec::with_capacity(batch.len());
+    for (i, item) in batch.parsed().enumerate() {
+        let check = p
+            .encryption_version(item.key_version, "encryption")
+            .and_then(|v| {
+                let aad = item.associated_data.as_deref().unwrap_or_default();
+                if !aad.is_empty() && !p.kind.supports_associated_data() {
+                    return Err(Error::invalid(format!(
+                        "'[{i}].associated_data' provided for non-AEAD cipher suite {}",
+                        p.kind
+                    )));
+                }
+                inputs.push(ToEncrypt {
+                    version: v,
+                    context: item.context.as_deref().unwrap_or_default(),
+                    plaintext: &item.plaintext,
+                    aad,
+                });
+                Ok(v)
+            });
+        checked.push(check);
+    }
+    let mut nonces = Nonces::new(inputs.len());
+    let mut encrypted = loaded.encrypt_all(&inputs, &mut nonces).into_iter();
+    let results: Vec<Result<Encrypted, Error>> = checked
+        .into_iter()
+        .map(|check| {
+            let v = check?;
+            let ciphertext = encrypted
+                .next()
+                .unwrap_or_else(|| Err(Error::internal("an item was not encrypted")))?;
+            Ok(Encrypted {
+                ciphertext,
+                key_version: v,
+            })
         })
+        .collect();
+    drop(inputs);
+    let mut results = results.into_iter();
+    batch.run(|_| {
+        results
+            .next()
+            .unwrap_or_else(|| Err(Error::internal("an item has no result")))
     })
 }
 
@@ -130,7 +149,6 @@ struct Encrypted {
 /// Creates the key of an encrypt (or datakey) to a missing name, unless
 /// upserts are disabled.
 fn upsert(
-    m: Mount,
     ctx: &mut Ctx<'_>,
     name: &str,
     kind: KeyKind,
@@ -162,7 +180,7 @@ fn upsert(
         },
     )?;
     policy.rotate(ctx.now())?;
-    store::save(m, ctx, &policy)?;
+    store::save(ctx, &policy)?;
     Ok(Rc::new(Loaded::new(policy)))
 }
 

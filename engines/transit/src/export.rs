@@ -1,18 +1,17 @@
 //! `export/:key_type/:name(/:version)`: key material of exportable keys,
 //! and public keys and certificate chains of any asymmetric key.
 
-use coffer_sdk::crypto::{PrivateKey, PrivateKeyFormat};
+use coffer_sdk::crypto::{PrivateKeyFormat, PublicKeyFormat};
 use coffer_sdk::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::policy::model::KeyVersion;
-use crate::policy::{cache, KeyKind, Mount, Policy};
+use crate::policy::{cache, KeyKind, Loaded};
 use crate::util::{b64, parse_url_version, pem};
 
 /// `export/:key_type/:name(/:version)`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("export/{type}/{name}/{version?}")
-        .read(move |ctx: &mut Ctx<'_>, f: Export| export(m, ctx, f))
+        .read(export)
         .synopsis("Exports a named key.")
 }
 
@@ -36,7 +35,7 @@ enum What {
     Chain,
 }
 
-fn export(m: Mount, ctx: &mut Ctx<'_>, f: Export) -> Result<Response, Error> {
+fn export(ctx: &mut Ctx<'_>, f: Export) -> Result<Response, Error> {
     let what = match f.r#type.as_str() {
         "encryption-key" => What::Encryption,
         "signing-key" => What::Signing,
@@ -45,7 +44,7 @@ fn export(m: Mount, ctx: &mut Ctx<'_>, f: Export) -> Result<Response, Error> {
         "certificate-chain" => What::Chain,
         other => return Err(Error::invalid(format!("invalid export type: {other}"))),
     };
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::not_found());
     };
     let p = &loaded.policy;
@@ -59,7 +58,7 @@ fn export(m: Mount, ctx: &mut Ctx<'_>, f: Export) -> Result<Response, Error> {
         What::Signing if !p.kind.supports_signing() => {
             return Err(Error::invalid("signing not supported for the key"))
         }
-        What::Public if p.kind.asymmetric().is_none() => {
+        What::Public if !p.kind.is_asymmetric() => {
             return Err(Error::invalid("public key not supported for the key"))
         }
         What::Chain if !p.kind.supports_signing() => {
@@ -72,12 +71,12 @@ fn export(m: Mount, ctx: &mut Ctx<'_>, f: Export) -> Result<Response, Error> {
     let mut keys = Map::new();
     match parse_url_version(f.version.as_deref(), p.latest_version)? {
         None => {
-            for (v, version) in p
+            for v in p
                 .versions
-                .iter()
-                .filter(|(v, _)| **v >= p.min_decryption_version)
+                .keys()
+                .filter(|v| **v >= p.min_decryption_version)
             {
-                keys.insert(v.to_string(), Value::String(material(p, version, what)?));
+                keys.insert(v.to_string(), Value::String(material(&loaded, *v, what)?));
             }
         }
         Some(v) => {
@@ -86,11 +85,10 @@ fn export(m: Mount, ctx: &mut Ctx<'_>, f: Export) -> Result<Response, Error> {
                     "version for export is below minimum decryption version",
                 ));
             }
-            let version = p
-                .versions
-                .get(&v)
-                .ok_or_else(|| Error::invalid("version does not exist or cannot be found"))?;
-            keys.insert(v.to_string(), Value::String(material(p, version, what)?));
+            if !p.versions.contains_key(&v) {
+                return Err(Error::invalid("version does not exist or cannot be found"));
+            }
+            keys.insert(v.to_string(), Value::String(material(&loaded, v, what)?));
         }
     }
     Ok(Response::data(json!({
@@ -100,11 +98,15 @@ fn export(m: Mount, ctx: &mut Ctx<'_>, f: Export) -> Result<Response, Error> {
     })))
 }
 
-/// One version's exported value, in Vault's encodings.
-fn material(p: &Policy, version: &KeyVersion, what: What) -> Result<String, Error> {
+/// One version's exported value, in Vault's encodings. Key bytes come
+/// only from the host's `export`, which checks the handle's `export`
+/// permission.
+fn material(loaded: &Loaded, v: u32, what: What) -> Result<String, Error> {
+    let p = &loaded.policy;
     let kind = p.kind;
+    let version = p.version(v)?;
     Ok(match what {
-        What::Hmac => b64::encode(p.hmac_key_of(version)),
+        What::Hmac => b64::encode(&loaded.hmac_key(v)?.export(PrivateKeyFormat::Raw)?),
         What::Chain => {
             if version.certificate_chain.is_empty() {
                 return Err(Error::invalid(
@@ -124,24 +126,23 @@ fn material(p: &Policy, version: &KeyVersion, what: What) -> Result<String, Erro
             _ => version.public_key.clone(),
         },
         What::Encryption | What::Signing => {
+            if version.is_private_missing() {
+                return Ok(String::new());
+            }
+            let key = loaded.key(v)?;
             if kind.aead().is_some() || kind == KeyKind::Hmac {
-                b64::encode(&version.key)
-            } else if version.is_private_missing() {
-                String::new()
+                b64::encode(&key.export(PrivateKeyFormat::Raw)?)
             } else if kind == KeyKind::Ed25519 {
-                b64::encode(&version.key)
+                // Vault's form: the seed, then the public key.
+                let mut bytes = key.export(PrivateKeyFormat::Raw)?;
+                bytes.extend(key.public_key()?.export(PublicKeyFormat::Raw)?);
+                b64::encode(&bytes)
+            } else if kind.is_rsa() {
+                String::from_utf8_lossy(&key.export(PrivateKeyFormat::Pkcs1Pem)?).into_owned()
             } else {
-                let kt = kind
-                    .asymmetric()
-                    .ok_or_else(|| Error::internal("not an asymmetric key"))?;
-                let key = PrivateKey::import(kt, &version.key)?;
-                if kind.is_rsa() {
-                    String::from_utf8_lossy(&key.export(PrivateKeyFormat::Pkcs1Pem)?).into_owned()
-                } else {
-                    String::from_utf8_lossy(&key.export(PrivateKeyFormat::Sec1Pem)?)
-                        .trim_end()
-                        .to_owned()
-                }
+                String::from_utf8_lossy(&key.export(PrivateKeyFormat::Sec1Pem)?)
+                    .trim_end()
+                    .to_owned()
             }
         }
     })

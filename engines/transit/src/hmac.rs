@@ -1,18 +1,18 @@
 //! `hmac/:name(/:algorithm)`: HMACs with the key's per-version HMAC key;
 //! their verification is `verify/:name` with `hmac` (see `sign.rs`).
 
-use coffer_sdk::crypto::{self, HashAlgorithm};
+use coffer_sdk::crypto::{constant_time_eq, HashAlgorithm};
 use coffer_sdk::prelude::*;
 use coffer_sdk::{Batch, BatchInput};
 use serde_json::json;
 
-use crate::policy::{cache, Loaded, Mount};
+use crate::policy::{cache, Loaded};
 use crate::util::{b64, decode_b64, version_prefix, HashName};
 
 /// `hmac/:name(/:algorithm)`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("hmac/{name}/{urlalgorithm?}")
-        .update(move |ctx: &mut Ctx<'_>, f: Hmac| hmac(m, ctx, f))
+        .update(hmac)
         .synopsis("Generates an HMAC for input data with a named key.")
 }
 
@@ -48,9 +48,9 @@ pub fn algorithm(name: &str) -> Result<HashAlgorithm, Error> {
         .ok_or_else(|| Error::invalid(format!("unsupported algorithm {name:?}")))
 }
 
-fn hmac(m: Mount, ctx: &mut Ctx<'_>, f: Hmac) -> Result<Response, Error> {
+fn hmac(ctx: &mut Ctx<'_>, f: Hmac) -> Result<Response, Error> {
     let batch = Batch::<Item>::from_request(ctx, f.batch_input)?.item_errors_succeed();
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid("encryption key not found"));
     };
     let p = &loaded.policy;
@@ -64,14 +64,14 @@ fn hmac(m: Mount, ctx: &mut Ctx<'_>, f: Hmac) -> Result<Response, Error> {
             "cannot generate HMAC: version is too old (disallowed by policy)",
         ));
     }
-    let key = p.hmac_key(v)?;
+    let key = loaded.hmac_key(v)?;
     let alg = algorithm(f.urlalgorithm.as_deref().unwrap_or(&f.algorithm))?;
     let prefix = version_prefix(v);
     batch.run(|item| {
         let input = item
             .input
             .ok_or_else(|| Error::invalid("missing input for HMAC"))?;
-        let mac = crypto::hmac(alg, key, &input)?;
+        let mac = key.hmac(alg, &input)?;
         Ok(json!({"hmac": format!("{prefix}{}", b64::encode(&mac))}))
     })
 }
@@ -99,7 +99,8 @@ pub fn verify(loaded: &Loaded, alg: HashAlgorithm, input: &[u8], mac: &str) -> R
             "cannot verify HMAC: version is too old (disallowed by policy)",
         ));
     }
-    crypto::hmac_verify(alg, p.hmac_key(v)?, input, &tag)
+    let mac = loaded.hmac(v, alg, input)?;
+    Ok(constant_time_eq(&mac, &tag))
 }
 
 #[cfg(test)]

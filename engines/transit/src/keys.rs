@@ -4,7 +4,7 @@
 use coffer_sdk::prelude::*;
 
 use crate::policy::model::{NewKey, Policy};
-use crate::policy::{cache, store, KeyKind, Mount};
+use crate::policy::{cache, store, KeyKind};
 
 /// `LIST keys`.
 pub fn list_path() -> Path {
@@ -14,11 +14,11 @@ pub fn list_path() -> Path {
 }
 
 /// `keys/:name`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("keys/{name}")
-        .update(move |ctx: &mut Ctx<'_>, f: Create| create(m, ctx, f))
-        .read(move |ctx: &mut Ctx<'_>, f: Read| read(m, ctx, f))
-        .delete(move |ctx: &mut Ctx<'_>, f: Name| delete(m, ctx, f))
+        .update(create)
+        .read(read)
+        .delete(delete)
         .synopsis("Managed named encryption keys.")
         .description(
             "A write creates the key (a key that exists is left as it is, with a warning); \
@@ -28,9 +28,9 @@ pub fn path(m: Mount) -> Path {
 }
 
 /// `keys/:name/rotate`.
-pub fn rotate_path(m: Mount) -> Path {
+pub fn rotate_path() -> Path {
     Path::new("keys/{name}/rotate")
-        .update(move |ctx: &mut Ctx<'_>, f: Rotate| rotate(m, ctx, f))
+        .update(rotate)
         .synopsis("Rotates a named key: adds a new version and makes it the latest.")
 }
 
@@ -91,7 +91,7 @@ fn list(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
     Ok(Response::list(store::list(ctx)?))
 }
 
-fn create(m: Mount, ctx: &mut Ctx<'_>, f: Create) -> Result<Response, Error> {
+fn create(ctx: &mut Ctx<'_>, f: Create) -> Result<Response, Error> {
     store::check_name(&f.name)?;
     if f.managed_key_name.is_some() || f.managed_key_id.is_some() {
         return Err(Error::invalid("managed keys are not supported yet"));
@@ -105,25 +105,25 @@ fn create(m: Mount, ctx: &mut Ctx<'_>, f: Create) -> Result<Response, Error> {
         key_size: f.key_size,
     };
     let mut policy = Policy::new(&f.name, f.r#type, &opts)?;
-    if let Some(existing) = cache::load(m, ctx, &f.name)? {
+    if let Some(existing) = cache::load(ctx, &f.name)? {
         return Ok(Response::data(existing.policy.to_response(None)?)
             .with_warning(format!("key {} already existed", f.name)));
     }
     policy.rotate(ctx.now())?;
-    store::save(m, ctx, &policy)?;
+    store::save(ctx, &policy)?;
     Ok(Response::data(policy.to_response(None)?))
 }
 
-fn read(m: Mount, ctx: &mut Ctx<'_>, f: Read) -> Result<Response, Error> {
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+fn read(ctx: &mut Ctx<'_>, f: Read) -> Result<Response, Error> {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::not_found());
     };
     let context = f.context.as_deref();
-    Ok(Response::data(loaded.policy.to_response(context)?))
+    Ok(Response::data(loaded.to_response(context)?))
 }
 
-fn delete(m: Mount, ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+fn delete(ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid(format!(
             "error deleting policy {}: could not delete key; not found",
             f.name
@@ -135,32 +135,34 @@ fn delete(m: Mount, ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
             f.name
         )));
     }
-    store::delete(m, ctx, &f.name)?;
+    store::delete(ctx, &f.name)?;
     Ok(Response::none())
 }
 
-fn rotate(m: Mount, ctx: &mut Ctx<'_>, f: Rotate) -> Result<Response, Error> {
+fn rotate(ctx: &mut Ctx<'_>, f: Rotate) -> Result<Response, Error> {
     if f.managed_key_name.is_some() || f.managed_key_id.is_some() {
         return Err(Error::invalid("managed keys are not supported yet"));
     }
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid("key not found"));
     };
     let mut policy = loaded.policy.clone();
     policy.check_rotatable()?;
     policy.rotate(ctx.now())?;
     policy.imported = false;
-    store::save(m, ctx, &policy)?;
+    store::save(ctx, &policy)?;
     Ok(Response::data(policy.to_response(None)?))
 }
 
-/// The periodic work: rotates every key whose `auto_rotate_period` has
-/// passed since its latest version was made, by the host's clock. The
-/// times are stored, so a restart changes nothing.
-pub fn auto_rotate(m: Mount, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+/// The periodic work: loads every key, which migrates one that release 0.1
+/// stored with its key bytes (`store::read`), so idle keys migrate too;
+/// and rotates every key whose `auto_rotate_period` has passed since its
+/// latest version was made, by the host's clock. The times are stored, so
+/// a restart changes nothing.
+pub fn auto_rotate(ctx: &mut Ctx<'_>) -> Result<(), Error> {
     let now = ctx.now();
     for name in store::list(ctx)? {
-        let Some(loaded) = cache::load(m, ctx, &name)? else {
+        let Some(loaded) = cache::load(ctx, &name)? else {
             continue;
         };
         let p = &loaded.policy;
@@ -178,7 +180,7 @@ pub fn auto_rotate(m: Mount, ctx: &mut Ctx<'_>) -> Result<(), Error> {
         match policy.rotate(now) {
             Ok(()) => {
                 policy.imported = false;
-                store::save(m, ctx, &policy)?;
+                store::save(ctx, &policy)?;
             }
             Err(e) => coffer_sdk::log::log(
                 coffer_sdk::log::Level::Error,

@@ -1,5 +1,8 @@
 //! Vault's transit secrets engine: cryptography as a service with named
-//! keys that never leave the engine unless they are made exportable.
+//! keys, on contract 0.2. The keys are the host's: transit stores only the
+//! blobs the host sealed and acts through key handles, so a key's bytes
+//! leave the host only when a client exports or backs up a key that allows
+//! it (see `policy/`).
 //!
 //! This file is the path table; each path group has its own file
 //! (declaration, handlers, tests), and the key policy model lives in
@@ -29,39 +32,38 @@ mod sign;
 mod trim;
 mod util;
 
-/// The path table. Every path shares one policy cache per built table
-/// (`policy::Mount`): one per instance in wasm.
-#[coffer_sdk::engine(contract = "0.1")]
+/// The path table. Every path shares the instance's policy cache (`policy::cache`,
+/// kept in the instance's state).
+#[coffer_sdk::engine]
 pub fn engine() -> Engine {
-    let m = policy::Mount::new();
     Engine::new()
         .path(keys::list_path())
-        .path(keys::path(m))
-        .path(keys::rotate_path(m))
-        .path(config::key_path(m))
+        .path(keys::path())
+        .path(keys::rotate_path())
+        .path(config::key_path())
         .path(config::keys_path())
-        .path(encrypt::path(m))
-        .path(decrypt::path(m))
-        .path(rewrap::path(m))
-        .path(datakey::path(m))
+        .path(encrypt::path())
+        .path(decrypt::path())
+        .path(rewrap::path())
+        .path(datakey::path())
         .path(random::path())
         .path(random::source_path())
         .path(hash::path())
-        .path(hmac::path(m))
-        .path(sign::sign_path(m))
-        .path(sign::verify_path(m))
-        .path(export::path(m))
-        .path(backup::backup_path(m))
-        .path(backup::restore_path(m))
-        .path(trim::path(m))
-        .path(cache::path(m))
+        .path(hmac::path())
+        .path(sign::sign_path())
+        .path(sign::verify_path())
+        .path(export::path())
+        .path(backup::backup_path())
+        .path(backup::restore_path())
+        .path(trim::path())
+        .path(cache::path())
         .path(byok::wrapping_key_path())
-        .path(byok::import_path(m))
-        .path(byok::import_version_path(m))
-        .path(byok::byok_export_path(m))
-        .path(csr::csr_path(m))
-        .path(csr::set_certificate_path(m))
-        .periodic(move |ctx| keys::auto_rotate(m, ctx))
+        .path(byok::import_path())
+        .path(byok::import_version_path())
+        .path(byok::byok_export_path())
+        .path(csr::csr_path())
+        .path(csr::set_certificate_path())
+        .periodic(keys::auto_rotate)
 }
 
 #[cfg(test)]

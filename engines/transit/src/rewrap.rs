@@ -5,13 +5,13 @@ use coffer_sdk::prelude::*;
 use coffer_sdk::{Batch, BatchInput};
 use serde_json::json;
 
-use crate::policy::crypto::Nonces;
-use crate::policy::{cache, Mount};
+use crate::policy::cache;
+use crate::policy::crypto::{Nonces, ToDecrypt, ToEncrypt};
 
 /// `rewrap/:name`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("rewrap/{name}")
-        .update(move |ctx: &mut Ctx<'_>, f: Rewrap| rewrap(m, ctx, f))
+        .update(rewrap)
         .synopsis("Rewraps a ciphertext with the latest version of a named key.")
 }
 
@@ -44,22 +44,63 @@ struct Item {
     key_version: u32,
 }
 
-fn rewrap(m: Mount, ctx: &mut Ctx<'_>, f: Rewrap) -> Result<Response, Error> {
+fn rewrap(ctx: &mut Ctx<'_>, f: Rewrap) -> Result<Response, Error> {
     // Vault answers a rewrap batch with 200 and per-item errors.
     let batch = Batch::<Item>::from_request(ctx, f.batch_input)?.item_errors_succeed();
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid("encryption key not found"));
     };
     let p = &loaded.policy;
-    let random = p.kind.aead().is_some() && !p.convergent_encryption;
-    let mut nonces = Nonces::new(if random { batch.len() } else { 0 });
-    batch.run(|item| {
-        let context = item.context.as_deref().unwrap_or_default();
-        let (plain, _) = loaded.decrypt(&item.ciphertext, context, &[])?;
-        let v = p.encryption_version(item.key_version, "encryption")?;
-        let nonce = if random { nonces.next()? } else { [0u8; 12] };
-        let ciphertext = loaded.encrypt(v, context, &plain, &[], &nonce)?;
-        Ok(json!({"ciphertext": ciphertext, "key_version": v}))
+    // Every item decrypted together, then re-encrypted together (one host
+    // call per key each), then answered item by item in order.
+    let items: Vec<&Item> = batch.parsed().collect();
+    let opened = loaded.decrypt_all(
+        &items
+            .iter()
+            .map(|item| ToDecrypt {
+                ciphertext: &item.ciphertext,
+                context: item.context.as_deref().unwrap_or_default(),
+                aad: &[],
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut checked = Vec::with_capacity(items.len());
+    let mut inputs = Vec::with_capacity(items.len());
+    for (item, opened) in items.iter().zip(&opened) {
+        let check = opened
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|(plain, _)| {
+                let v = p.encryption_version(item.key_version, "encryption")?;
+                inputs.push(ToEncrypt {
+                    version: v,
+                    context: item.context.as_deref().unwrap_or_default(),
+                    plaintext: plain,
+                    aad: &[],
+                });
+                Ok(v)
+            });
+        checked.push(check);
+    }
+    let mut nonces = Nonces::new(inputs.len());
+    let mut sealed = loaded.encrypt_all(&inputs, &mut nonces).into_iter();
+    drop(inputs);
+    let results: Vec<Result<serde_json::Value, Error>> = checked
+        .into_iter()
+        .map(|check| {
+            let v = check?;
+            let ciphertext = sealed
+                .next()
+                .unwrap_or_else(|| Err(Error::internal("an item was not encrypted")))?;
+            Ok(json!({"ciphertext": ciphertext, "key_version": v}))
+        })
+        .collect();
+    drop(items);
+    let mut results = results.into_iter();
+    batch.run(|_| {
+        results
+            .next()
+            .unwrap_or_else(|| Err(Error::internal("an item has no result")))
     })
 }
 

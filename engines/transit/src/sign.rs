@@ -6,21 +6,21 @@ use coffer_sdk::prelude::*;
 use coffer_sdk::{Batch, BatchInput};
 use serde_json::json;
 
+use crate::policy::cache;
 use crate::policy::crypto::{Salt, SignParams};
-use crate::policy::{cache, Mount};
 use crate::util::{decode_b64, HashName};
 
 /// `sign/:name(/:hash_algorithm)`.
-pub fn sign_path(m: Mount) -> Path {
+pub fn sign_path() -> Path {
     Path::new("sign/{name}/{urlalgorithm?}")
-        .update(move |ctx: &mut Ctx<'_>, f: Sign| sign(m, ctx, f))
+        .update(sign)
         .synopsis("Generates a signature for input data with a named key.")
 }
 
 /// `verify/:name(/:hash_algorithm)`.
-pub fn verify_path(m: Mount) -> Path {
+pub fn verify_path() -> Path {
     Path::new("verify/{name}/{urlalgorithm?}")
-        .update(move |ctx: &mut Ctx<'_>, f: Verify| verify(m, ctx, f))
+        .update(verify)
         .synopsis("Verifies a signature or an HMAC for input data with a named key.")
 }
 
@@ -172,11 +172,11 @@ struct VerifyItem {
     hmac: Option<String>,
 }
 
-fn sign(m: Mount, ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
+fn sign(ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
     let common: Common = ctx.parse()?;
     let params = common.params()?;
     let batch = Batch::<SignItem>::from_request(ctx, f.batch_input)?.item_errors_succeed();
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid("signing key not found"));
     };
     let p = &loaded.policy;
@@ -199,7 +199,7 @@ fn sign(m: Mount, ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
     })
 }
 
-fn verify(m: Mount, ctx: &mut Ctx<'_>, f: Verify) -> Result<Response, Error> {
+fn verify(ctx: &mut Ctx<'_>, f: Verify) -> Result<Response, Error> {
     let common: Common = ctx.parse()?;
     let is_batch = f.batch_input.is_some();
     let batch = Batch::<VerifyItem>::from_request(ctx, f.batch_input)?.item_errors_succeed();
@@ -242,7 +242,7 @@ fn verify(m: Mount, ctx: &mut Ctx<'_>, f: Verify) -> Result<Response, Error> {
         }
         _ => {}
     }
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid(if macs > 0 {
             "encryption key not found"
         } else {

@@ -3,12 +3,12 @@
 
 use coffer_sdk::prelude::*;
 
-use crate::policy::{cache, store, Mount};
+use crate::policy::{cache, store};
 
 /// `keys/:name/trim`.
-pub fn path(m: Mount) -> Path {
+pub fn path() -> Path {
     Path::new("keys/{name}/trim")
-        .update(move |ctx: &mut Ctx<'_>, f: Trim| trim(m, ctx, f))
+        .update(trim)
         .synopsis("Trims key versions of a named key.")
 }
 
@@ -20,8 +20,8 @@ struct Trim {
     min_available_version: Option<i64>,
 }
 
-fn trim(m: Mount, ctx: &mut Ctx<'_>, f: Trim) -> Result<Response, Error> {
-    let Some(loaded) = cache::load(m, ctx, &f.name)? else {
+fn trim(ctx: &mut Ctx<'_>, f: Trim) -> Result<Response, Error> {
+    let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid("invalid key name"));
     };
     let mut p = loaded.policy.clone();
@@ -51,7 +51,7 @@ fn trim(m: Mount, ctx: &mut Ctx<'_>, f: Trim) -> Result<Response, Error> {
         .map_err(|_| Error::invalid(format!("invalid min_available_version {wanted}")))?;
     p.min_available_version = wanted;
     p.versions.retain(|v, _| *v >= wanted);
-    store::save(m, ctx, &p)?;
+    store::save(ctx, &p)?;
     Ok(Response::data(p.to_response(None)?))
 }
 

@@ -1,27 +1,31 @@
 //! Parsed policies kept between calls of one instance, so that the hot path
-//! (encrypt, decrypt, sign with a known key) reads no storage and parses no
-//! JSON, and keeps its parsed private keys (host resources).
+//! (encrypt, decrypt, sign with a known key) reads no storage, parses no
+//! JSON and opens no blob: an entry keeps its policy's opened key handles.
 //!
-//! The cache is module-level (a `thread_local`: wasm is single-threaded),
-//! one per engine table built (`Mount`), so native tests that build several
-//! engines in one thread never share entries. An entry is trusted while the
-//! storage generation is the one it was validated at; when the generation
-//! moved (some write committed), the stored bytes are read again and, if
-//! unchanged, the entry (and its parsed keys) is kept.
+//! The cache is the instance's state (`Ctx::state`): one per engine
+//! table, so native tests that build several engines never share entries.
+//! An entry is trusted while the storage generation is the one it was
+//! validated at; when the generation moved (some write committed), the
+//! stored bytes are read again and, if unchanged, the entry (and its
+//! handles) is kept; if they changed (a rotation, a config change, a
+//! restore), the entry is replaced, so a changed policy never reuses a
+//! handle of the old one.
 //!
 //! Writes never fill the cache: a call's writes may still be dropped (an
 //! error, a trap, a re-run after a conflict), so a written name is
 //! "tainted" for the rest of its generation and read from storage (which
 //! shows the call's own writes) without being cached.
 //!
+//! A policy stored by release 0.1 (key bytes in the clear) is migrated
+//! when loaded (`store::migrate`) and written back in the same call, so
+//! it is cached only once stored with blobs.
+//!
 //! What it does not do: share entries between instances (each warm
 //! instance warms its own), or bound memory by bytes (`cache-config` bounds
 //! the number of keys, evicting the least recently used).
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use coffer_sdk::prelude::*;
 
@@ -31,19 +35,6 @@ use super::store;
 /// Where the cache size is stored (`cache-config`).
 pub const CONFIG_KEY: &str = "config/cache";
 
-/// The identity of one built engine table (one per instance in wasm).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Mount(u64);
-
-impl Mount {
-    /// A fresh identity.
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Self(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
 #[derive(Debug)]
 struct Entry {
     raw: Vec<u8>,
@@ -52,8 +43,9 @@ struct Entry {
     last_used: u64,
 }
 
+/// One instance's cache (its `Ctx::state`).
 #[derive(Debug, Default)]
-struct MountCache {
+pub struct PolicyCache {
     entries: HashMap<String, Entry>,
     /// Names written at this generation (see the module doc).
     tainted: Option<(u64, HashSet<String>)>,
@@ -62,95 +54,116 @@ struct MountCache {
     tick: u64,
 }
 
-thread_local! {
-    static CACHES: RefCell<HashMap<Mount, MountCache>> = RefCell::new(HashMap::new());
+/// The policy `name`, from the cache when it is still valid, else from
+/// storage (migrated and written back if release 0.1 stored it); `None`
+/// if there is no such key. Only for calls that may write (`handle`,
+/// `periodic`): an existence check uses [`exists`].
+pub fn load(ctx: &mut Ctx<'_>, name: &str) -> Result<Option<Rc<Loaded>>, Error> {
+    let generation = ctx.storage().generation();
+    let state = ctx.state::<PolicyCache>();
+    let mut cache = state.borrow_mut();
+    cache.tick += 1;
+    let tick = cache.tick;
+    let tainted =
+        matches!(&cache.tainted, Some((g, names)) if *g == generation && names.contains(name));
+    if tainted {
+        drop(cache);
+        return match ctx.storage().get(&store::key(name))? {
+            Some(raw) => Ok(Some(Rc::new(Loaded::new(store::read(ctx, &raw)?)))),
+            None => Ok(None),
+        };
+    }
+    if let Some(entry) = cache.entries.get_mut(name) {
+        if entry.validated_at == generation {
+            entry.last_used = tick;
+            return Ok(Some(Rc::clone(&entry.loaded)));
+        }
+    }
+    let Some(raw) = ctx.storage().get(&store::key(name))? else {
+        cache.entries.remove(name);
+        return Ok(None);
+    };
+    if let Some(entry) = cache.entries.get_mut(name) {
+        if entry.raw == raw {
+            entry.validated_at = generation;
+            entry.last_used = tick;
+            return Ok(Some(Rc::clone(&entry.loaded)));
+        }
+    }
+    let policy = store::parse(&raw)?;
+    if store::needs_migration(&policy) {
+        // Written back, hence tainted: not cached in this generation.
+        drop(cache);
+        return Ok(Some(Rc::new(Loaded::new(store::read(ctx, &raw)?))));
+    }
+    let loaded = Rc::new(Loaded::new(policy));
+    let limit = size(&mut cache, ctx, generation)?;
+    if limit > 0 && !cache.entries.contains_key(name) {
+        // Make room for the one about to be inserted.
+        evict_least_recently_used(&mut cache.entries, limit - 1);
+    }
+    cache.entries.insert(
+        name.to_owned(),
+        Entry {
+            raw,
+            loaded: Rc::clone(&loaded),
+            validated_at: generation,
+            last_used: tick,
+        },
+    );
+    Ok(Some(loaded))
 }
 
-/// The policy `name`, from the cache when it is still valid, else from
-/// storage; `None` if there is no such key.
-pub fn load(mount: Mount, ctx: &mut Ctx<'_>, name: &str) -> Result<Option<Rc<Loaded>>, Error> {
+/// Whether the key `name` exists, for an existence check (which must not
+/// write, so never migrates): a fresh cache entry answers without reading
+/// storage.
+pub fn exists(ctx: &mut Ctx<'_>, name: &str) -> Result<bool, Error> {
     let generation = ctx.storage().generation();
-    CACHES.with(|caches| {
-        let mut caches = caches.borrow_mut();
-        let cache = caches.entry(mount).or_default();
-        cache.tick += 1;
-        let tick = cache.tick;
+    let state = ctx.state::<PolicyCache>();
+    let fresh = {
+        let cache = state.borrow();
         let tainted =
             matches!(&cache.tainted, Some((g, names)) if *g == generation && names.contains(name));
-        if tainted {
-            return match ctx.storage().get(&store::key(name))? {
-                Some(raw) => Ok(Some(Rc::new(Loaded::new(store::parse(&raw)?)))),
-                None => Ok(None),
-            };
-        }
-        if let Some(entry) = cache.entries.get_mut(name) {
-            if entry.validated_at == generation {
-                entry.last_used = tick;
-                return Ok(Some(Rc::clone(&entry.loaded)));
-            }
-        }
-        let Some(raw) = ctx.storage().get(&store::key(name))? else {
-            cache.entries.remove(name);
-            return Ok(None);
-        };
-        if let Some(entry) = cache.entries.get_mut(name) {
-            if entry.raw == raw {
-                entry.validated_at = generation;
-                entry.last_used = tick;
-                return Ok(Some(Rc::clone(&entry.loaded)));
-            }
-        }
-        let loaded = Rc::new(Loaded::new(store::parse(&raw)?));
-        let limit = size(cache, ctx, generation)?;
-        if limit > 0 && !cache.entries.contains_key(name) {
-            // Make room for the one about to be inserted.
-            evict_least_recently_used(&mut cache.entries, limit - 1);
-        }
-        cache.entries.insert(
-            name.to_owned(),
-            Entry {
-                raw,
-                loaded: Rc::clone(&loaded),
-                validated_at: generation,
-                last_used: tick,
-            },
-        );
-        Ok(Some(loaded))
-    })
+        !tainted
+            && cache
+                .entries
+                .get(name)
+                .is_some_and(|e| e.validated_at == generation)
+    };
+    if fresh {
+        return Ok(true);
+    }
+    store::exists(ctx, name)
 }
 
 /// Drops `name`'s entry and taints it for the current generation (called
 /// on every write of a policy).
-pub fn invalidate(mount: Mount, ctx: &mut Ctx<'_>, name: &str) {
+pub fn invalidate(ctx: &mut Ctx<'_>, name: &str) {
     let generation = ctx.storage().generation();
-    CACHES.with(|caches| {
-        let mut caches = caches.borrow_mut();
-        let cache = caches.entry(mount).or_default();
-        cache.entries.remove(name);
-        match &mut cache.tainted {
-            Some((g, names)) if *g == generation => {
-                names.insert(name.to_owned());
-            }
-            other => *other = Some((generation, HashSet::from([name.to_owned()]))),
+    let state = ctx.state::<PolicyCache>();
+    let mut cache = state.borrow_mut();
+    cache.entries.remove(name);
+    match &mut cache.tainted {
+        Some((g, names)) if *g == generation => {
+            names.insert(name.to_owned());
         }
-    });
+        other => *other = Some((generation, HashSet::from([name.to_owned()]))),
+    }
 }
 
 /// Forgets the configured size (after `cache-config` is written) and trims
 /// the cache to `new_size` now.
-pub fn resize(mount: Mount, new_size: usize) {
-    CACHES.with(|caches| {
-        let mut caches = caches.borrow_mut();
-        let cache = caches.entry(mount).or_default();
-        cache.size = None;
-        if new_size > 0 {
-            evict_least_recently_used(&mut cache.entries, new_size);
-        }
-    });
+pub fn resize(ctx: &mut Ctx<'_>, new_size: usize) {
+    let state = ctx.state::<PolicyCache>();
+    let mut cache = state.borrow_mut();
+    cache.size = None;
+    if new_size > 0 {
+        evict_least_recently_used(&mut cache.entries, new_size);
+    }
 }
 
 /// The configured size, read once per generation.
-fn size(cache: &mut MountCache, ctx: &mut Ctx<'_>, generation: u64) -> Result<usize, Error> {
+fn size(cache: &mut PolicyCache, ctx: &mut Ctx<'_>, generation: u64) -> Result<usize, Error> {
     if let Some((g, size)) = cache.size {
         if g == generation {
             return Ok(size);

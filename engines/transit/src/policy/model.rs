@@ -1,6 +1,12 @@
-//! The key policy: a named key ring (versions with their material and
-//! creation times), the minimum versions that gate its use, and the flags
-//! set at creation or through `keys/:name/config`.
+//! The key policy: a named key ring (versions with their sealed key blobs
+//! and creation times), the minimum versions that gate its use, and the
+//! flags set at creation or through `keys/:name/config`.
+//!
+//! A version holds no key bytes: its key, and its HMAC key, are blobs the
+//! host sealed (`Key::seal`), opened into handles by `crypto.rs`. Only a
+//! policy read from storage of release 0.1, or from a backup, carries
+//! [`Plain`] material, which `store.rs` moves into blobs before anything
+//! uses the policy.
 //!
 //! Everything here is pure data and rules; persistence is `store.rs`, the
 //! per-instance cache `cache.rs`, and the crypto on top `crypto.rs`.
@@ -8,7 +14,8 @@
 use std::collections::BTreeMap;
 
 use coffer_sdk::clock::Timestamp;
-use coffer_sdk::crypto::{self, KeyType, PrivateKey, PrivateKeyFormat, PublicKeyFormat};
+use coffer_sdk::crypto::{self, PublicKeyFormat};
+use coffer_sdk::keys::{Key, KeyType, Permission, PublicKey};
 use coffer_sdk::{Error, FieldEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -79,26 +86,28 @@ impl KeyKind {
         }
     }
 
-    /// The symmetric key length of AEAD types.
-    pub fn aead_key_len(self) -> usize {
-        match self {
-            Self::Aes128Gcm96 => 16,
-            _ => 32,
-        }
+    /// Whether the type is a key pair (Ed25519, ECDSA, RSA).
+    pub fn is_asymmetric(self) -> bool {
+        self.is_rsa() || self.is_ecdsa() || self == Self::Ed25519
     }
 
-    /// The host's asymmetric key type, for asymmetric types.
-    pub fn asymmetric(self) -> Option<KeyType> {
-        match self {
-            Self::Ed25519 => Some(KeyType::Ed25519),
-            Self::EcdsaP256 => Some(KeyType::EcdsaP256),
-            Self::EcdsaP384 => Some(KeyType::EcdsaP384),
-            Self::EcdsaP521 => Some(KeyType::EcdsaP521),
-            Self::Rsa2048 => Some(KeyType::Rsa2048),
-            Self::Rsa3072 => Some(KeyType::Rsa3072),
-            Self::Rsa4096 => Some(KeyType::Rsa4096),
-            _ => None,
-        }
+    /// The host's key type (`keys.wit`'s names); the managed-keys seam has
+    /// none.
+    pub fn key_type(self) -> Result<KeyType, Error> {
+        Ok(match self {
+            Self::Aes128Gcm96 => KeyType::Aes128Gcm96,
+            Self::Aes256Gcm96 => KeyType::Aes256Gcm96,
+            Self::Chacha20Poly1305 => KeyType::Chacha20Poly1305,
+            Self::Ed25519 => KeyType::Ed25519,
+            Self::EcdsaP256 => KeyType::EcdsaP256,
+            Self::EcdsaP384 => KeyType::EcdsaP384,
+            Self::EcdsaP521 => KeyType::EcdsaP521,
+            Self::Rsa2048 => KeyType::Rsa2048,
+            Self::Rsa3072 => KeyType::Rsa3072,
+            Self::Rsa4096 => KeyType::Rsa4096,
+            Self::Hmac => KeyType::Hmac,
+            Self::ManagedKey => return Err(Error::invalid("managed keys are not supported yet")),
+        })
     }
 
     /// Whether the type is RSA.
@@ -138,7 +147,7 @@ impl KeyKind {
 
     /// Whether a public key alone can be imported.
     pub fn supports_public_import(self) -> bool {
-        self.asymmetric().is_some()
+        self.is_asymmetric()
     }
 
     /// The name of the curve or algorithm in a key read (Go's curve names).
@@ -193,14 +202,18 @@ pub struct Stamp {
 pub struct KeyVersion {
     /// When it was made or imported.
     pub creation_time: Time,
-    /// The secret: the AEAD or HMAC key, Ed25519's 64 bytes (seed then
-    /// public key, as Vault keeps it), or PKCS#8 DER for RSA and ECDSA.
-    /// Empty for a version imported as a public key only.
-    #[serde(with = "b64", default)]
-    pub key: Vec<u8>,
-    /// This version's HMAC key (equal to `key` for `hmac` keys).
-    #[serde(with = "b64", default)]
-    pub hmac_key: Vec<u8>,
+    /// The version's key as the host sealed it (`Key::seal`). Empty for a
+    /// version imported as a public key only.
+    #[serde(with = "b64", default, skip_serializing_if = "Vec::is_empty")]
+    pub blob: Vec<u8>,
+    /// The version's HMAC key (`hmac/`, `verify` of an HMAC), sealed.
+    /// Empty for `hmac` keys, whose key is their HMAC key.
+    #[serde(with = "b64", default, skip_serializing_if = "Vec::is_empty")]
+    pub hmac_blob: Vec<u8>,
+    /// Key bytes in the clear: only in a policy that release 0.1 stored
+    /// and in a backup (see [`Plain`]); empty everywhere else.
+    #[serde(flatten, default, skip_serializing_if = "Plain::is_empty")]
+    pub plain: Plain,
     /// The public key as a key read shows it: PEM for RSA and ECDSA, base64
     /// for Ed25519; empty for symmetric types.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -213,6 +226,29 @@ pub struct KeyVersion {
     pub convergent_version: i64,
 }
 
+/// A version's key bytes in the clear, as contract 0.1's transit stored
+/// them and as a backup carries them: `store::migrate` imports them into
+/// the host and keeps only sealed blobs, so a policy in use never holds
+/// them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Plain {
+    /// The AEAD or HMAC key; for Ed25519 its 64 bytes (seed then public
+    /// key, as Vault keeps them) or PKCS#8 DER; PKCS#8 DER for RSA and
+    /// ECDSA.
+    #[serde(with = "b64", default, skip_serializing_if = "Vec::is_empty")]
+    pub key: Vec<u8>,
+    /// The version's HMAC key (equal to `key` for `hmac` keys).
+    #[serde(with = "b64", default, skip_serializing_if = "Vec::is_empty")]
+    pub hmac_key: Vec<u8>,
+}
+
+impl Plain {
+    /// Whether it holds nothing (the case of every policy in use).
+    pub fn is_empty(&self) -> bool {
+        self.key.is_empty() && self.hmac_key.is_empty()
+    }
+}
+
 /// Bytes stored as base64.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct B64Bytes(#[serde(with = "b64")] pub Vec<u8>);
@@ -221,15 +257,15 @@ impl std::fmt::Debug for KeyVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyVersion")
             .field("creation_time", &self.creation_time)
-            .field("has_private", &!self.key.is_empty())
+            .field("has_private", &!self.is_private_missing())
             .finish_non_exhaustive()
     }
 }
 
 impl KeyVersion {
-    /// Whether this version holds no private material (an imported public key).
+    /// Whether this version has no private key (an imported public key).
     pub fn is_private_missing(&self) -> bool {
-        self.key.is_empty()
+        self.blob.is_empty() && self.plain.key.is_empty()
     }
 }
 
@@ -376,42 +412,55 @@ impl Policy {
         })
     }
 
-    /// Adds a freshly generated version (creation and `rotate`); a 400,
-    /// before any key is generated, when the key has no version number
-    /// left.
+    /// The permissions of this key's handles: `export` when exportable,
+    /// `plaintext-backup` when plaintext backups are allowed.
+    pub fn permissions(&self) -> Vec<Permission> {
+        let mut permissions = Vec::new();
+        if self.exportable {
+            permissions.push(Permission::Export);
+        }
+        if self.allow_plaintext_backup {
+            permissions.push(Permission::PlaintextBackup);
+        }
+        permissions
+    }
+
+    /// Adds a version generated by the host (creation and `rotate`); a
+    /// 400, before any key is generated, when the key has no version
+    /// number left.
     pub fn rotate(&mut self, now: Timestamp) -> Result<(), Error> {
         let kind = self.kind.check_supported()?;
         self.next_version()?;
-        let mut version = KeyVersion {
-            creation_time: now.into(),
-            hmac_key: crypto::random_bytes(32)?,
-            ..KeyVersion::default()
-        };
-        match kind {
-            KeyKind::Hmac => {
-                let size = if self.key_size == 0 {
-                    HMAC_MIN_KEY_SIZE
-                } else {
-                    self.key_size
-                };
-                version.key = crypto::random_bytes(size)?;
-                version.hmac_key = version.key.clone();
-            }
-            k if k.aead().is_some() => {
-                version.key = crypto::random_bytes(len_u32(k.aead_key_len()))?;
-            }
-            k => {
-                let kt = k
-                    .asymmetric()
-                    .ok_or_else(|| Error::internal(format!("no material for key type {k}")))?;
-                let key = PrivateKey::generate(kt)?;
-                fill_from_private(&mut version, k, &key)?;
-            }
-        }
+        let permissions = self.permissions();
+        let size = (kind == KeyKind::Hmac).then_some(if self.key_size == 0 {
+            HMAC_MIN_KEY_SIZE
+        } else {
+            self.key_size
+        });
+        let key = Key::generate(kind.key_type()?, size, &permissions)?;
+        let mut version = self.new_version(now, &key)?;
         if self.convergent_encryption {
             version.convergent_version = CONVERGENT_VERSION;
         }
         self.push_version(version)
+    }
+
+    /// A version holding `key` (generated or imported here, with this
+    /// policy's permissions): its blob, a new HMAC key's blob unless the
+    /// key is an HMAC key itself, and the public key a key read shows.
+    pub fn new_version(&self, now: Timestamp, key: &Key) -> Result<KeyVersion, Error> {
+        let mut version = KeyVersion {
+            creation_time: now.into(),
+            blob: key.seal()?,
+            ..KeyVersion::default()
+        };
+        if self.kind != KeyKind::Hmac {
+            version.hmac_blob = new_hmac_key(&self.permissions())?.seal()?;
+        }
+        if self.kind.is_asymmetric() {
+            version.public_key = public_text(self.kind, &key.public_key()?)?;
+        }
+        Ok(version)
     }
 
     /// The number the next version would get: a 400 when the latest is
@@ -489,30 +538,24 @@ impl Policy {
         Ok(v)
     }
 
-    /// The HMAC key of version `v`.
-    pub fn hmac_key(&self, v: u32) -> Result<&[u8], Error> {
+    /// The sealed HMAC key of version `v` (the key itself for `hmac`
+    /// keys).
+    pub fn hmac_blob(&self, v: u32) -> Result<&[u8], Error> {
         let version = self.versions.get(&v).ok_or_else(|| {
             Error::invalid(format!(
                 "key version does not exist; latest key version is {}",
                 self.latest_version
             ))
         })?;
-        if self.kind == KeyKind::Hmac {
-            return Ok(&version.key);
-        }
-        if version.hmac_key.is_empty() {
+        let blob = if self.kind == KeyKind::Hmac {
+            &version.blob
+        } else {
+            &version.hmac_blob
+        };
+        if blob.is_empty() {
             return Err(Error::invalid("no HMAC key exists for that key version"));
         }
-        Ok(&version.hmac_key)
-    }
-
-    /// A version's HMAC key (the key itself for `hmac` keys).
-    pub fn hmac_key_of<'a>(&self, version: &'a KeyVersion) -> &'a [u8] {
-        if self.kind == KeyKind::Hmac {
-            &version.key
-        } else {
-            &version.hmac_key
-        }
+        Ok(blob)
     }
 
     /// Whether the key may be rotated here.
@@ -526,9 +569,13 @@ impl Policy {
         Ok(())
     }
 
-    /// The key read response (Vault's shape). `context` derives the public
-    /// keys of derived Ed25519 keys.
-    pub fn to_response(&self, context: Option<&[u8]>) -> Result<Value, Error> {
+    /// The key read response (Vault's shape). `derived_public` holds, per
+    /// version, the public key of a derived Ed25519 key for the read's
+    /// context (see `Loaded::to_response`).
+    pub fn to_response(
+        &self,
+        derived_public: Option<&BTreeMap<u32, String>>,
+    ) -> Result<Value, Error> {
         let kind = self.kind;
         let mut data = json!({
             "name": self.name,
@@ -589,17 +636,14 @@ impl Policy {
             .iter()
             .filter(|(v, _)| **v >= self.min_decryption_version);
         let mut keys = Map::new();
-        if kind.asymmetric().is_some() {
+        if kind.is_asymmetric() {
             for (v, version) in shown {
                 let mut public_key = version.public_key.clone();
                 if kind == KeyKind::Ed25519 && self.derived {
-                    public_key = match context {
-                        Some(context) if !context.is_empty() => {
-                            let key = crate::policy::crypto::derived_ed25519(version, context)?;
-                            b64::encode(&key.public_key().export(PublicKeyFormat::Raw)?)
-                        }
-                        _ => String::new(),
-                    };
+                    public_key = derived_public
+                        .and_then(|keys| keys.get(v))
+                        .cloned()
+                        .unwrap_or_default();
                 }
                 let chain = version
                     .certificate_chain
@@ -631,35 +675,25 @@ impl Policy {
     }
 }
 
-/// Fills a version's `key` (PKCS#8, or Ed25519's 64 bytes) and
-/// `public_key` from a private key.
-pub fn fill_from_private(
-    version: &mut KeyVersion,
-    kind: KeyKind,
-    key: &PrivateKey,
-) -> Result<(), Error> {
-    let public = key.public_key();
+/// A new per-version HMAC key (32 bytes, as Vault's) with `permissions`.
+pub fn new_hmac_key(permissions: &[Permission]) -> Result<Key, Error> {
+    Key::generate(KeyType::Hmac, Some(HMAC_MIN_KEY_SIZE), permissions)
+}
+
+/// The public key as a key read shows it: base64 of the raw key for
+/// Ed25519, SubjectPublicKeyInfo PEM for RSA and ECDSA.
+pub fn public_text(kind: KeyKind, public: &PublicKey) -> Result<String, Error> {
     if kind == KeyKind::Ed25519 {
-        let mut bytes = key.export(PrivateKeyFormat::Raw)?;
-        let raw_public = public.export(PublicKeyFormat::Raw)?;
-        bytes.extend_from_slice(&raw_public);
-        version.key = bytes;
-        version.public_key = b64::encode(&raw_public);
+        Ok(b64::encode(&public.export(PublicKeyFormat::Raw)?))
     } else {
-        version.key = key.export(PrivateKeyFormat::Pkcs8Der)?;
-        version.public_key = public_pem(&public)?;
+        public_pem(public)
     }
-    Ok(())
 }
 
 /// The PEM a key read shows for an RSA or ECDSA public key.
-pub fn public_pem(public: &crypto::PublicKey) -> Result<String, Error> {
+pub fn public_pem(public: &PublicKey) -> Result<String, Error> {
     let der = public.export(PublicKeyFormat::SpkiDer)?;
     Ok(crate::util::pem("PUBLIC KEY", &der))
-}
-
-fn len_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -703,8 +737,10 @@ mod tests {
         p.min_decryption_version = 2;
         assert!(p.decryption_version(1, "ciphertext").is_err());
         assert_eq!(p.decryption_version(2, "ciphertext").unwrap(), 2);
-        assert_eq!(p.versions[&1].key.len(), 32);
-        assert_eq!(p.versions[&1].hmac_key.len(), 32);
-        assert_ne!(p.versions[&1].key, p.versions[&2].key);
+        // Blobs only: no key bytes in the policy.
+        assert!(p.versions[&1].plain.is_empty());
+        assert!(!p.versions[&1].blob.is_empty());
+        assert!(!p.versions[&1].hmac_blob.is_empty());
+        assert_ne!(p.versions[&1].blob, p.versions[&2].blob);
     }
 }
