@@ -81,7 +81,10 @@ pub(super) fn from_map_value<F: Fields>(map: &Map<String, Value>) -> Result<F, E
 }
 
 fn read_body<F: Fields>(input: &Input<'_>, rules: &mut Rules<'_>, skip: bool) -> Result<F, Error> {
-    if skip || input.body.trim().is_empty() {
+    // Empty or `null` means no fields, as Vault (and the host, for 0.1
+    // engines) reads it: `bao write -f` sends `null`.
+    let body = input.body.trim();
+    if skip || body.is_empty() || body == "null" {
         let empty = Map::new();
         return (&empty)
             .deserialize_any(FieldsVisitor::<F>::new(rules))
@@ -436,6 +439,16 @@ mod tests {
         .unwrap();
         assert!(p.warnings.is_empty());
         assert_eq!(p.fields.n, None);
+    }
+
+    #[test]
+    fn null_and_empty_bodies_are_no_fields() {
+        let schema = Named::schema();
+        for body in ["", "  ", "null", " null\n"] {
+            let p = parse::<Named>(&input(Operation::Update, body, &[], &[]), &schema)
+                .unwrap_or_else(|e| panic!("{body:?}: {e:?}"));
+            assert_eq!(p.fields.n, None, "{body:?}");
+        }
     }
 
     #[test]
