@@ -7,7 +7,9 @@
 
 use wasmtime::component::Resource;
 
-use crate::sandbox::bindings::v02::coffer::engine::http::{Caller, Host, HostRequest, TokenCaller};
+use crate::sandbox::bindings::v02::coffer::engine::http::{
+    Caller, Host, HostRequest, RequestParts, TokenCaller,
+};
 use crate::sandbox::bindings::v02::coffer::engine::types::Operation;
 use crate::sandbox::{CallRequest, InstanceState};
 
@@ -107,6 +109,22 @@ impl HostRequest for InstanceState {
 
     fn id(&mut self, this: Resource<RequestData>) -> wasmtime::Result<String> {
         Ok(self.table.get(&this)?.id.clone())
+    }
+
+    fn parts(&mut self, this: Resource<RequestData>) -> wasmtime::Result<RequestParts> {
+        let r = self.table.get(&this)?;
+        Ok(RequestParts {
+            operation: r.operation,
+            path: r.path.clone(),
+            body: r.body.to_vec(),
+            content_type: r.content_type.clone(),
+            query: r.query.clone(),
+            headers: r.headers.clone(),
+            caller: r.caller.clone(),
+            mount_path: r.mount_path.clone(),
+            mount_options: r.mount_options.clone(),
+            id: r.id.clone(),
+        })
     }
 
     fn drop(&mut self, this: Resource<RequestData>) -> wasmtime::Result<()> {
