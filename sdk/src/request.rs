@@ -218,6 +218,7 @@ impl Request {
 /// A request as dispatch works on it: the body still bytes, read once by
 /// the handler's fields (a wasm request's body is never parsed into a
 /// `Value`). Each contract's glue (`export/`) builds it.
+#[derive(Clone)]
 pub(crate) struct Call {
     pub operation: Operation,
     pub path: String,

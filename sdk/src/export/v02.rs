@@ -3,6 +3,7 @@
 //! headers, errors with `unavailable` and `status`, storage with
 //! `list-page`, and string algorithm names.
 
+use std::cell::RefCell;
 use std::thread::LocalKey;
 
 use crate::bindings::v02::coffer::engine::{clock, crypto, http, log, storage, types as wit};
@@ -17,13 +18,28 @@ use crate::response::Body;
 use crate::storage::Storage;
 use crate::{Engine, Error, Operation, Response};
 
+thread_local! {
+    /// The request `exists` last read, for `handle` of the same request: a
+    /// write's two exports then copy the request's parts into the guest
+    /// once. `handle` checks the id and reads the operation again (the host
+    /// turns an update into a create in between). One per instance, as wasm
+    /// is single-threaded.
+    static READ_BY_EXISTS: RefCell<Option<Call>> = const { RefCell::new(None) };
+}
+
 /// The `handle` export.
 pub fn handle(
     engine: &'static LocalKey<Engine>,
     request: http::Request,
 ) -> Result<http::Response, wit::Error> {
     imports::bind(&IMPORTS);
-    let call = call(&request)?;
+    let call = match READ_BY_EXISTS.with(|r| r.borrow_mut().take()) {
+        Some(mut read) if read.id == request.id() => {
+            read.operation = request.operation().into();
+            read
+        }
+        _ => call(&request)?,
+    };
     drop(request);
     let response = engine.with(|e| e.handle_call(&mut HostStorage, &HostClock, call))?;
     Ok(response.into())
@@ -36,6 +52,7 @@ pub fn exists(
 ) -> Result<Option<bool>, wit::Error> {
     imports::bind(&IMPORTS);
     let call = call(request)?;
+    READ_BY_EXISTS.with(|r| *r.borrow_mut() = Some(call.clone()));
     Ok(engine.with(|e| e.exists_call(&mut HostStorage, &HostClock, call))?)
 }
 
