@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::policy::cache;
 use crate::policy::crypto::ToDecrypt;
-use crate::util::b64;
+use crate::util::{answer_in_order, b64};
 
 /// `decrypt/:name`.
 pub fn path() -> Path {
@@ -72,25 +72,10 @@ fn decrypt(ctx: &mut Ctx<'_>, f: Decrypt) -> Result<Response, Error> {
         });
         checked.push(Ok(()));
     }
-    let mut decrypted = loaded.decrypt_all(&inputs).into_iter();
+    let decrypted = loaded.decrypt_all(&inputs);
     drop(inputs);
-    let results: Vec<Result<Decrypted, Error>> = checked
-        .into_iter()
-        .map(|check| {
-            check?;
-            let (plain, _) = decrypted
-                .next()
-                .unwrap_or_else(|| Err(Error::internal("an item was not decrypted")))?;
-            Ok(Decrypted {
-                plaintext: b64::encode(&plain),
-            })
-        })
-        .collect();
-    let mut results = results.into_iter();
-    batch.run(|_| {
-        results
-            .next()
-            .unwrap_or_else(|| Err(Error::internal("an item has no result")))
+    answer_in_order(batch, checked, decrypted, |(), (plain, _)| Decrypted {
+        plaintext: b64::encode(&plain),
     })
 }
 

@@ -12,6 +12,7 @@ use crate::keys::Name;
 use crate::policy::crypto::{Nonces, ToEncrypt};
 use crate::policy::model::NewKey;
 use crate::policy::{cache, store, KeyKind, Loaded, Policy};
+use crate::util::answer_in_order;
 
 /// `encrypt/:name`.
 pub fn path() -> Path {
@@ -116,34 +117,21 @@ fn encrypt(ctx: &mut Ctx<'_>, f: Encrypt) -> Result<Response, Error> {
         checked.push(check);
     }
     let mut nonces = Nonces::new(inputs.len());
-    let mut encrypted = loaded.encrypt_all(&inputs, &mut nonces).into_iter();
-    let results: Vec<Result<Encrypted, Error>> = checked
-        .into_iter()
-        .map(|check| {
-            let v = check?;
-            let ciphertext = encrypted
-                .next()
-                .unwrap_or_else(|| Err(Error::internal("an item was not encrypted")))?;
-            Ok(Encrypted {
-                ciphertext,
-                key_version: v,
-            })
-        })
-        .collect();
+    let encrypted = loaded.encrypt_all(&inputs, &mut nonces);
     drop(inputs);
-    let mut results = results.into_iter();
-    batch.run(|_| {
-        results
-            .next()
-            .unwrap_or_else(|| Err(Error::internal("an item has no result")))
+    answer_in_order(batch, checked, encrypted, |key_version, ciphertext| {
+        Encrypted {
+            ciphertext,
+            key_version,
+        }
     })
 }
 
-/// One result.
+/// One result (also rewrap's).
 #[derive(Serialize)]
-struct Encrypted {
-    ciphertext: String,
-    key_version: u32,
+pub(crate) struct Encrypted {
+    pub(crate) ciphertext: String,
+    pub(crate) key_version: u32,
 }
 
 /// Creates the key of an encrypt (or datakey) to a missing name, unless

@@ -3,10 +3,11 @@
 
 use coffer_sdk::prelude::*;
 use coffer_sdk::{Batch, BatchInput};
-use serde_json::json;
 
+use crate::encrypt::Encrypted;
 use crate::policy::cache;
 use crate::policy::crypto::{Nonces, ToDecrypt, ToEncrypt};
+use crate::util::answer_in_order;
 
 /// `rewrap/:name`.
 pub fn path() -> Path {
@@ -83,24 +84,14 @@ fn rewrap(ctx: &mut Ctx<'_>, f: Rewrap) -> Result<Response, Error> {
         checked.push(check);
     }
     let mut nonces = Nonces::new(inputs.len());
-    let mut sealed = loaded.encrypt_all(&inputs, &mut nonces).into_iter();
+    let sealed = loaded.encrypt_all(&inputs, &mut nonces);
     drop(inputs);
-    let results: Vec<Result<serde_json::Value, Error>> = checked
-        .into_iter()
-        .map(|check| {
-            let v = check?;
-            let ciphertext = sealed
-                .next()
-                .unwrap_or_else(|| Err(Error::internal("an item was not encrypted")))?;
-            Ok(json!({"ciphertext": ciphertext, "key_version": v}))
-        })
-        .collect();
     drop(items);
-    let mut results = results.into_iter();
-    batch.run(|_| {
-        results
-            .next()
-            .unwrap_or_else(|| Err(Error::internal("an item has no result")))
+    answer_in_order(batch, checked, sealed, |key_version, ciphertext| {
+        Encrypted {
+            ciphertext,
+            key_version,
+        }
     })
 }
 

@@ -1,9 +1,11 @@
 //! Small helpers shared by the path files: base64, PEM, times, the
-//! `vault:vN:` prefix, and the inputs several endpoints take.
+//! `vault:vN:` prefix, the inputs several endpoints take, and answering a
+//! batch checked item by item but run in one host call.
 
 use base64::Engine as _;
 use coffer_sdk::crypto::HashAlgorithm;
-use coffer_sdk::{Error, FieldEnum};
+use coffer_sdk::{Batch, Error, FieldEnum, Fields, Response};
+use serde::Serialize;
 
 use crate::policy::model::Time;
 
@@ -245,6 +247,31 @@ pub fn parse_url_version(text: Option<&str>, latest: u32) -> Result<Option<u32>,
             .map(Some)
             .map_err(|_| Error::invalid("invalid key version")),
     }
+}
+
+/// Answers a batch whose items were checked one by one and then sent
+/// together in one host call: an item that failed its check keeps its
+/// error, the others take that call's results in turn, made into their
+/// answer by `answer`; then the batch is answered item by item in order.
+pub fn answer_in_order<T: Fields, C, P, R: Serialize>(
+    batch: Batch<T>,
+    checked: Vec<Result<C, Error>>,
+    done: Vec<Result<P, Error>>,
+    mut answer: impl FnMut(C, P) -> R,
+) -> Result<Response, Error> {
+    let mut done = done.into_iter();
+    let mut results = checked.into_iter().map(|check| {
+        let c = check?;
+        let p = done
+            .next()
+            .unwrap_or_else(|| Err(Error::internal("an item has no result from its batch call")))?;
+        Ok(answer(c, p))
+    });
+    batch.run(|_| {
+        results
+            .next()
+            .unwrap_or_else(|| Err(Error::internal("an item has no result")))
+    })
 }
 
 #[cfg(test)]
