@@ -15,7 +15,7 @@
 //! resources (feature `contract-0-1`): a 0.2 engine holds keys as
 //! [`crate::keys::Key`] handles instead. Contract 0.2 has no AES key wrap
 //! import ([`aes_key_wrap_pad`] answers a 400 there): BYOK is
-//! `Key::unwrap` and `Key::wrap_key`.
+//! `Key::unwrap` and `Key::wrap_for`.
 
 #[cfg_attr(
     not(any(target_arch = "wasm32", feature = "crypto")),
@@ -383,7 +383,7 @@ pub fn aead_open(
 }
 
 /// AES key wrap with padding (RFC 5649) of `key` under `kek`. Contract 0.1
-/// only: on 0.2 a 400 (use [`crate::keys::Key::wrap_key`]).
+/// only: on 0.2 a 400 (use [`crate::keys::Key::wrap_for`]).
 #[cfg(any(target_arch = "wasm32", feature = "crypto"))]
 pub fn aes_key_wrap_pad(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, Error> {
     #[cfg(target_arch = "wasm32")]

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use crate::clock::{Clock, Timestamp};
 use crate::fields::{self, Input};
-use crate::request::{Caller, RawBody};
+use crate::request::{Caller, GivenMeta, Meta, RawBody};
 use crate::state::State;
 use crate::storage::Storage;
 use crate::{Error, Fields, Operation};
@@ -23,23 +23,31 @@ pub struct Ctx<'a> {
     request: CtxRequest,
     /// The body as a map, parsed on first use ([`Ctx::body`]).
     body: OnceCell<Map<String, Value>>,
+    /// The rest of the request, each part read on first use.
+    meta: &'a dyn Meta,
+    read: MetaRead,
     warnings: Vec<String>,
+}
+
+/// The parts of the request's `meta` read so far.
+#[derive(Default)]
+struct MetaRead {
+    caller: OnceCell<Caller>,
+    headers: OnceCell<Vec<(String, String)>>,
+    id: OnceCell<String>,
+    mount_path: OnceCell<String>,
+    mount_options: OnceCell<Map<String, Value>>,
 }
 
 /// The parts of a request a [`Ctx`] is built from.
 pub(crate) struct CtxRequest {
     pub operation: Operation,
     pub path: String,
-    pub mount_path: String,
-    pub mount_options: Map<String, Value>,
     /// The body's JSON text, as sent (empty for none or a raw body).
     pub body: String,
     /// A body in one of the path's raw content types.
     pub raw_body: Option<RawBody>,
     pub query: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
-    pub caller: Caller,
-    pub id: String,
     pub captures: Vec<(String, String)>,
     pub takes_arbitrary_input: bool,
 }
@@ -49,6 +57,7 @@ impl<'a> Ctx<'a> {
         storage: &'a mut dyn Storage,
         clock: &'a dyn Clock,
         state: &'a State,
+        meta: &'a dyn Meta,
         request: CtxRequest,
     ) -> Self {
         Self {
@@ -57,6 +66,8 @@ impl<'a> Ctx<'a> {
             state,
             request,
             body: OnceCell::new(),
+            meta,
+            read: MetaRead::default(),
             warnings: Vec::new(),
         }
     }
@@ -66,25 +77,19 @@ impl<'a> Ctx<'a> {
         storage: &'a mut dyn Storage,
         clock: &'a dyn Clock,
         state: &'a State,
-        mount_path: String,
-        mount_options: Map<String, Value>,
+        meta: &'a GivenMeta,
     ) -> Self {
         Self::new(
             storage,
             clock,
             state,
+            meta,
             CtxRequest {
                 operation: Operation::Update,
                 path: String::new(),
-                mount_path,
-                mount_options,
                 body: String::new(),
                 raw_body: None,
                 query: Vec::new(),
-                headers: Vec::new(),
-                // Nobody calls periodic work; no token was checked.
-                caller: Caller::Unauthenticated,
-                id: String::new(),
                 captures: Vec::new(),
                 takes_arbitrary_input: false,
             },
@@ -120,12 +125,14 @@ impl<'a> Ctx<'a> {
 
     /// Where the engine is mounted, with a trailing slash (for messages).
     pub fn mount_path(&self) -> &str {
-        &self.request.mount_path
+        self.read.mount_path.get_or_init(|| self.meta.mount_path())
     }
 
     /// The mount's options.
     pub fn mount_options(&self) -> &Map<String, Value> {
-        &self.request.mount_options
+        self.read
+            .mount_options
+            .get_or_init(|| self.meta.mount_options())
     }
 
     /// The request body as sent, for paths that take arbitrary input (kv);
@@ -151,15 +158,14 @@ impl<'a> Ctx<'a> {
     /// Who is calling: a token's holder, or nobody on an unauthenticated
     /// path (and in periodic work).
     pub fn caller(&self) -> &Caller {
-        &self.request.caller
+        self.read.caller.get_or_init(|| self.meta.caller())
     }
 
     /// The value of request header `name` (the first if repeated), if the
     /// engine asked for it ([`crate::Engine::request_headers`]) and the
     /// request had it. Names are matched ignoring ASCII case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.request
-            .headers
+        self.headers()
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -167,13 +173,13 @@ impl<'a> Ctx<'a> {
 
     /// The request headers the engine asked for, in the order they came.
     pub fn headers(&self) -> &[(String, String)] {
-        &self.request.headers
+        self.read.headers.get_or_init(|| self.meta.headers())
     }
 
     /// The request's id, as the client's response and the audit log show
     /// it (empty on contract 0.1 and in periodic work).
     pub fn request_id(&self) -> &str {
-        &self.request.id
+        self.read.id.get_or_init(|| self.meta.id())
     }
 
     /// Parses another [`Fields`] struct from this request's fields (the

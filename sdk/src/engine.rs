@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::ctx::{Ctx, CtxRequest};
 use crate::fields::{self, FieldSchema, Fields};
 use crate::pattern::{more_specific, Captures, Pattern};
-use crate::request::{Call, RawBody};
+use crate::request::{Call, GivenMeta, Meta, RawBody};
 use crate::state::State;
 use crate::storage::Storage;
 use crate::{Error, Operation, Request, Response};
@@ -121,11 +121,20 @@ impl Engine {
     /// naming it, so the mistake shows in its first test rather than as a
     /// path that never matches.
     pub(crate) fn route(&self, path: &str) -> Result<(&Path, Captures), Error> {
+        let first = path
+            .strip_prefix('/')
+            .unwrap_or(path)
+            .split('/')
+            .next()
+            .unwrap_or_default();
         let mut best: Option<(&Path, Captures, Vec<u8>)> = None;
         for p in &self.paths {
             let pattern = p.pattern.as_ref().map_err(|why| {
                 Error::internal(format!("the engine declares an invalid path: {why}"))
             })?;
+            if pattern.first_literal().is_some_and(|l| l != first) {
+                continue;
+            }
             if let Some((captures, rank)) = pattern.matches(path) {
                 let better = match &best {
                     Some((_, _, best_rank)) => more_specific(&rank, best_rank).is_lt(),
@@ -148,7 +157,8 @@ impl Engine {
         clock: &dyn Clock,
         req: Request,
     ) -> Result<Response, Error> {
-        self.handle_call(storage, clock, Call::from(req))
+        let (call, meta) = req.into_call();
+        self.handle_call(storage, clock, call, &meta)
     }
 
     pub(crate) fn handle_call(
@@ -156,6 +166,7 @@ impl Engine {
         storage: &mut dyn Storage,
         clock: &dyn Clock,
         call: Call,
+        meta: &dyn Meta,
     ) -> Result<Response, Error> {
         let (path, captures) = self.route(&call.path)?;
         let handler = path
@@ -165,6 +176,7 @@ impl Engine {
             storage,
             clock,
             &self.state,
+            meta,
             ctx_request(call, captures, path)?,
         );
         let mut response = (handler.run)(&mut ctx, &handler.schema)?;
@@ -182,7 +194,8 @@ impl Engine {
         clock: &dyn Clock,
         req: Request,
     ) -> Result<Option<bool>, Error> {
-        self.exists_call(storage, clock, Call::from(req))
+        let (call, meta) = req.into_call();
+        self.exists_call(storage, clock, call, &meta)
     }
 
     pub(crate) fn exists_call(
@@ -190,6 +203,7 @@ impl Engine {
         storage: &mut dyn Storage,
         clock: &dyn Clock,
         call: Call,
+        meta: &dyn Meta,
     ) -> Result<Option<bool>, Error> {
         let (path, captures) = self.route(&call.path)?;
         let Some(check) = &path.exists else {
@@ -199,6 +213,7 @@ impl Engine {
             storage,
             clock,
             &self.state,
+            meta,
             ctx_request(call, captures, path)?,
         );
         (check.run)(&mut ctx, &check.schema).map(Some)
@@ -218,8 +233,7 @@ impl Engine {
                 storage,
                 clock,
                 &self.state,
-                mount_path.to_string(),
-                mount_options,
+                &GivenMeta::periodic(mount_path, mount_options),
             )),
             None => Ok(()),
         }
@@ -251,14 +265,9 @@ fn ctx_request(call: Call, captures: Captures, path: &Path) -> Result<CtxRequest
     Ok(CtxRequest {
         operation: call.operation,
         path: call.path,
-        mount_path: call.mount_path,
-        mount_options: call.mount_options,
         body,
         raw_body,
         query: call.query,
-        headers: call.headers,
-        caller: call.caller,
-        id: call.id,
         captures,
         takes_arbitrary_input: path.takes_arbitrary_input,
     })

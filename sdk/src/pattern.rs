@@ -95,6 +95,16 @@ impl Pattern {
         &self.segments
     }
 
+    /// The first segment's text when it is a literal: a path whose first
+    /// segment is another text cannot match. `Engine::route` skips most
+    /// patterns by it, without splitting the path once per pattern.
+    pub(crate) fn first_literal(&self) -> Option<&str> {
+        match self.segments.first() {
+            Some(Segment::Literal(l)) => Some(l),
+            _ => None,
+        }
+    }
+
     /// The names of the captures, in order.
     pub fn capture_names(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {

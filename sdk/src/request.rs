@@ -215,9 +215,11 @@ impl Request {
     }
 }
 
-/// A request as dispatch works on it: the body still bytes, read once by
-/// the handler's fields (a wasm request's body is never parsed into a
-/// `Value`). Each contract's glue (`export/`) builds it.
+/// A request as dispatch works on it: the parts every request needs to be
+/// routed and its fields read, the body still bytes, read once by the
+/// handler's fields (a wasm request's body is never parsed into a
+/// `Value`). Each contract's glue (`export/`) builds it; the rest of the
+/// request comes through a [`Meta`].
 #[derive(Clone)]
 pub(crate) struct Call {
     pub operation: Operation,
@@ -227,35 +229,92 @@ pub(crate) struct Call {
     /// The content type, lower-case, without parameters; none if not sent.
     pub content_type: Option<String>,
     pub query: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
+}
+
+/// The parts of a request few handlers read, each read when a handler
+/// first asks ([`crate::Ctx`] keeps it): on contract 0.2 each is a host
+/// call, so a request that never asks copies none of them into the
+/// engine.
+pub(crate) trait Meta {
+    fn caller(&self) -> Caller;
+    fn headers(&self) -> Vec<(String, String)>;
+    fn id(&self) -> String;
+    fn mount_path(&self) -> String;
+    fn mount_options(&self) -> Map<String, Value>;
+}
+
+/// A [`Meta`] given whole: a native test's request, contract 0.1's, and
+/// periodic work's.
+#[derive(Clone, Debug)]
+pub(crate) struct GivenMeta {
     pub caller: Caller,
+    pub headers: Vec<(String, String)>,
     pub id: String,
     pub mount_path: String,
     pub mount_options: Map<String, Value>,
 }
 
-impl From<Request> for Call {
-    fn from(r: Request) -> Self {
-        let (body, content_type) = match r.raw_body {
+impl GivenMeta {
+    /// Periodic work's: nobody calls it, so no token was checked.
+    pub(crate) fn periodic(mount_path: &str, mount_options: Map<String, Value>) -> Self {
+        Self {
+            caller: Caller::Unauthenticated,
+            headers: Vec::new(),
+            id: String::new(),
+            mount_path: mount_path.to_owned(),
+            mount_options,
+        }
+    }
+}
+
+impl Meta for GivenMeta {
+    fn caller(&self) -> Caller {
+        self.caller.clone()
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
+        self.headers.clone()
+    }
+
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn mount_path(&self) -> String {
+        self.mount_path.clone()
+    }
+
+    fn mount_options(&self) -> Map<String, Value> {
+        self.mount_options.clone()
+    }
+}
+
+impl Request {
+    /// What dispatch works on, and the rest.
+    pub(crate) fn into_call(self) -> (Call, GivenMeta) {
+        let (body, content_type) = match self.raw_body {
             Some(raw) => (raw.bytes, Some(raw.content_type)),
             // A map with string keys always serialises.
             None => (
-                serde_json::to_vec(&r.body).unwrap_or_default(),
+                serde_json::to_vec(&self.body).unwrap_or_default(),
                 Some(JSON.to_owned()),
             ),
         };
-        Self {
-            operation: r.operation,
-            path: r.path,
+        let call = Call {
+            operation: self.operation,
+            path: self.path,
             body,
             content_type,
-            query: r.query,
-            headers: r.headers,
-            caller: r.caller,
-            id: r.id,
-            mount_path: r.mount_path,
-            mount_options: r.mount_options,
-        }
+            query: self.query,
+        };
+        let meta = GivenMeta {
+            caller: self.caller,
+            headers: self.headers,
+            id: self.id,
+            mount_path: self.mount_path,
+            mount_options: self.mount_options,
+        };
+        (call, meta)
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! - A hostile engine (`tests/engines/hostile02`), mounted twice, tries
 //!   every way it has to get key bytes it was not given (export, backup and
-//!   wrap-key without permission, `permit` outside a client's create or
+//!   wrap-for without permission, `permit` outside a client's create or
 //!   update, blobs of the other mount, tampered or made up, managed keys,
 //!   storage, forged handles): each attempt gets nothing but the expected
 //!   error.
@@ -71,13 +71,13 @@ fn keys02_a_hostile_engine_gets_no_key_bytes_it_was_not_given() {
         ("export-without-export", "permission-denied"),
         ("export-ed25519-without-export", "permission-denied"),
         ("backup-without-plaintext-backup", "permission-denied"),
-        ("wrap-key-of-an-unexportable-target", "permission-denied"),
+        ("wrap-for-of-an-unexportable-key", "permission-denied"),
         ("permit-in-a-read", "permission-denied"),
         ("export-of-a-derived-key", "permission-denied"),
         ("managed-export", "permission-denied"),
         ("managed-backup", "permission-denied"),
         ("managed-permit", "permission-denied"),
-        ("wrap-key-of-a-managed-target", "permission-denied"),
+        ("wrap-for-of-a-managed-key", "permission-denied"),
         ("managed-not-allowed", "permission-denied"),
         ("managed-unknown", "permission-denied"),
         ("permit-unknown-permission", "invalid-request"),

@@ -10,23 +10,21 @@
 //!
 //! The host does both ends: an import hands the wrapped bytes to
 //! `Key::unwrap` with the wrapping key's handle (the wrapping key itself is
-//! stored as a sealed blob), and an export asks the destination's handle
-//! to `wrap_key` the source's. A destination imported as a public key only
-//! (another mount's wrapping key, the usual case) has no handle that can
-//! wrap: the source's bytes then come from the host's `export` (checked
-//! against its `export` permission) and are wrapped here, inside the one
-//! request that answers them wrapped.
+//! stored as a sealed blob), and an export asks the source's handle to
+//! `wrap_for` the destination's public key (its key's public half, or the
+//! public key imported alone: another mount's wrapping key, the usual
+//! case), which the host allows only for a key with `export`. No key's
+//! bytes enter the engine.
 
-use aes_kw::KekAes256;
 use coffer_sdk::clock::Timestamp;
-use coffer_sdk::crypto::{self, HashAlgorithm, PrivateKeyFormat};
+use coffer_sdk::crypto::HashAlgorithm;
 use coffer_sdk::keys::{Key, KeyType, PublicKey};
 use coffer_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::policy::model::{new_hmac_key, public_pem, public_text, KeyVersion, NewKey};
-use crate::policy::{cache, store, KeyKind, Loaded, Policy};
+use crate::policy::{cache, store, KeyKind, Policy};
 use crate::util::{b64, decode_b64, parse_url_version};
 
 /// Where the wrapping key is stored.
@@ -178,28 +176,20 @@ fn unwrap_key(ctx: &mut Ctx<'_>, p: &Policy, ciphertext: &str, hash: &str) -> Re
     if bytes.len() <= WRAPPED_KEY_LEN {
         return Err(Error::invalid("provided ciphertext is too short"));
     }
+    let key_type = p.kind.key_type()?;
+    let wrapping = wrapping_key(ctx)?;
+    let key = Key::unwrap(&wrapping, &bytes, hash, key_type, &p.permissions())
+        .map_err(|e| Error::invalid(format!("cannot unwrap the key material: {}", e.message())))?;
     if p.kind == KeyKind::Hmac {
         // Vault's smallest imported HMAC key (the host's is smaller).
-        let size = hmac_size(&bytes);
+        let size = key.bits() / 8;
         if size < 32 {
             return Err(Error::invalid(format!(
                 "invalid key size {size} bytes for key type hmac"
             )));
         }
     }
-    let key_type = p.kind.key_type()?;
-    let wrapping = wrapping_key(ctx)?;
-    Key::unwrap(&wrapping, &bytes, hash, key_type, &p.permissions())
-        .map_err(|e| Error::invalid(format!("cannot unwrap the key material: {}", e.message())))
-}
-
-/// The size of an HMAC key wrapped in `bytes` (the RSA block, then
-/// AES-KWP): KWP pads the key to a multiple of 8 bytes and adds 8, so
-/// this is exact for keys whose size is a multiple of 8 (every size
-/// transit makes) and at most 7 bytes over otherwise. The key's bytes
-/// stay in the host, so this is the size a key read shows.
-fn hmac_size(bytes: &[u8]) -> usize {
-    bytes.len().saturating_sub(WRAPPED_KEY_LEN + 8)
+    Ok(key)
 }
 
 /// A version holding only an imported public key.
@@ -279,11 +269,10 @@ fn import(ctx: &mut Ctx<'_>, f: Import) -> Result<Response, Error> {
     let now = ctx.now();
     let version = match given {
         Material::Private(c) => {
-            if p.kind == KeyKind::Hmac {
-                let size = decode_b64(&c).map_or(0, |bytes| hmac_size(&bytes));
-                p.key_size = u32::try_from(size).unwrap_or(0);
-            }
             let key = unwrap_key(ctx, &p, &c, &f.hash_function)?;
+            if p.kind == KeyKind::Hmac {
+                p.key_size = key.bits() / 8;
+            }
             p.new_version(now, &key)?
         }
         Material::Public(pem) => public_version(&p, &pem, now)?,
@@ -373,35 +362,6 @@ fn import_version(ctx: &mut Ctx<'_>, f: ImportVersion) -> Result<Response, Error
     Ok(Response::none())
 }
 
-/// `target` wrapped for the public-only version `dv` of `dst`: its bytes
-/// from the host's `export` (PKCS#8 DER, or raw for AEAD and HMAC keys),
-/// under a fresh AES-256 key with AES-KWP, that key under `dst` with
-/// RSA-OAEP.
-fn wrap_for_public(
-    dst: &Loaded,
-    dv: u32,
-    target: &Key,
-    hash: HashAlgorithm,
-) -> Result<Vec<u8>, Error> {
-    let format = match target.key_type()? {
-        KeyType::Aes128Gcm96 | KeyType::Aes256Gcm96 | KeyType::Chacha20Poly1305 | KeyType::Hmac => {
-            PrivateKeyFormat::Raw
-        }
-        _ => PrivateKeyFormat::Pkcs8Der,
-    };
-    let material = target.export(format)?;
-    let ephemeral = crypto::random_bytes(32)?;
-    let kek = <[u8; 32]>::try_from(ephemeral.as_slice())
-        .map(KekAes256::from)
-        .map_err(|_| Error::internal("the host gave a short random key"))?;
-    let sealed = kek
-        .wrap_with_padding_vec(&material)
-        .map_err(|e| Error::internal(format!("AES key wrap failed: {e}")))?;
-    let mut wrapped = dst.public(dv)?.encrypt_oaep(&ephemeral, hash, None)?;
-    wrapped.extend(sealed);
-    Ok(wrapped)
-}
-
 fn byok_export(ctx: &mut Ctx<'_>, f: ByokExport) -> Result<Response, Error> {
     let hash = hash_function(&f.hash)?;
     let Some(dst) = cache::load(ctx, &f.destination)? else {
@@ -446,12 +406,7 @@ fn byok_export(ctx: &mut Ctx<'_>, f: ByokExport) -> Result<Response, Error> {
                 "version {v} of the source key has no private key to export"
             )));
         }
-        let target = src.key(v)?;
-        let wrapped = if dst.has_private(dv)? {
-            dst.key(dv)?.wrap_key(&target, hash)?
-        } else {
-            wrap_for_public(&dst, dv, &target, hash)?
-        };
+        let wrapped = src.key(v)?.wrap_for(&*dst.public(dv)?, hash)?;
         keys.insert(v.to_string(), Value::String(b64::encode(&wrapped)));
     }
     Ok(Response::data(json!({

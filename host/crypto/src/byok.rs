@@ -1,6 +1,6 @@
 //! Bring your own key, as Vault's transit takes and gives it: a key's
 //! bytes wrapped for an RSA key, so that they cross the engine only
-//! wrapped (`keys.wit`'s `key.unwrap` and `key.wrap-key`).
+//! wrapped (`keys.wit`'s `key.unwrap` and `key.wrap-for`).
 //!
 //! The wrapped form: an ephemeral AES-256 key encrypted with RSA-OAEP
 //! (one hash for OAEP and MGF1, no label) under the wrapping key — as many

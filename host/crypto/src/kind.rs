@@ -96,6 +96,22 @@ impl KeyKind {
         }
     }
 
+    /// Its size in bits (`keys.wit`'s `key.size`): an RSA modulus's, the
+    /// curve's (256 for Ed25519), or a secret key's length times 8.
+    pub fn bits(self) -> u32 {
+        let bits = match self {
+            Self::Asymmetric(KeyType::Rsa2048) => 2048,
+            Self::Asymmetric(KeyType::Rsa3072) => 3072,
+            Self::Asymmetric(KeyType::Rsa4096) => 4096,
+            Self::Asymmetric(KeyType::EcdsaP256 | KeyType::Ed25519) => 256,
+            Self::Asymmetric(KeyType::EcdsaP384) => 384,
+            Self::Asymmetric(KeyType::EcdsaP521) => 521,
+            Self::Symmetric(algorithm) => algorithm.key_len() * 8,
+            Self::Hmac(len) => len * 8,
+        };
+        u32::try_from(bits).unwrap_or(u32::MAX)
+    }
+
     /// Every key type's name, in `keys.wit`'s order.
     pub fn names() -> Vec<&'static str> {
         AeadAlgorithm::ALL

@@ -12,7 +12,7 @@ use super::{unknown, CryptoError};
 /// One permission, named as `keys.wit` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Permission {
-    /// `export`: the key's bytes may leave through `export` and `wrap-key`.
+    /// `export`: the key's bytes may leave through `export` and `wrap-for`.
     Export,
     /// `plaintext-backup`: through `backup`.
     PlaintextBackup,

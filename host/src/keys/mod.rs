@@ -27,14 +27,14 @@
 //!   `KeySealer::seal` (a managed key has no blob: refused).
 //! - `key-type`, `permissions`, `permit`, `derive`, `hmac`,
 //!   `encrypt-batch`, `decrypt-batch`, `backup`: `SoftwareKey`'s methods of
-//!   those names (`kind().name()`, `permissions().names()`); `wrap-key`:
-//!   `byok_wrap(self.public_key(), target, hash)`.
+//!   those names (`kind().name()`, `permissions().names()`); `wrap-for`:
+//!   `byok_wrap(destination, self, hash)`; `size`: `kind().bits()`.
 //! - `public-key`, `sign`, `verify`, `encrypt`/`decrypt` (`Cipher::Aead`),
 //!   `decrypt-oaep` (`Cipher::Oaep`), `export`: the `KeyHandle` trait, for
 //!   software and managed keys alike.
 //! - A managed key has no blob and no permissions: `seal`, `derive`,
 //!   `hmac` and `unwrap` with it are refused, `permit`, `export`, `backup`
-//!   and `wrap-key` of it are `permission-denied`; its batches go item by
+//!   and `wrap-for` of it are `permission-denied`; its batches go item by
 //!   item through its handle.
 //!
 //! With coffer-host's `test-managed-keys` feature (tests only), the

@@ -379,7 +379,8 @@ enum Outcome {
 
 /// Which export to invoke.
 enum Entry<'a> {
-    Handle(&'a CallRequest),
+    /// A request, shared with the 0.2 `request` resource that shows it.
+    Handle(&'a Arc<CallRequest>),
     Periodic {
         mount_path: &'a str,
         mount_options: &'a str,
@@ -736,6 +737,7 @@ impl Sandbox {
         request: CallRequest,
         admission: Option<Admission>,
     ) -> ApiResult {
+        let request = Arc::new(request);
         match self
             .run(unsealed, mount, Entry::Handle(&request), admission)
             .await?
@@ -1055,8 +1057,8 @@ async fn invoke_v01(
 }
 
 /// One call into a contract-0.2 engine: the request is a resource in the
-/// store's table, borrowed by `exists` and then owned by `handle` (the
-/// engine drops it; when `exists` ends the call, the host does).
+/// store's table, borrowed by `exists` and then by `handle`, and deleted by
+/// the host after (a trap drops the whole store instead).
 async fn invoke_v02(
     engine: &v02::Engine,
     store: &mut Store<InstanceState>,
@@ -1087,7 +1089,7 @@ async fn invoke_v02(
     let request = store
         .data_mut()
         .table
-        .push(RequestData::new(req, operation))?;
+        .push(RequestData::new(Arc::clone(req), operation))?;
     if req.method == Method::Write {
         let borrowed = wasmtime::component::Resource::<RequestData>::new_borrow(request.rep());
         let exists = handler.call_exists(&mut *store, borrowed).await?;
@@ -1112,7 +1114,9 @@ async fn invoke_v02(
     if let Some(keys) = store.data_mut().call_mut()?.keys.as_mut() {
         keys.may_permit = permits;
     }
-    let answer = handler.call_handle(&mut *store, request).await?;
+    let borrowed = wasmtime::component::Resource::<RequestData>::new_borrow(request.rep());
+    let answer = handler.call_handle(&mut *store, borrowed).await?;
+    store.data_mut().table.delete(request)?;
     Ok(Outcome::Handled(answer.map(reply_v02).map_err(error_v02)))
 }
 

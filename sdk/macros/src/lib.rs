@@ -679,7 +679,7 @@ fn engine_impl(attr: TokenStream2, item: &ItemFn) -> syn::Result<TokenStream2> {
             use ::coffer_sdk::__private::v02 as glue;
 
             impl Guest for Exports {
-                fn handle(request: Request) -> ::core::result::Result<Response, Error> {
+                fn handle(request: &Request) -> ::core::result::Result<Response, Error> {
                     glue::handle(&ENGINE, request)
                 }
 

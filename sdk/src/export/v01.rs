@@ -10,7 +10,7 @@ use crate::clock::{HostClock, Timestamp};
 use crate::crypto::{AeadAlgorithm, HashAlgorithm};
 use crate::imports::{self, Imports};
 use crate::log::Level;
-use crate::request::{Call, Caller, TokenCaller, JSON};
+use crate::request::{Call, Caller, GivenMeta, TokenCaller, JSON};
 use crate::response::Body;
 use crate::storage::Storage;
 use crate::{Engine, Error, Operation, Response};
@@ -21,8 +21,8 @@ pub fn handle(
     request: wit::Request,
 ) -> Result<wit::Response, wit::Error> {
     imports::bind(&IMPORTS);
-    let call = call(request)?;
-    let response = engine.with(|e| e.handle_call(&mut HostStorage, &HostClock, call))?;
+    let (call, meta) = call(request)?;
+    let response = engine.with(|e| e.handle_call(&mut HostStorage, &HostClock, call, &meta))?;
     Ok(response.into())
 }
 
@@ -32,8 +32,8 @@ pub fn exists(
     request: wit::Request,
 ) -> Result<Option<bool>, wit::Error> {
     imports::bind(&IMPORTS);
-    let call = call(request)?;
-    Ok(engine.with(|e| e.exists_call(&mut HostStorage, &HostClock, call))?)
+    let (call, meta) = call(request)?;
+    Ok(engine.with(|e| e.exists_call(&mut HostStorage, &HostClock, call, &meta))?)
 }
 
 /// The `periodic` export.
@@ -49,20 +49,23 @@ pub fn periodic(
 
 /// 0.1's request: a JSON body, no headers, no caller (a token caller with
 /// empty fields), no id.
-fn call(r: wit::Request) -> Result<Call, Error> {
+fn call(r: wit::Request) -> Result<(Call, GivenMeta), Error> {
     let mount_options = crate::request::json_object(&r.mount_options, "mount options")?;
-    Ok(Call {
+    let call = Call {
         operation: r.operation.into(),
         path: r.path,
         body: r.data.into_bytes(),
         content_type: Some(JSON.to_owned()),
         query: r.query,
-        headers: Vec::new(),
+    };
+    let meta = GivenMeta {
         caller: Caller::Token(TokenCaller::default()),
+        headers: Vec::new(),
         id: String::new(),
         mount_path: r.mount_path,
         mount_options,
-    })
+    };
+    Ok((call, meta))
 }
 
 impl From<wit::Operation> for Operation {

@@ -3,8 +3,9 @@
 //! headers, errors with `unavailable` and `status`, storage with
 //! `list-page`, and string algorithm names.
 
-use std::cell::RefCell;
 use std::thread::LocalKey;
+
+use serde_json::{Map, Value};
 
 use crate::bindings::v02::coffer::engine::{clock, crypto, http, log, storage, types as wit};
 use crate::bindings::v02::exports::coffer::engine::handler as export;
@@ -13,35 +14,20 @@ use crate::crypto::{AeadAlgorithm, HashAlgorithm};
 use crate::describe::Description;
 use crate::imports::{self, Imports};
 use crate::log::Level;
-use crate::request::{Call, Caller, TokenCaller};
+use crate::request::{Call, Caller, Meta, TokenCaller};
 use crate::response::Body;
 use crate::storage::Storage;
 use crate::{Engine, Error, Operation, Response};
 
-thread_local! {
-    /// The request `exists` last read, for `handle` of the same request: a
-    /// write's two exports then copy the request's parts into the guest
-    /// once. `handle` checks the id and reads the operation again (the host
-    /// turns an update into a create in between). One per instance, as wasm
-    /// is single-threaded.
-    static READ_BY_EXISTS: RefCell<Option<Call>> = const { RefCell::new(None) };
-}
-
 /// The `handle` export.
 pub fn handle(
     engine: &'static LocalKey<Engine>,
-    request: http::Request,
+    request: &http::Request,
 ) -> Result<http::Response, wit::Error> {
     imports::bind(&IMPORTS);
-    let call = match READ_BY_EXISTS.with(|r| r.borrow_mut().take()) {
-        Some(mut read) if read.id == request.id() => {
-            read.operation = request.operation().into();
-            read
-        }
-        _ => call(&request)?,
-    };
-    drop(request);
-    let response = engine.with(|e| e.handle_call(&mut HostStorage, &HostClock, call))?;
+    let call = call(request);
+    let response =
+        engine.with(|e| e.handle_call(&mut HostStorage, &HostClock, call, &HostMeta(request)))?;
     Ok(response.into())
 }
 
@@ -51,9 +37,8 @@ pub fn exists(
     request: &http::Request,
 ) -> Result<Option<bool>, wit::Error> {
     imports::bind(&IMPORTS);
-    let call = call(request)?;
-    READ_BY_EXISTS.with(|r| *r.borrow_mut() = Some(call.clone()));
-    Ok(engine.with(|e| e.exists_call(&mut HostStorage, &HostClock, call))?)
+    let call = call(request);
+    Ok(engine.with(|e| e.exists_call(&mut HostStorage, &HostClock, call, &HostMeta(request)))?)
 }
 
 /// The `periodic` export.
@@ -73,30 +58,52 @@ pub fn describe(engine: &'static LocalKey<Engine>) -> export::Description {
     engine.with(|e| e.describe()).into()
 }
 
-/// The request, read in one host call (`request.parts`: a getter per part
-/// was a host call each, most of a small request's cost).
-fn call(r: &http::Request) -> Result<Call, Error> {
+/// What every request needs, read in one host call (`request.parts`: a
+/// getter per part was a host call each, most of a small request's cost).
+fn call(r: &http::Request) -> Call {
     let r = r.parts();
-    let mount_options = crate::request::json_object(&r.mount_options, "mount options")?;
-    Ok(Call {
+    Call {
         operation: r.operation.into(),
         path: r.path,
         body: r.body,
         content_type: r.content_type,
         query: r.query,
-        headers: r.headers,
-        caller: match r.caller {
+    }
+}
+
+/// The rest of the request, through the getters, each only when a handler
+/// asks.
+struct HostMeta<'r>(&'r http::Request);
+
+impl Meta for HostMeta<'_> {
+    fn caller(&self) -> Caller {
+        match self.0.caller() {
             http::Caller::Unauthenticated => Caller::Unauthenticated,
             http::Caller::Token(t) => Caller::Token(TokenCaller {
                 display_name: t.display_name,
                 policies: t.policies,
                 accessor: t.accessor,
             }),
-        },
-        id: r.id,
-        mount_path: r.mount_path,
-        mount_options,
-    })
+        }
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
+        self.0.headers()
+    }
+
+    fn id(&self) -> String {
+        self.0.id()
+    }
+
+    fn mount_path(&self) -> String {
+        self.0.mount_path()
+    }
+
+    /// The host passes the mount's options as a JSON object, which it
+    /// checked when the mount was made; anything else reads as none.
+    fn mount_options(&self) -> Map<String, Value> {
+        crate::request::json_object(&self.0.mount_options(), "mount options").unwrap_or_default()
+    }
 }
 
 impl From<wit::Operation> for Operation {
@@ -352,5 +359,5 @@ impl Imports for V02 {
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn no_key_wrap() -> Error {
-    Error::invalid("contract 0.2 has no AES key wrap import: use keys::Key::wrap_key and unwrap")
+    Error::invalid("contract 0.2 has no AES key wrap import: use keys::Key::wrap_for and unwrap")
 }

@@ -91,6 +91,10 @@ impl Key {
         self.0.key_type()
     }
 
+    pub(crate) fn bits(&self) -> u32 {
+        self.0.size()
+    }
+
     pub(crate) fn is_managed(&self) -> bool {
         self.0.is_managed()
     }
@@ -171,8 +175,12 @@ impl Key {
         Ok(self.0.backup()?)
     }
 
-    pub(crate) fn wrap_key(&self, target: &Key, hash: HashAlgorithm) -> Result<Vec<u8>, Error> {
-        Ok(self.0.wrap_key(&target.0, hash.name())?)
+    pub(crate) fn wrap_for(
+        &self,
+        destination: &PublicKey,
+        hash: HashAlgorithm,
+    ) -> Result<Vec<u8>, Error> {
+        Ok(self.0.wrap_for(&destination.0, hash.name())?)
     }
 }
 

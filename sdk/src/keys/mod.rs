@@ -9,7 +9,7 @@
 //!
 //! Key bytes cross the engine only inside the one request whose client
 //! sends or receives them: [`Key::import`] and [`Key::unwrap`] take them
-//! in, [`Key::export`], [`Key::backup`] and [`Key::wrap_key`] give them
+//! in, [`Key::export`], [`Key::backup`] and [`Key::wrap_for`] give them
 //! out, each checked by the host against the key's permissions.
 //!
 //! In wasm every call goes to the host. Natively (engine unit tests) the
@@ -109,7 +109,7 @@ impl fmt::Display for KeyType {
 /// when a key is made, widened only ([`Key::permit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
-    /// `export`: through [`Key::export`] and [`Key::wrap_key`].
+    /// `export`: through [`Key::export`] and [`Key::wrap_for`].
     Export,
     /// `plaintext-backup`: through [`Key::backup`].
     PlaintextBackup,
@@ -174,7 +174,7 @@ pub struct AeadItem {
 
 /// A key held by the host: software, or a managed key in an HSM or a
 /// cloud KMS. Its bytes never reach the engine except through
-/// [`Key::export`], [`Key::backup`] and [`Key::wrap_key`].
+/// [`Key::export`], [`Key::backup`] and [`Key::wrap_for`].
 pub struct Key(backend::Key);
 
 /// A public key held by the host.
@@ -259,6 +259,13 @@ impl Key {
         let name = self.0.key_type_name();
         KeyType::from_name(&name)
             .map_err(|_| Error::internal(format!("the host gave an unknown key type `{name}`")))
+    }
+
+    /// Its size in bits: an RSA modulus's, the curve's (256 for
+    /// Ed25519), or a secret key's length times 8 (an HMAC key's exact
+    /// length, however it was made).
+    pub fn bits(&self) -> u32 {
+        self.0.bits()
     }
 
     /// Whether it is a managed key.
@@ -355,10 +362,11 @@ impl Key {
         self.0.backup()
     }
 
-    /// BYOK export: `target` wrapped for this RSA key as [`Key::unwrap`]
-    /// takes it; 403 unless `target` has [`Permission::Export`].
-    pub fn wrap_key(&self, target: &Key, hash: HashAlgorithm) -> Result<Vec<u8>, Error> {
-        self.0.wrap_key(&target.0, hash)
+    /// BYOK export: this key wrapped for `destination`, an RSA public
+    /// key, as [`Key::unwrap`] takes it; 403 unless this key has
+    /// [`Permission::Export`].
+    pub fn wrap_for(&self, destination: &PublicKey, hash: HashAlgorithm) -> Result<Vec<u8>, Error> {
+        self.0.wrap_for(&destination.0, hash)
     }
 }
 

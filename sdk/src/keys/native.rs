@@ -151,6 +151,10 @@ impl Key {
         self.0.kind().name().to_owned()
     }
 
+    pub(crate) fn bits(&self) -> u32 {
+        self.0.kind().bits()
+    }
+
     pub(crate) fn is_managed(&self) -> bool {
         false
     }
@@ -271,10 +275,13 @@ impl Key {
         Ok(self.0.backup().map(|bytes| bytes.to_vec())?)
     }
 
-    pub(crate) fn wrap_key(&self, target: &Key, hash: HashAlgorithm) -> Result<Vec<u8>, Error> {
-        require(&target.0, Permission::Export)?;
-        let wrapping = self.public_key()?;
-        Ok(byok_wrap(&wrapping.0, &target.0, hash.into())?)
+    pub(crate) fn wrap_for(
+        &self,
+        destination: &PublicKey,
+        hash: HashAlgorithm,
+    ) -> Result<Vec<u8>, Error> {
+        require(&self.0, Permission::Export)?;
+        Ok(byok_wrap(&destination.0, &self.0, hash.into())?)
     }
 }
 

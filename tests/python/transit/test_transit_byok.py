@@ -116,6 +116,28 @@ def test_import_hmac_key(transit, name, wrapping_pem):
     assert out["hmac"] == "vault:v1:" + b64e(hmac.new(material, b"data", hashlib.sha384).digest())
 
 
+@pytest.mark.parametrize("size", [32, 45, 64])
+def test_imported_hmac_key_size_is_exact(transit, name, wrapping_pem, size):
+    """A key read shows an imported HMAC key's own length, also one that is
+    not a multiple of 8 (AES-KWP pads those)."""
+    n = name("imp")
+    r = transit.post(
+        f"keys/{n}/import", {"ciphertext": byok_wrap(wrapping_pem, os.urandom(size)), "type": "hmac"}
+    )
+    assert r.status in (200, 204), r
+    assert transit.read(n)["key_size"] == size
+
+
+def test_imported_hmac_key_shorter_than_32_bytes_refused(transit, name, wrapping_pem):
+    n = name("imp")
+    # 25 bytes: AES-KWP pads it to 32, which the wrapped length alone would pass.
+    r = transit.post(
+        f"keys/{n}/import", {"ciphertext": byok_wrap(wrapping_pem, os.urandom(25)), "type": "hmac"}
+    )
+    assert_error(r, bad_input(), "key size")
+    assert transit.get(f"keys/{n}").status == 404
+
+
 def test_import_refuses_existing_and_bad_material(transit, name, wrapping_pem):
     n = name()
     transit.create(n)

@@ -27,7 +27,7 @@ wasmtime::component::bindgen!({
         "coffer:engine/keys.[method]key.hmac": async | trappable,
         "coffer:engine/keys.[method]key.export": async | trappable,
         "coffer:engine/keys.[method]key.backup": async | trappable,
-        "coffer:engine/keys.[method]key.wrap-key": async | trappable,
+        "coffer:engine/keys.[method]key.wrap-for": async | trappable,
         "coffer:engine/keys.[method]public-key.verify": async | trappable,
         "coffer:engine/keys.[method]public-key.encrypt-oaep": async | trappable,
         default: trappable,

@@ -414,6 +414,14 @@ impl InstanceState {
         self.place(heavy, work).await
     }
 
+    /// The public key behind a handle (for `key.wrap-for`).
+    pub(crate) fn public_key_behind(
+        &self,
+        this: &Resource<PublicKeyHandle>,
+    ) -> wasmtime::Result<Arc<native::PublicKey>> {
+        Ok(Arc::clone(&self.table.get(this)?.0))
+    }
+
     /// Drops a public key handle.
     pub(crate) fn public_drop(&mut self, this: Resource<PublicKeyHandle>) -> wasmtime::Result<()> {
         self.table.delete(this)?;

@@ -20,7 +20,7 @@ use bindings::exports::coffer::engine::handler::{Description, Guest};
 struct Engine;
 
 impl Guest for Engine {
-    fn handle(_request: Request) -> Result<Response, Error> {
+    fn handle(_request: &Request) -> Result<Response, Error> {
         Err(Error::NotFound(String::new()))
     }
 

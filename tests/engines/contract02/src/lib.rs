@@ -243,7 +243,7 @@ fn use_key(name: &str, key: &Key, action: &str, body: &Fields) -> Result<serde_j
         }
         "wrap" => {
             let target = stored_key(&body.text("target")?)?;
-            json!({ "wrapped": hex(&key.wrap_key(&target, "sha2-256")?) })
+            json!({ "wrapped": hex(&target.wrap_for(&key.public_key()?, "sha2-256")?) })
         }
         "unwrap" => {
             let unwrapped = Key::unwrap(
@@ -315,7 +315,7 @@ fn query(request: &Request, name: &str) -> Option<String> {
 }
 
 impl Guest for Engine {
-    fn handle(request: Request) -> Result<Response, Error> {
+    fn handle(request: &Request) -> Result<Response, Error> {
         let path = request.path();
         let op = request.operation();
         let segments: Vec<&str> = path.split('/').collect();
@@ -330,7 +330,7 @@ impl Guest for Engine {
                 warnings: Vec::new(),
                 headers: vec![("cache-control".into(), "max-age=60".into())],
             }),
-            (["public", "whoami"] | ["whoami"], _) => Ok(whoami(&request)),
+            (["public", "whoami"] | ["whoami"], _) => Ok(whoami(request)),
             (["root", _], _) => Ok(data(200, json!({ "sudo": true }), Vec::new())),
             (["echo"], Operation::Create | Operation::Update) => {
                 let content_type = request.content_type();
@@ -395,8 +395,8 @@ impl Guest for Engine {
                 Ok(data(200, json!({}), Vec::new()))
             }
             (["items"] | ["items", ""], Operation::List) => {
-                let after = query(&request, "after").unwrap_or_default();
-                let limit = query(&request, "limit")
+                let after = query(request, "after").unwrap_or_default();
+                let limit = query(request, "limit")
                     .map(|l| l.parse::<u32>())
                     .transpose()
                     .map_err(|e| Error::InvalidRequest(format!("limit: {e}")))?
@@ -414,7 +414,7 @@ impl Guest for Engine {
                 Ok(data(200, json!({ "generated": true }), Vec::new()))
             }
             (["kms", name], Operation::Create | Operation::Update) => {
-                let body = Fields::of(&request)?;
+                let body = Fields::of(request)?;
                 let permissions = body.strings("permissions");
                 let key_type = body.text("type")?;
                 let key = match body.hex_opt("import")? {
@@ -430,12 +430,12 @@ impl Guest for Engine {
             }
             (["kms", name, action], Operation::Create | Operation::Update) => {
                 let key = stored_key(name)?;
-                let body = Fields::of(&request)?;
+                let body = Fields::of(request)?;
                 Ok(data(200, use_key(name, &key, action, &body)?, Vec::new()))
             }
             (["managed", name, "sign"], Operation::Create | Operation::Update) => {
                 let key = Key::managed(name)?;
-                let body = Fields::of(&request)?;
+                let body = Fields::of(request)?;
                 let signature = key.sign(&body.hex("message")?, &body.sign_options())?;
                 let spki = key.public_key()?.export("spki-der")?;
                 Ok(data(
@@ -451,7 +451,7 @@ impl Guest for Engine {
             }
             (["managed", name, action], Operation::Create | Operation::Update) => {
                 let key = Key::managed(name)?;
-                let body = Fields::of(&request)?;
+                let body = Fields::of(request)?;
                 Ok(data(200, use_key(name, &key, action, &body)?, Vec::new()))
             }
             _ => Err(Error::NotFound(String::new())),

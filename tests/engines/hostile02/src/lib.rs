@@ -126,7 +126,7 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
         report.insert(name.to_string(), value);
     };
 
-    // Export, backup and wrap-key without the permission.
+    // Export, backup and wrap-for without the permission.
     let aes = Key::generate("aes256-gcm96", None, &none())?;
     note("export-without-export", leak(&aes.export("raw")));
     let ed = Key::generate("ed25519", None, &none())?;
@@ -141,8 +141,8 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
     );
     let rsa = Key::generate("rsa-2048", None, &none())?;
     note(
-        "wrap-key-of-an-unexportable-target",
-        leak(&rsa.wrap_key(&aes, "sha2-256")),
+        "wrap-for-of-an-unexportable-key",
+        leak(&aes.wrap_for(&rsa.public_key()?, "sha2-256")),
     );
     // Permissions widen only in a client's create or update.
     note("permit-in-a-read", outcome(&aes.permit("export")));
@@ -277,8 +277,8 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
             note("managed-derive", outcome(&shared.derive(b"tenant")));
             note("managed-permissions", json!(shared.permissions()));
             note(
-                "wrap-key-of-a-managed-target",
-                leak(&rsa.wrap_key(&shared, "sha2-256")),
+                "wrap-for-of-a-managed-key",
+                leak(&shared.wrap_for(&rsa.public_key()?, "sha2-256")),
             );
         }
         Err(e) => note("managed-shared", failed(&e)),
@@ -315,7 +315,7 @@ fn attacks(foreign: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
 }
 
 impl Guest for Engine {
-    fn handle(request: Request) -> Result<Response, Error> {
+    fn handle(request: &Request) -> Result<Response, Error> {
         let path = request.path();
         let op = request.operation();
         let segments: Vec<&str> = path.split('/').collect();
@@ -325,7 +325,7 @@ impl Guest for Engine {
                 Ok(data(json!({ "blob": hex(&key.seal()?) })))
             }
             (["attacks"], Operation::Read) => {
-                let foreign = query(&request, "foreign").map(|h| unhex(&h)).transpose()?;
+                let foreign = query(request, "foreign").map(|h| unhex(&h)).transpose()?;
                 Ok(data(Value::Object(attacks(foreign)?)))
             }
             (["permit"] | ["public", "permit"], Operation::Create | Operation::Update) => {

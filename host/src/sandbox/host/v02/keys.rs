@@ -15,7 +15,7 @@
 //!   unauthenticated request). Outside a call (an engine's `describe`),
 //!   `open`, `seal` and `managed` answer `unavailable`;
 //! - the key-bytes rule: bytes leave only through `export`, `backup` and
-//!   `wrap-key`, each after its permission check (`permission-denied`
+//!   `wrap-for`, each after its permission check (`permission-denied`
 //!   without it; a managed key never). Nothing else returns key material;
 //! - where each operation runs: [`KeyHandle::cost`] (or `cost_of` for a
 //!   key not made yet) decides, as in `host/crypto.rs`: RSA and P-521 work,
@@ -376,6 +376,10 @@ impl HostKey for InstanceState {
         Ok(self.held(&this)?.handle().kind().name().to_string())
     }
 
+    fn size(&mut self, this: Resource<KeyData>) -> wasmtime::Result<u32> {
+        Ok(self.held(&this)?.handle().kind().bits())
+    }
+
     fn is_managed(&mut self, this: Resource<KeyData>) -> wasmtime::Result<bool> {
         Ok(matches!(self.held(&this)?, Held::Managed(_)))
     }
@@ -555,25 +559,20 @@ impl HostKey for InstanceState {
         Ok(backup.map_err(invalid))
     }
 
-    async fn wrap_key(
+    async fn wrap_for(
         &mut self,
         this: Resource<KeyData>,
-        target: Resource<KeyData>,
+        destination: Resource<PublicKeyHandle>,
         hash: String,
     ) -> Answer<Vec<u8>> {
-        let wrapping = self.held(&this)?.handle();
-        let target = self.held(&target)?;
+        let held = self.held(&this)?;
+        let public = self.public_key_behind(&destination)?;
         let hash = parsed!(hash_algorithm(&hash));
-        let target = Arc::clone(parsed!(target.permitted(Permission::Export)));
-        let Some(public) = wrapping.public_key() else {
-            return Ok(Err(Error::InvalidRequest(format!(
-                "a {} key cannot wrap keys for transport: only RSA keys do",
-                wrapping.kind()
-            ))));
-        };
+        let key = Arc::clone(parsed!(held.permitted(Permission::Export)));
+        // An ECDSA or Ed25519 destination is refused by `byok_wrap`.
         let heavy = cost_of(public.key_type(), Operation::Encrypt, 0) != Cost::Light;
         let wrapped = self
-            .place(heavy, move || byok_wrap(&public, &target, hash))
+            .place(heavy, move || byok_wrap(&public, &key, hash))
             .await?;
         Ok(wrapped.map_err(invalid))
     }
