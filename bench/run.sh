@@ -36,6 +36,9 @@
 #   bench/run.sh                  # 5 s per KV run, 3 s per Transit run
 #   BENCH_DURATION=10 bench/run.sh
 #   BENCH_TRANSIT=0 bench/run.sh  # KV only
+#   BENCH_TRANSIT_ONLY='b1000' bench/run.sh  # only the Transit scenarios
+#                                 # whose names match (grep -E); the others
+#                                 # are neither run nor reported
 #   bench/run.sh --no-write       # print only, leave BENCHMARKS.md alone
 #   BENCH_SKIP_BUILD=1 bench/run.sh   # use the release binaries already built
 #   BENCH_BASELINE=/path/to/old/coffer bench/run.sh   # A/B, see below
@@ -365,6 +368,15 @@ if [[ "$TRANSIT" == 1 ]]; then
     for target in floor "${COFFERS[@]}" openbao; do
         python3 bench/transit.py "$target" "${ADDRS[$target]}" "$TOKEN" "$WORK"
     done
+    # The scenario list every loop below and the report read.
+    if [[ -n "${BENCH_TRANSIT_ONLY:-}" ]]; then
+        grep -E "^[^ ]*(${BENCH_TRANSIT_ONLY})[^ ]* " "$WORK/transit-floor.txt" >"$WORK/transit-only.txt" || true
+        if [[ ! -s "$WORK/transit-only.txt" ]]; then
+            say "BENCH_TRANSIT_ONLY=$BENCH_TRANSIT_ONLY matches no scenario"
+            exit 2
+        fi
+        mv "$WORK/transit-only.txt" "$WORK/transit-floor.txt"
+    fi
     for c in "$CONNECTIONS" 1; do
         while read -r scenario path _; do
             run_transit floor 1 "$scenario" "$path" "$c"
