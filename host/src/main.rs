@@ -4,6 +4,12 @@ use clap::Parser;
 
 use coffer_host::config::{Cli, Command, Config};
 
+/// mimalloc, not the system's malloc: glibc's returns a large freed buffer
+/// to the kernel and maps the next one afresh, which cost a 5.5 MB batch
+/// request about 4,000 page faults (ARCHITECTURE.md, "Memory").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let level = std::env::var("COFFER_LOG")
