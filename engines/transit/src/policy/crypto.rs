@@ -822,32 +822,17 @@ mod tests {
         assert!(out[4].is_err());
         let cts: Vec<String> = [0, 1, 3].iter().map(|i| out[*i].clone().unwrap()).collect();
         assert!(cts[0].starts_with("vault:v2:") && cts[1].starts_with("vault:v1:"));
+        let sealed = |ciphertext, context| ToDecrypt {
+            ciphertext,
+            context,
+            aad: b"",
+        };
         let back = l.decrypt_all(&[
-            ToDecrypt {
-                ciphertext: &cts[0],
-                context: b"a",
-                aad: b"",
-            },
-            ToDecrypt {
-                ciphertext: &cts[1],
-                context: b"b",
-                aad: b"",
-            },
-            ToDecrypt {
-                ciphertext: "vault:v1:AAAA",
-                context: b"b",
-                aad: b"",
-            },
-            ToDecrypt {
-                ciphertext: &cts[2],
-                context: b"a",
-                aad: b"",
-            },
-            ToDecrypt {
-                ciphertext: &cts[2],
-                context: b"b",
-                aad: b"",
-            },
+            sealed(&cts[0], b"a"),
+            sealed(&cts[1], b"b"),
+            sealed("vault:v1:AAAA", b"b"),
+            sealed(&cts[2], b"a"),
+            sealed(&cts[2], b"b"),
         ]);
         assert_eq!(back[0], Ok((b"one".to_vec(), 2)));
         assert_eq!(back[1], Ok((b"two".to_vec(), 1)));
