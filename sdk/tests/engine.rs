@@ -581,3 +581,66 @@ fn flattened_fields_are_read_from_the_same_request() {
         .unwrap();
     assert_eq!(r.data_value().unwrap(), &json!("#y"));
 }
+
+/// A second flattened group for [`two_flattened_structs_fill_their_own_fields`].
+#[derive(Fields)]
+struct Output {
+    /// An output format.
+    #[field(default = "pem")]
+    format: String,
+}
+
+#[derive(Fields)]
+struct TwoGroups {
+    /// The text group.
+    #[field(flatten)]
+    item: Item,
+    /// The output group.
+    #[field(flatten)]
+    out: Output,
+}
+
+#[derive(Fields)]
+struct Clash {
+    /// Declared here and in `Item`.
+    text: String,
+    /// Declares `text` again.
+    #[field(flatten)]
+    item: Item,
+}
+
+#[test]
+fn two_flattened_structs_fill_their_own_fields() {
+    let both = |_: &mut Ctx<'_>, f: TwoGroups| -> Result<Response, Error> {
+        Ok(Response::data(json!([f.item.text, f.out.format])))
+    };
+    let e = Engine::new().path(Path::new("two/{text}").update(both));
+    assert_paths_valid(&e);
+    let names: Vec<&str> = e.paths()[0]
+        .fields(Operation::Update)
+        .unwrap()
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["text", "format"]);
+    let mut t = TestEngine::new(e);
+    let r = t.write("two/a", json!({"format": "der"})).unwrap();
+    assert_eq!(r.data_value().unwrap(), &json!(["a", "der"]));
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+    let r = t.write("two/b", json!({})).unwrap();
+    assert_eq!(r.data_value().unwrap(), &json!(["b", "pem"]));
+
+    // A name declared both here and in a flattened struct is a declaration
+    // problem, which the path check reports.
+    let clash = |_: &mut Ctx<'_>, _: Clash| -> Result<Response, Error> { Ok(Response::none()) };
+    let problems = <Clash as coffer_sdk::Fields>::declaration_problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"text\" is declared twice")),
+        "{problems:?}"
+    );
+    let e = Engine::new().path(Path::new("clash").update(clash));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assert_paths_valid(&e)));
+    assert!(caught.is_err(), "assert_paths_valid reports the clash");
+}

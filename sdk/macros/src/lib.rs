@@ -13,7 +13,7 @@ use syn::{Attribute, Data, DeriveInput, Expr, Fields as SynFields, ItemFn, LitSt
 /// Derives `coffer_sdk::Fields` for a struct with named fields (or a unit
 /// struct). Field attributes: `#[field(required)]`, `#[field(default =
 /// <json literal>)]`, `#[field(rename = "wire_name")]`; doc comments become
-/// descriptions. `#[field(flatten)]` on one field whose type is itself
+/// descriptions. `#[field(flatten)]` on fields whose types are themselves
 /// `Fields` reads that struct's fields from the same request, as if they
 /// were declared here (a batch item and the single request then share one
 /// declaration).
@@ -175,7 +175,7 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let mut wires = Vec::new();
     let mut slots = Vec::new();
     let mut types = Vec::new();
-    let mut flat: Option<(syn::Ident, Type)> = None;
+    let mut flats: Vec<(syn::Ident, Type)> = Vec::new();
     for (index, field) in named.into_iter().enumerate() {
         let Some(ident) = &field.ident else {
             return Err(syn::Error::new(field.span(), "field has no name"));
@@ -189,13 +189,7 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                     "a flattened field takes no other field attribute",
                 ));
             }
-            if flat.is_some() {
-                return Err(syn::Error::new(
-                    ident.span(),
-                    "only one field can be flattened",
-                ));
-            }
-            flat = Some((ident.clone(), ty.clone()));
+            flats.push((ident.clone(), ty.clone()));
             continue;
         }
         let wire = attrs.rename.clone().unwrap_or_else(|| {
@@ -269,19 +263,25 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let own = wires.len();
     let indexes: Vec<usize> = (0..slots.len()).collect();
     let private = quote!(::coffer_sdk::__private);
-    // A flattened struct's fields follow this one's in the names (so that
-    // its keys are known) and are gathered into a JSON object, read as
-    // that struct once the body is done (captures and query filled in).
-    let (schema_fn, names_def, flat_slot, flat_arm, flat_fill, flat_problems) = match &flat {
-        None => (
+    // Flattened structs' fields follow this one's in the names (so that
+    // their keys are known), each gathered into a JSON object of its own
+    // and read as that struct once the body is done (captures and query
+    // filled in). `OWNERS[i]` says which flattened struct name `i` feeds.
+    let (schema_fn, names_def, flat_slot, flat_arm, flat_fill, flat_problems) = if flats.is_empty()
+    {
+        (
             quote!(::std::vec![#(#schema),*]),
             quote!(const NAMES: &[&str] = &[#(#wires),*];),
             quote!(),
             quote!(),
             quote!(),
             quote!(),
-        ),
-        Some((ident, outer)) => {
+        )
+    } else {
+        let count = flats.len();
+        let mut inner_types = Vec::new();
+        let mut schema_extends = Vec::new();
+        for (k, (ident, outer)) in flats.iter().enumerate() {
             // `Option<T>`: none when the request gives none of T's fields
             // (a batch request, whose items are T), and then none of them
             // is required.
@@ -289,11 +289,11 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 Some(inner) => (
                     inner.clone(),
                     quote! {
-                        if __flat.is_empty() {
+                        if __flats[#k].is_empty() {
                             ::core::option::Option::None
                         } else {
                             ::core::option::Option::Some(
-                                <#inner as ::coffer_sdk::Fields>::from_fields(&__flat)?,
+                                <#inner as ::coffer_sdk::Fields>::from_fields(&__flats[#k])?,
                             )
                         }
                     },
@@ -306,55 +306,80 @@ fn fields_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 ),
                 None => (
                     outer.clone(),
-                    quote!(<#outer as ::coffer_sdk::Fields>::from_fields(&__flat)?),
+                    quote!(<#outer as ::coffer_sdk::Fields>::from_fields(&__flats[#k])?),
                     quote!(schema.extend(<#outer as ::coffer_sdk::Fields>::schema());),
                 ),
             };
             finish.push(quote!(#ident: #value));
-            (
-                quote!({
-                    let mut schema = ::std::vec![#(#schema),*];
-                    #schema_extend
-                    schema
-                }),
-                quote! {
-                    static ALL_NAMES: ::std::sync::OnceLock<::std::vec::Vec<&'static str>> =
-                        ::std::sync::OnceLock::new();
-                    let NAMES: &'static [&'static str] = ALL_NAMES
-                        .get_or_init(|| {
-                            let mut names: ::std::vec::Vec<&'static str> = ::std::vec![#(#wires),*];
-                            names.extend(
-                                <#ty as ::coffer_sdk::Fields>::schema().iter().map(|f| f.name),
-                            );
-                            names
-                        })
-                        .as_slice();
+            inner_types.push(ty);
+            schema_extends.push(schema_extend);
+        }
+        let ks: Vec<usize> = (0..count).collect();
+        (
+            quote!({
+                let mut schema = ::std::vec![#(#schema),*];
+                #(#schema_extends)*
+                schema
+            }),
+            quote! {
+                static ALL_NAMES: ::std::sync::OnceLock<(
+                    ::std::vec::Vec<&'static str>,
+                    ::std::vec::Vec<usize>,
+                )> = ::std::sync::OnceLock::new();
+                let (NAMES, OWNERS): (&'static [&'static str], &'static [usize]) = {
+                    let all = ALL_NAMES.get_or_init(|| {
+                        let mut names: ::std::vec::Vec<&'static str> = ::std::vec![#(#wires),*];
+                        let mut owners: ::std::vec::Vec<usize> = ::std::vec![usize::MAX; #own];
+                        #(
+                            for f in <#inner_types as ::coffer_sdk::Fields>::schema() {
+                                names.push(f.name);
+                                owners.push(#ks);
+                            }
+                        )*
+                        (names, owners)
+                    });
+                    (all.0.as_slice(), all.1.as_slice())
+                };
+            },
+            quote! {
+                let mut __flats: [#private::serde_json::Map<::std::string::String, #private::serde_json::Value>; #count] =
+                    ::core::array::from_fn(|_| #private::serde_json::Map::new());
+            },
+            quote! {
+                #private::Key::Field(i) if i >= #own => match (NAMES.get(i), OWNERS.get(i)) {
+                    (::core::option::Option::Some(name), ::core::option::Option::Some(k)) if *k < #count => {
+                        let value: #private::serde_json::Value = map.next_value()?;
+                        __flats[*k].insert((*name).to_owned(), value);
+                    }
+                    _ => rules.skip(&mut map, #private::Key::Field(i))?,
                 },
-                quote! {
-                    let mut __flat = #private::serde_json::Map::new();
-                },
-                quote! {
-                    #private::Key::Field(i) if i >= #own => match NAMES.get(i) {
-                        ::core::option::Option::Some(name) => {
-                            let value: #private::serde_json::Value = map.next_value()?;
-                            __flat.insert((*name).to_owned(), value);
-                        }
-                        ::core::option::Option::None => rules.skip(&mut map, #private::Key::Field(i))?,
-                    },
-                },
-                quote! {
-                    for field in <#ty as ::coffer_sdk::Fields>::schema() {
-                        let present = __flat.contains_key(field.name);
+            },
+            quote! {
+                #(
+                    for field in <#inner_types as ::coffer_sdk::Fields>::schema() {
+                        let present = __flats[#ks].contains_key(field.name);
                         if let ::core::option::Option::Some(value) = rules.fill(field.name, present) {
-                            __flat.insert(field.name.to_owned(), value);
+                            __flats[#ks].insert(field.name.to_owned(), value);
                         }
                     }
-                },
-                quote! {
-                    problems.extend(<#ty as ::coffer_sdk::Fields>::declaration_problems());
-                },
-            )
-        }
+                )*
+            },
+            quote! {
+                #(
+                    problems.extend(<#inner_types as ::coffer_sdk::Fields>::declaration_problems());
+                )*
+                // A name declared twice would reach only its first owner.
+                let schema = <Self as ::coffer_sdk::Fields>::schema();
+                for (i, f) in schema.iter().enumerate() {
+                    if schema[..i].iter().any(|g| g.name == f.name) {
+                        problems.push(::std::format!(
+                            "field {:?} is declared twice (here and in a flattened struct)",
+                            f.name
+                        ));
+                    }
+                }
+            },
+        )
     };
     let construct = match &data.fields {
         SynFields::Unit => quote!(Self),
