@@ -24,6 +24,10 @@ pub const BUILTINS: &[Builtin] = &[
             "/coffer_engine_transit.wasm"
         )),
     },
+    Builtin {
+        name: "pki",
+        wasm: include_bytes!(concat!(env!("COFFER_WASM_DIR"), "/coffer_engine_pki.wasm")),
+    },
 ];
 
 /// The built-in engine of that name.

@@ -1,0 +1,556 @@
+//! Issuing under a role and signing: `issue/:role` (a new key and its
+//! certificate), `sign/:role` (a client's CSR), `sign-verbatim(/:role)`,
+//! `root/sign-intermediate` and `root/sign-self-issued`, each also under
+//! `issuer/:ref/...` to pick the issuer.
+
+use coffer_sdk::prelude::*;
+use serde_json::{json, Value};
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints};
+
+use crate::alg::RoleKeyType;
+use crate::bundle::{self, NameFields, OutputFields, SigningIssuer, SubjectFields};
+use crate::certs;
+use crate::csr;
+use crate::roles::{self, Role};
+use crate::verify::spki_key_type;
+use crate::x509::{self, Parsed};
+
+/// `issue/:role` and `issuer/:ref/issue/:role`.
+pub fn issue_paths() -> [Path; 2] {
+    [
+        Path::new("issue/{role}").update(issue),
+        Path::new("issuer/{issuer_ref}/issue/{role}").update(issue),
+    ]
+    .map(|p| p.synopsis("Request a certificate using a certain role with the provided details."))
+}
+
+/// `sign/:role` and `issuer/:ref/sign/:role`.
+pub fn sign_paths() -> [Path; 2] {
+    [
+        Path::new("sign/{role}").update(sign),
+        Path::new("issuer/{issuer_ref}/sign/{role}").update(sign),
+    ]
+    .map(|p| p.synopsis("Request certificates using a certain role with the provided details."))
+}
+
+/// `sign-verbatim(/:role)` and its `issuer/:ref/` forms.
+pub fn verbatim_paths() -> [Path; 2] {
+    [
+        Path::new("sign-verbatim/{role?}").update(verbatim),
+        Path::new("issuer/{issuer_ref}/sign-verbatim/{role?}").update(verbatim),
+    ]
+    .map(|p| p.synopsis("Request certificates using the provided CSR as it is."))
+}
+
+/// `root/sign-intermediate` and `issuer/:ref/sign-intermediate`.
+pub fn intermediate_paths() -> [Path; 2] {
+    [
+        Path::new("root/sign-intermediate").update(sign_intermediate),
+        Path::new("issuer/{issuer_ref}/sign-intermediate").update(sign_intermediate),
+    ]
+    .map(|p| p.synopsis("Issue an intermediate CA certificate based on the provided CSR."))
+}
+
+/// `root/sign-self-issued` and `issuer/:ref/sign-self-issued`.
+pub fn self_issued_paths() -> [Path; 2] {
+    [
+        Path::new("root/sign-self-issued").update(sign_self_issued),
+        Path::new("issuer/{issuer_ref}/sign-self-issued").update(sign_self_issued),
+    ]
+    .map(|p| p.synopsis("Re-sign a self-issued CA certificate with this issuer."))
+}
+
+#[derive(Fields)]
+struct Issue {
+    /// The role.
+    role: String,
+    /// The issuer (from the path; else the role's).
+    issuer_ref: Option<String>,
+    #[field(flatten)]
+    names: NameFields,
+    #[field(flatten)]
+    out: OutputFields,
+}
+
+#[derive(Fields)]
+struct Sign {
+    /// The role.
+    role: String,
+    /// The issuer (from the path; else the role's).
+    issuer_ref: Option<String>,
+    /// The PEM CSR.
+    #[field(required)]
+    csr: String,
+    #[field(flatten)]
+    names: NameFields,
+    #[field(flatten)]
+    out: OutputFields,
+}
+
+#[derive(Fields)]
+struct Verbatim {
+    /// An optional role (its limits apply).
+    role: Option<String>,
+    /// The issuer.
+    issuer_ref: Option<String>,
+    /// The PEM CSR.
+    #[field(required)]
+    csr: String,
+    /// Key usages.
+    #[field(default = "DigitalSignature,KeyAgreement,KeyEncipherment")]
+    key_usage: CommaList,
+    /// Extended key usages.
+    ext_key_usage: CommaList,
+    /// Extended key usage OIDs.
+    ext_key_usage_oids: CommaList,
+    #[field(flatten)]
+    out: OutputFields,
+}
+
+#[derive(Fields)]
+struct SignIntermediate {
+    /// The issuer.
+    issuer_ref: Option<String>,
+    /// The PEM CSR.
+    #[field(required)]
+    csr: String,
+    #[field(flatten)]
+    names: NameFields,
+    #[field(flatten)]
+    subject: SubjectFields,
+    #[field(flatten)]
+    out: OutputFields,
+    /// Path length limit; -1 for none.
+    #[field(default = -1)]
+    max_path_length: i64,
+    /// Use the CSR's subject and extensions instead of the request's.
+    use_csr_values: bool,
+    /// Hash of the signature (0: automatic).
+    #[field(default = 0)]
+    signature_bits: u32,
+    /// RSA-PSS signatures.
+    use_pss: bool,
+    /// DNS domains the new CA may issue for (name constraints).
+    permitted_dns_domains: CommaList,
+    /// Backdating of notBefore.
+    #[field(default = 30)]
+    not_before_duration: DurationSeconds,
+}
+
+#[derive(Fields)]
+struct SelfIssued {
+    /// The issuer.
+    issuer_ref: Option<String>,
+    /// The self-issued CA certificate (PEM).
+    #[field(required)]
+    certificate: String,
+    /// Refuse a certificate whose algorithm differs from the issuer's.
+    require_matching_certificate_algorithms: bool,
+}
+
+fn issuer_ref<'a>(given: &'a Option<String>, role: &'a Role) -> &'a str {
+    given
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&role.issuer_ref)
+}
+
+/// Builds, signs, stores (unless `no_store`) and answers a leaf.
+#[allow(clippy::too_many_arguments)]
+fn finish_leaf(
+    ctx: &mut Ctx<'_>,
+    role: &Role,
+    si: &SigningIssuer,
+    requested: bundle::Requested,
+    spki: x509_cert::spki::SubjectPublicKeyInfoOwned,
+    out: &OutputFields,
+    subject_serial: Option<&str>,
+    private_key: Option<(String, String)>,
+) -> Result<Response, Error> {
+    let now = ctx.now().seconds;
+    let (not_before, not_after, warning) = bundle::validity(
+        now,
+        role,
+        out,
+        Some(&si.cert),
+        &si.entry.leaf_not_after_behavior,
+    )?;
+    let subject = bundle::subject(role, &requested.cn, subject_serial);
+    let urls = bundle::urls_for(ctx, &si.entry)?;
+    let mut t = bundle::template(
+        crate::serial::random()?,
+        &subject,
+        spki,
+        not_before,
+        not_after,
+        requested.sans,
+        urls,
+    )?;
+    let (ku, eku) = bundle::usages(role)?;
+    t.key_usage = ku;
+    t.ext_key_usage = eku;
+    t.basic_constraints_for_leaf = role.basic_constraints_valid_for_non_ca;
+    t.policies = role
+        .policy_identifiers
+        .iter()
+        .filter_map(|o| der::asn1::ObjectIdentifier::new(o).ok())
+        .collect();
+    let cert = bundle::sign_with(&t, &si.issuer(role.signature_bits, role.use_pss)?)?;
+    if !role.no_store {
+        certs::store(ctx, &cert)?;
+    }
+    let data = bundle::issued_response(ctx, &cert, &si.entry, out, private_key)?;
+    let mut r = Response::data(Value::Object(data));
+    if let Some(w) = warning {
+        r = r.with_warning(w);
+    }
+    Ok(r)
+}
+
+fn issue(ctx: &mut Ctx<'_>, f: Issue) -> Result<Response, Error> {
+    let role = roles::require(ctx, &f.role)?;
+    let Some(kind) = role.key_type.pki() else {
+        return Err(Error::invalid(
+            "role key type \"any\" not allowed for issuing certificates, only signing",
+        ));
+    };
+    let si = SigningIssuer::load(ctx, issuer_ref(&f.issuer_ref, &role))?;
+    let cn = f.names.common_name.clone().unwrap_or_default();
+    let requested = bundle::requested(&f.names, cn, &[])?;
+    bundle::check_names(&role, &requested)?;
+    let key = bundle::generate_key(kind, role.key_bits, true)?;
+    let spki = {
+        use der::Decode;
+        let der = key
+            .public_key()?
+            .export(coffer_sdk::crypto::PublicKeyFormat::SpkiDer)?;
+        x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(&der)
+            .map_err(|e| Error::internal(e.to_string()))?
+    };
+    let pk = bundle::private_key_out(&key, f.out.format()?, f.out.private_key_format)?;
+    finish_leaf(
+        ctx,
+        &role,
+        &si,
+        requested,
+        spki,
+        &f.out,
+        f.names.serial_number.as_deref(),
+        Some(pk),
+    )
+}
+
+/// Checks a CSR's key against the role's `key_type` and `key_bits`.
+fn check_csr_key(role: &Role, req: &csr::Request) -> Result<(), Error> {
+    let t = spki_key_type(&req.req.info.public_key)?;
+    let (kind, bits) = crate::alg::pki_key_type(t)
+        .ok_or_else(|| Error::invalid("unsupported key type in the CSR"))?;
+    if role.key_type == RoleKeyType::Any {
+        return Ok(());
+    }
+    if role.key_type.pki() != Some(kind) {
+        return Err(Error::invalid(format!(
+            "role requires keys of type {} but the CSR has a key of type {}",
+            role.key_type,
+            bundle::kind_name(kind)
+        )));
+    }
+    if kind != crate::alg::PkiKeyType::Ed25519 && role.key_bits > 0 && bits < role.key_bits {
+        return Err(Error::invalid(format!(
+            "role requires a minimum of a {}-bit key, but CSR's key is {bits} bits",
+            role.key_bits
+        )));
+    }
+    if kind == crate::alg::PkiKeyType::Ec && role.key_bits > 0 && bits != role.key_bits {
+        return Err(Error::invalid(format!(
+            "role requires a P-{} key, but CSR's key is P-{bits}",
+            role.key_bits
+        )));
+    }
+    Ok(())
+}
+
+fn sign(ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
+    let role = roles::require(ctx, &f.role)?;
+    let si = SigningIssuer::load(ctx, issuer_ref(&f.issuer_ref, &role))?;
+    let req = csr::Request::parse(&f.csr)?;
+    check_csr_key(&role, &req)?;
+    let csr_cn = req.common_name();
+    let cn = if role.use_csr_common_name && !csr_cn.is_empty() {
+        csr_cn
+    } else {
+        f.names.common_name.clone().unwrap_or_default()
+    };
+    let mut requested = bundle::requested(&f.names, cn, &[])?;
+    if role.use_csr_sans {
+        let from_csr = req.sans();
+        for d in from_csr.dns {
+            if !requested.sans.dns.contains(&d) {
+                requested.sans.dns.push(d);
+            }
+        }
+        for e in from_csr.emails {
+            if !requested.sans.emails.contains(&e) {
+                requested.sans.emails.push(e);
+            }
+        }
+        for ip in from_csr.ips {
+            if !requested.sans.ips.contains(&ip) {
+                requested.sans.ips.push(ip);
+            }
+        }
+        requested.sans.uris.extend(from_csr.uris);
+    }
+    bundle::check_names(&role, &requested)?;
+    let spki = req.req.info.public_key.clone();
+    finish_leaf(
+        ctx,
+        &role,
+        &si,
+        requested,
+        spki,
+        &f.out,
+        f.names.serial_number.as_deref(),
+        None,
+    )
+}
+
+/// A role for `sign-verbatim` without one: any name, any key.
+fn verbatim_role(f: &Verbatim) -> Result<Role, Error> {
+    let base = json!({
+        "allow_any_name": true, "allow_bare_domains": false, "allow_glob_domains": false,
+        "allow_globs_in_identity_templates": false, "allow_ip_sans": true,
+        "allow_localhost": true, "allow_subdomains": false, "allow_token_displayname": false,
+        "allow_wildcard_certificates": true, "allowed_domains": [],
+        "allowed_domains_template": false, "allowed_ip_sans_cidr": [],
+        "allowed_other_sans": ["*"], "allowed_serial_numbers": [], "allowed_uri_sans": ["*"],
+        "allowed_uri_sans_template": false, "allowed_user_ids": [],
+        "basic_constraints_valid_for_non_ca": false, "client_flag": false,
+        "cn_validations": ["disabled"], "code_signing_flag": false, "country": [],
+        "email_protection_flag": false, "enforce_hostnames": false,
+        "ext_key_usage": f.ext_key_usage.0, "ext_key_usage_oids": f.ext_key_usage_oids.0,
+        "generate_lease": false, "issuer_ref": "default", "key_bits": 0, "key_type": "any",
+        "key_usage": f.key_usage.0, "locality": [], "max_ttl": 0, "no_store": false,
+        "not_after": "", "not_after_bound": "permit", "not_before": "",
+        "not_before_bound": "permit", "not_before_duration": 30, "organization": [], "ou": [],
+        "policy_identifiers": [], "postal_code": [], "province": [], "require_cn": false,
+        "server_flag": false, "signature_bits": 0, "street_address": [], "ttl": 0,
+        "use_csr_common_name": true, "use_csr_sans": true, "use_pss": false
+    });
+    serde_json::from_value(base).map_err(|e| Error::internal(e.to_string()))
+}
+
+fn verbatim(ctx: &mut Ctx<'_>, f: Verbatim) -> Result<Response, Error> {
+    let named = match f.role.as_deref().filter(|r| !r.is_empty()) {
+        Some(name) => Some(roles::require(ctx, name)?),
+        None => None,
+    };
+    let mut role = verbatim_role(&f)?;
+    if let Some(r) = &named {
+        role.ttl = r.ttl;
+        role.max_ttl = r.max_ttl;
+        role.no_store = r.no_store;
+        role.issuer_ref = r.issuer_ref.clone();
+        role.signature_bits = r.signature_bits;
+        role.use_pss = r.use_pss;
+    }
+    let si = SigningIssuer::load(ctx, issuer_ref(&f.issuer_ref, &role))?;
+    let req = csr::Request::parse(&f.csr)?;
+    let bc_oid = <BasicConstraints as der::oid::AssociatedOid>::OID;
+    let asked_bc = req.extensions().iter().any(|e| e.extn_id == bc_oid);
+    let now = ctx.now().seconds;
+    let (not_before, not_after, warning) = bundle::validity(
+        now,
+        &role,
+        &f.out,
+        Some(&si.cert),
+        &si.entry.leaf_not_after_behavior,
+    )?;
+    let urls = bundle::urls_for(ctx, &si.entry)?;
+    let (ku, eku) = bundle::usages(&role)?;
+    let t = x509::Template {
+        serial: crate::serial::random()?,
+        subject: req.req.info.subject.clone(),
+        spki: req.req.info.public_key.clone(),
+        not_before,
+        not_after,
+        is_ca: false,
+        max_path_length: -1,
+        basic_constraints_for_leaf: false,
+        key_usage: ku,
+        ext_key_usage: eku,
+        sans: x509::Sans::default(),
+        policies: Vec::new(),
+        permitted_dns_domains: Vec::new(),
+        urls,
+        extra: req
+            .extensions()
+            .into_iter()
+            .filter(|e| e.extn_id != <BasicConstraints as der::oid::AssociatedOid>::OID)
+            .collect(),
+    };
+    let cert = bundle::sign_with(&t, &si.issuer(role.signature_bits, role.use_pss)?)?;
+    if !role.no_store {
+        certs::store(ctx, &cert)?;
+    }
+    let data = bundle::issued_response(ctx, &cert, &si.entry, &f.out, None)?;
+    let mut r = Response::data(Value::Object(data));
+    if let Some(w) = warning {
+        r = r.with_warning(w);
+    }
+    if asked_bc {
+        r = r.with_warning(
+            "specified CSR contained a Basic Constraints extension that was ignored during issuance",
+        );
+    }
+    Ok(r)
+}
+
+fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response, Error> {
+    let reference = f.issuer_ref.clone().unwrap_or_else(|| "default".to_owned());
+    let si = SigningIssuer::load(ctx, &reference)?;
+    let req = csr::Request::parse(&f.csr)?;
+    let mut role = verbatim_role(&Verbatim {
+        role: None,
+        issuer_ref: None,
+        csr: String::new(),
+        key_usage: CommaList(Vec::new()),
+        ext_key_usage: CommaList(Vec::new()),
+        ext_key_usage_oids: CommaList(Vec::new()),
+        out: OutputFields {
+            ttl: None,
+            not_after: None,
+            format: "pem".to_owned(),
+            private_key_format: bundle::KeyFormat::Der,
+            remove_roots_from_chain: false,
+        },
+    })?;
+    role.not_before_duration = f.not_before_duration.as_secs();
+    let now = ctx.now().seconds;
+    let (not_before, not_after, warning) = bundle::validity(
+        now,
+        &role,
+        &f.out,
+        Some(&si.cert),
+        &si.entry.leaf_not_after_behavior,
+    )?;
+    let urls = bundle::urls_for(ctx, &si.entry)?;
+    let (subject, sans, extra) = if f.use_csr_values {
+        let extra = req
+            .extensions()
+            .into_iter()
+            .filter(|e| e.extn_id != <BasicConstraints as der::oid::AssociatedOid>::OID)
+            .collect();
+        (req.req.info.subject.clone(), req.sans(), extra)
+    } else {
+        let cn = f
+            .names
+            .common_name
+            .clone()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| req.common_name());
+        let requested = bundle::requested(&f.names, cn.clone(), &[])?;
+        let subject = f
+            .subject
+            .subject(&cn, f.names.serial_number.as_deref())
+            .to_name()?;
+        (subject, requested.sans, Vec::new())
+    };
+    // The new CA's path length stays under the signer's.
+    let mut max_path = f.max_path_length;
+    if let Ok(Some((_, bc))) = si.cert.cert.tbs_certificate.get::<BasicConstraints>() {
+        if let Some(limit) = bc.path_len_constraint {
+            let cap = i64::from(limit) - 1;
+            if cap < 0 {
+                return Err(Error::invalid(
+                    "the signing issuer's path length does not allow it to sign intermediates",
+                ));
+            }
+            if max_path < 0 || max_path > cap {
+                max_path = cap;
+            }
+        }
+    }
+    let t = x509::Template {
+        serial: crate::serial::random()?,
+        subject,
+        spki: req.req.info.public_key.clone(),
+        not_before,
+        not_after,
+        is_ca: true,
+        max_path_length: max_path,
+        basic_constraints_for_leaf: false,
+        key_usage: Vec::new(),
+        ext_key_usage: Vec::new(),
+        sans,
+        policies: Vec::new(),
+        permitted_dns_domains: f.permitted_dns_domains.0.clone(),
+        urls,
+        extra,
+    };
+    let cert = bundle::sign_with(&t, &si.issuer(f.signature_bits, f.use_pss)?)?;
+    certs::store(ctx, &cert)?;
+    let data = bundle::issued_response(ctx, &cert, &si.entry, &f.out, None)?;
+    let mut data = data;
+    // A signed intermediate's chain starts with itself.
+    if let Some(Value::Array(chain)) = data.get_mut("ca_chain") {
+        chain.insert(0, json!(bundle::cert_out(&cert.der, f.out.format()?)));
+    }
+    data.remove("not_before");
+    let mut r = Response::data(Value::Object(data));
+    if let Some(w) = warning {
+        r = r.with_warning(w);
+    }
+    Ok(r)
+}
+
+fn sign_self_issued(ctx: &mut Ctx<'_>, f: SelfIssued) -> Result<Response, Error> {
+    let reference = f.issuer_ref.clone().unwrap_or_else(|| "default".to_owned());
+    let si = SigningIssuer::load(ctx, &reference)?;
+    let der = crate::pem::single(&f.certificate, &["CERTIFICATE"], "certificate")?;
+    let given = Parsed::from_der(&der)?;
+    if !given.self_issued() {
+        return Err(Error::invalid("given certificate is not self-issued"));
+    }
+    if !given.is_ca() {
+        return Err(Error::invalid("given certificate is not a CA certificate"));
+    }
+    let issuer = si.issuer(0, false)?;
+    if f.require_matching_certificate_algorithms
+        && given.cert.signature_algorithm.oid != issuer.signer.algorithm.oid
+    {
+        return Err(Error::invalid(
+            "the certificate's signature algorithm differs from the issuer's",
+        ));
+    }
+    let mut tbs = given.cert.tbs_certificate.clone();
+    tbs.issuer = issuer.name.clone();
+    tbs.signature = issuer.signer.algorithm.clone();
+    let aki_oid = <AuthorityKeyIdentifier as der::oid::AssociatedOid>::OID;
+    let mut exts: Vec<_> = tbs
+        .extensions
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.extn_id != aki_oid)
+        .collect();
+    if let Some(id) = &issuer.key_id {
+        exts.push(x509::extension(
+            &AuthorityKeyIdentifier {
+                key_identifier: Some(
+                    der::asn1::OctetString::new(id.clone())
+                        .map_err(|e| Error::internal(e.to_string()))?,
+                ),
+                ..Default::default()
+            },
+            false,
+        )?);
+    }
+    tbs.extensions = Some(exts);
+    let cert = x509::sign_tbs(tbs, &issuer)?;
+    let parsed = Parsed::from_der(&cert)?;
+    Ok(Response::data(json!({
+        "certificate": bundle::cert_out(&parsed.der, bundle::Format::Pem),
+        "issuing_ca": bundle::cert_out(&si.entry.certificate, bundle::Format::Pem),
+    })))
+}

@@ -1,0 +1,476 @@
+//! The mount's records and where they live: keys, issuers, the defaults,
+//! and resolving an `issuer_ref`/`key_ref` (an id, a name, or `default`).
+//!
+//! Storage layout:
+//! - `config/key/<id>`: [`KeyEntry`] (the host-sealed key blob, never bytes)
+//! - `config/issuer/<id>`: [`IssuerEntry`] (certificate, key id, settings)
+//! - `config/issuers`, `config/keys`: the defaults
+//! - `config/urls`, `config/crl`: mount settings (`urls.rs`, `crl.rs`)
+//! - `role/<name>`: roles (`roles.rs`)
+//! - `certs/<serial>`, `revoked/<serial>`, `crls/...`: `certs.rs`, `crl.rs`
+
+use coffer_sdk::keys::Key;
+use coffer_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::alg::{pki_key_type, PkiKeyType};
+use crate::x509::{Parsed, Urls};
+
+const KEY_PREFIX: &str = "config/key/";
+const ISSUER_PREFIX: &str = "config/issuer/";
+const ISSUERS_CONFIG: &str = "config/issuers";
+const KEYS_CONFIG: &str = "config/keys";
+
+/// A key of the mount: the host's sealed blob and what describes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyEntry {
+    /// Its id (a UUID).
+    pub id: String,
+    /// Its name; empty if none.
+    pub name: String,
+    /// `rsa`, `ec` or `ed25519`.
+    pub key_type: PkiKeyType,
+    /// Bits (0 for Ed25519).
+    pub key_bits: u32,
+    /// The host-sealed key (base64 in storage).
+    #[serde(with = "b64")]
+    pub blob: Vec<u8>,
+    /// The public key, SubjectPublicKeyInfo DER (base64), to match
+    /// certificates and imports against.
+    #[serde(with = "b64")]
+    pub spki: Vec<u8>,
+}
+
+impl KeyEntry {
+    /// Opens the key (a handle on the host's copy).
+    pub fn open(&self) -> Result<Key, Error> {
+        Key::open(&self.blob)
+    }
+}
+
+/// An issuer: a CA certificate this mount holds, and the key that signs
+/// for it (if the mount has it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuerEntry {
+    /// Its id (a UUID).
+    pub id: String,
+    /// Its name; empty if none.
+    pub name: String,
+    /// Its key's id; empty when the mount does not have the key.
+    pub key_id: String,
+    /// The certificate, DER (base64 in storage).
+    #[serde(with = "b64")]
+    pub certificate: Vec<u8>,
+    /// Its serial, colon form.
+    pub serial_number: String,
+    /// Issuer ids to use as its chain instead of the one built.
+    #[serde(default)]
+    pub manual_chain: Vec<String>,
+    /// `err`, `truncate` or `permit`.
+    pub leaf_not_after_behavior: String,
+    /// What the issuer may do (`read-only`, `issuing-certificates`,
+    /// `crl-signing`, `ocsp-signing`).
+    pub usage: Vec<String>,
+    /// The algorithm its CRLs are signed with; empty: its key's default.
+    #[serde(default)]
+    pub revocation_signature_algorithm: String,
+    /// This issuer's AIA URLs (used instead of the mount's when set).
+    #[serde(default)]
+    pub urls: Urls,
+    /// Whether `urls` are templates.
+    #[serde(default)]
+    pub enable_aia_url_templating: bool,
+    /// Whether the issuer's own certificate was revoked.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// Every usage an issuer can have, sorted as Vault lists them.
+pub const ALL_USAGES: [&str; 4] = [
+    "crl-signing",
+    "issuing-certificates",
+    "ocsp-signing",
+    "read-only",
+];
+
+impl IssuerEntry {
+    /// The parsed certificate.
+    pub fn parsed(&self) -> Result<Parsed, Error> {
+        Parsed::from_der(&self.certificate)
+    }
+
+    /// The certificate's PEM.
+    pub fn pem(&self) -> String {
+        crate::pem::encode("CERTIFICATE", &self.certificate)
+    }
+
+    /// Whether it may `usage`.
+    pub fn may(&self, usage: &str) -> bool {
+        self.usage.iter().any(|u| u == usage)
+    }
+}
+
+/// The defaults of `config/issuers`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IssuersConfig {
+    /// The default issuer's id; empty if none.
+    pub default: String,
+    /// Whether a new issuer becomes the default.
+    #[serde(default)]
+    pub default_follows_latest_issuer: bool,
+}
+
+/// The default of `config/keys`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeysConfig {
+    /// The default key's id; empty if none.
+    pub default: String,
+}
+
+/// A fresh id (a random UUID, version 4).
+pub fn new_id() -> Result<String, Error> {
+    let mut b = coffer_sdk::crypto::random_bytes(16)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+/// Checks a key or issuer name as Vault does: letters, digits, `-`, `_`,
+/// not `default`, at most 128 characters.
+pub fn check_name(name: &str, what: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    if name == "default" {
+        return Err(Error::invalid(format!(
+            "reserved keyword 'default' can not be used as {what} name"
+        )));
+    }
+    let ok = name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if !ok {
+        return Err(Error::invalid(format!(
+            "invalid {what} name {name:?}: only letters, digits, '-', '_' and '.' (128 at most)"
+        )));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- keys
+
+/// Every key id.
+pub fn key_ids(ctx: &mut Ctx<'_>) -> Result<Vec<String>, Error> {
+    ctx.storage().list(KEY_PREFIX)
+}
+
+/// The key with this id.
+pub fn key(ctx: &mut Ctx<'_>, id: &str) -> Result<Option<KeyEntry>, Error> {
+    ctx.storage().get_json(&format!("{KEY_PREFIX}{id}"))
+}
+
+/// Writes a key record.
+pub fn put_key(ctx: &mut Ctx<'_>, entry: &KeyEntry) -> Result<(), Error> {
+    ctx.storage()
+        .put_json(&format!("{KEY_PREFIX}{}", entry.id), entry)
+}
+
+/// Deletes a key record (and the default pointing at it).
+pub fn delete_key(ctx: &mut Ctx<'_>, id: &str) -> Result<(), Error> {
+    ctx.storage().delete(&format!("{KEY_PREFIX}{id}"))?;
+    let mut c = keys_config(ctx)?;
+    if c.default == id {
+        c.default.clear();
+        put_keys_config(ctx, &c)?;
+    }
+    Ok(())
+}
+
+/// `config/keys`.
+pub fn keys_config(ctx: &mut Ctx<'_>) -> Result<KeysConfig, Error> {
+    Ok(ctx.storage().get_json(KEYS_CONFIG)?.unwrap_or_default())
+}
+
+/// Writes `config/keys`.
+pub fn put_keys_config(ctx: &mut Ctx<'_>, c: &KeysConfig) -> Result<(), Error> {
+    ctx.storage().put_json(KEYS_CONFIG, c)
+}
+
+/// The key `reference` names: `default`, an id, or a name. Unknown: 400
+/// (Vault's answer for a bad reference).
+pub fn resolve_key(ctx: &mut Ctx<'_>, reference: &str) -> Result<KeyEntry, Error> {
+    let reference = reference.trim();
+    let id = if reference == "default" || reference.is_empty() {
+        let d = keys_config(ctx)?.default;
+        if d.is_empty() {
+            return Err(Error::invalid("no default key is set on this mount"));
+        }
+        d
+    } else {
+        reference.to_owned()
+    };
+    if let Some(k) = key(ctx, &id)? {
+        return Ok(k);
+    }
+    for kid in key_ids(ctx)? {
+        if let Some(k) = key(ctx, &kid)? {
+            if k.name == id {
+                return Ok(k);
+            }
+        }
+    }
+    Err(Error::invalid(format!(
+        "unable to find PKI key for reference: {reference}"
+    )))
+}
+
+/// Stores `key` as a new key of the mount named `name`, or, if the mount
+/// already has that key (same public key), returns the existing record
+/// and `false`.
+pub fn store_key(ctx: &mut Ctx<'_>, key: &Key, name: &str) -> Result<(KeyEntry, bool), Error> {
+    check_name(name, "key")?;
+    let spki = key
+        .public_key()?
+        .export(coffer_sdk::crypto::PublicKeyFormat::SpkiDer)?;
+    if let Some(existing) = key_by_spki(ctx, &spki)? {
+        return Ok((existing, false));
+    }
+    if !name.is_empty() && name_taken_by_key(ctx, name)? {
+        return Err(Error::invalid(format!("key name already in use: {name}")));
+    }
+    let (key_type, key_bits) = pki_key_type(key.key_type()?)
+        .ok_or_else(|| Error::invalid("only RSA, EC and Ed25519 keys can be PKI keys"))?;
+    let entry = KeyEntry {
+        id: new_id()?,
+        name: name.to_owned(),
+        key_type,
+        key_bits,
+        blob: key.seal()?,
+        spki,
+    };
+    put_key(ctx, &entry)?;
+    let mut c = keys_config(ctx)?;
+    if c.default.is_empty() {
+        c.default = entry.id.clone();
+        put_keys_config(ctx, &c)?;
+    }
+    Ok((entry, true))
+}
+
+fn name_taken_by_key(ctx: &mut Ctx<'_>, name: &str) -> Result<bool, Error> {
+    for id in key_ids(ctx)? {
+        if key(ctx, &id)?.is_some_and(|k| k.name == name) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The key whose public key is `spki` (DER).
+pub fn key_by_spki(ctx: &mut Ctx<'_>, spki: &[u8]) -> Result<Option<KeyEntry>, Error> {
+    for id in key_ids(ctx)? {
+        if let Some(k) = key(ctx, &id)? {
+            if k.spki == spki {
+                return Ok(Some(k));
+            }
+        }
+    }
+    Ok(None)
+}
+
+// ------------------------------------------------------------- issuers
+
+/// Every issuer id.
+pub fn issuer_ids(ctx: &mut Ctx<'_>) -> Result<Vec<String>, Error> {
+    ctx.storage().list(ISSUER_PREFIX)
+}
+
+/// Every issuer.
+pub fn issuers(ctx: &mut Ctx<'_>) -> Result<Vec<IssuerEntry>, Error> {
+    let mut out = Vec::new();
+    for id in issuer_ids(ctx)? {
+        if let Some(i) = issuer(ctx, &id)? {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+/// The issuer with this id.
+pub fn issuer(ctx: &mut Ctx<'_>, id: &str) -> Result<Option<IssuerEntry>, Error> {
+    ctx.storage().get_json(&format!("{ISSUER_PREFIX}{id}"))
+}
+
+/// Writes an issuer record.
+pub fn put_issuer(ctx: &mut Ctx<'_>, entry: &IssuerEntry) -> Result<(), Error> {
+    ctx.storage()
+        .put_json(&format!("{ISSUER_PREFIX}{}", entry.id), entry)
+}
+
+/// Deletes an issuer record (and the default pointing at it).
+pub fn delete_issuer(ctx: &mut Ctx<'_>, id: &str) -> Result<(), Error> {
+    ctx.storage().delete(&format!("{ISSUER_PREFIX}{id}"))?;
+    let mut c = issuers_config(ctx)?;
+    if c.default == id {
+        c.default.clear();
+        put_issuers_config(ctx, &c)?;
+    }
+    Ok(())
+}
+
+/// `config/issuers`.
+pub fn issuers_config(ctx: &mut Ctx<'_>) -> Result<IssuersConfig, Error> {
+    Ok(ctx.storage().get_json(ISSUERS_CONFIG)?.unwrap_or_default())
+}
+
+/// Writes `config/issuers`.
+pub fn put_issuers_config(ctx: &mut Ctx<'_>, c: &IssuersConfig) -> Result<(), Error> {
+    ctx.storage().put_json(ISSUERS_CONFIG, c)
+}
+
+/// The issuer `reference` names: `default`, an id, or a name. Unknown:
+/// 400, as Vault answers.
+pub fn resolve_issuer(ctx: &mut Ctx<'_>, reference: &str) -> Result<IssuerEntry, Error> {
+    let reference = reference.trim();
+    let id = if reference == "default" || reference.is_empty() {
+        let d = issuers_config(ctx)?.default;
+        if d.is_empty() {
+            return Err(Error::invalid("no default issuer currently configured"));
+        }
+        d
+    } else {
+        reference.to_owned()
+    };
+    if let Some(i) = issuer(ctx, &id)? {
+        return Ok(i);
+    }
+    for iid in issuer_ids(ctx)? {
+        if let Some(i) = issuer(ctx, &iid)? {
+            if i.name == id {
+                return Ok(i);
+            }
+        }
+    }
+    Err(Error::invalid(format!(
+        "unable to find PKI issuer for reference: {reference}"
+    )))
+}
+
+/// Stores a CA certificate as an issuer named `name`, linked to the
+/// mount's key for its public key if there is one; or, if the mount
+/// already has that certificate, returns the existing record and `false`
+/// (linking a key that arrived since).
+pub fn store_issuer(
+    ctx: &mut Ctx<'_>,
+    cert: &Parsed,
+    name: &str,
+) -> Result<(IssuerEntry, bool), Error> {
+    check_name(name, "issuer")?;
+    let spki = cert.spki_der()?;
+    let key_id = key_by_spki(ctx, &spki)?.map(|k| k.id).unwrap_or_default();
+    for mut existing in issuers(ctx)? {
+        if existing.certificate == cert.der {
+            if existing.key_id.is_empty() && !key_id.is_empty() {
+                existing.key_id = key_id;
+                put_issuer(ctx, &existing)?;
+            }
+            return Ok((existing, false));
+        }
+        if !name.is_empty() && existing.name == name {
+            return Err(Error::invalid(format!(
+                "issuer name already in use: {name}"
+            )));
+        }
+    }
+    let entry = IssuerEntry {
+        id: new_id()?,
+        name: name.to_owned(),
+        key_id,
+        certificate: cert.der.clone(),
+        serial_number: cert.serial(),
+        manual_chain: Vec::new(),
+        leaf_not_after_behavior: "err".to_owned(),
+        usage: ALL_USAGES.iter().map(|s| (*s).to_owned()).collect(),
+        revocation_signature_algorithm: String::new(),
+        urls: Urls::default(),
+        enable_aia_url_templating: false,
+        revoked: false,
+    };
+    put_issuer(ctx, &entry)?;
+    let mut c = issuers_config(ctx)?;
+    if c.default.is_empty() || c.default_follows_latest_issuer {
+        c.default = entry.id.clone();
+        put_issuers_config(ctx, &c)?;
+    }
+    Ok((entry, true))
+}
+
+/// The issuer's chain as PEM strings: itself first, then its issuers as
+/// found among this mount's issuers (by name, key identifier and a
+/// verified signature), up to a self-signed root; or its manual chain.
+pub fn chain(ctx: &mut Ctx<'_>, of: &IssuerEntry) -> Result<Vec<String>, Error> {
+    let all = issuers(ctx)?;
+    if !of.manual_chain.is_empty() {
+        let mut out = Vec::new();
+        for id in &of.manual_chain {
+            if let Some(i) = all.iter().find(|i| &i.id == id) {
+                out.push(i.pem());
+            }
+        }
+        return Ok(out);
+    }
+    let parsed: Vec<(IssuerEntry, Parsed)> = all
+        .into_iter()
+        .filter_map(|i| i.parsed().ok().map(|p| (i, p)))
+        .collect();
+    let mut out = vec![of.pem()];
+    let mut seen = vec![of.id.clone()];
+    let mut current = of.parsed()?;
+    let mut queue = Vec::new();
+    loop {
+        if current.self_issued() && current.signed_by(&current) {
+            break;
+        }
+        for (entry, p) in &parsed {
+            if seen.contains(&entry.id) {
+                continue;
+            }
+            if p.subject_der() == current.issuer_der() && current.signed_by(p) {
+                seen.push(entry.id.clone());
+                out.push(entry.pem());
+                queue.push(p.clone());
+            }
+        }
+        match queue.pop() {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Bytes as base64 text in stored records.
+mod b64 {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
