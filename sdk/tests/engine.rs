@@ -600,6 +600,8 @@ struct TwoGroups {
     out: Output,
 }
 
+/// Never parsed: only its declaration is checked.
+#[allow(dead_code)]
 #[derive(Fields)]
 struct Clash {
     /// Declared here and in `Item`.
