@@ -480,30 +480,23 @@ pub fn cert_out(der: &[u8], format: Format) -> String {
 }
 
 /// The answer of an issuing request: `certificate`, `issuing_ca`,
-/// `ca_chain`, `serial_number`, `expiration`, and the private key when one
-/// was generated.
+/// `ca_chain`, `serial_number`, `expiration`, `not_before`, and the
+/// private key when one was generated.
 pub fn issued_response(
-    ctx: &mut Ctx<'_>,
     cert: &Parsed,
-    issuer: &IssuerEntry,
+    signing: &crate::cache::Signing,
     out: &OutputFields,
     private_key: Option<(String, String)>,
 ) -> Result<Map<String, Value>, Error> {
     let format = out.format()?;
-    let chain_pems = store::chain(ctx, issuer)?;
-    let mut chain = Vec::new();
-    for p in &chain_pems {
-        let der = crate::pem::single(p, &["CERTIFICATE"], "chain")?;
-        if out.remove_roots_from_chain {
-            if let Ok(c) = Parsed::from_der(&der) {
-                if c.self_issued() {
-                    continue;
-                }
-            }
-        }
-        chain.push(cert_out(&der, format));
-    }
-    let issuing_ca = cert_out(&issuer.certificate, format);
+    let chain: Vec<String> = signing
+        .chain
+        .iter()
+        .zip(&signing.chain_roots)
+        .filter(|(_, root)| !(out.remove_roots_from_chain && **root))
+        .map(|(der, _)| cert_out(der, format))
+        .collect();
+    let issuing_ca = cert_out(&signing.issuer.entry.certificate, format);
     let mut certificate = cert_out(&cert.der, format);
     if format == Format::PemBundle {
         let mut parts = Vec::new();

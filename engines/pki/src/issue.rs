@@ -9,6 +9,7 @@ use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints};
 
 use crate::alg::RoleKeyType;
 use crate::bundle::{self, NameFields, OutputFields, SigningIssuer, SubjectFields};
+use crate::cache::{self, Signing};
 use crate::certs;
 use crate::csr;
 use crate::roles::{self, Role};
@@ -160,13 +161,14 @@ fn issuer_ref<'a>(given: &'a Option<String>, role: &'a Role) -> &'a str {
 fn finish_leaf(
     ctx: &mut Ctx<'_>,
     role: &Role,
-    si: &SigningIssuer,
+    signing: &Signing,
     requested: bundle::Requested,
     spki: x509_cert::spki::SubjectPublicKeyInfoOwned,
     out: &OutputFields,
     subject_serial: Option<&str>,
     private_key: Option<(String, String)>,
 ) -> Result<Response, Error> {
+    let si = &signing.issuer;
     let now = ctx.now().seconds;
     let (not_before, not_after, warning) = bundle::validity(
         now,
@@ -176,7 +178,7 @@ fn finish_leaf(
         &si.entry.leaf_not_after_behavior,
     )?;
     let subject = bundle::subject(role, &requested.cn, subject_serial);
-    let urls = bundle::urls_for(ctx, &si.entry)?;
+    let urls = signing.urls.clone();
     let mut t = bundle::template(
         crate::serial::random()?,
         &subject,
@@ -199,7 +201,7 @@ fn finish_leaf(
     if !role.no_store {
         certs::store(ctx, &cert)?;
     }
-    let data = bundle::issued_response(ctx, &cert, &si.entry, out, private_key)?;
+    let data = bundle::issued_response(&cert, signing, out, private_key)?;
     let mut r = Response::data(Value::Object(data));
     if let Some(w) = warning {
         r = r.with_warning(w);
@@ -208,13 +210,13 @@ fn finish_leaf(
 }
 
 fn issue(ctx: &mut Ctx<'_>, f: Issue) -> Result<Response, Error> {
-    let role = roles::require(ctx, &f.role)?;
+    let role = cache::role(ctx, &f.role)?;
     let Some(kind) = role.key_type.pki() else {
         return Err(Error::invalid(
             "role key type \"any\" not allowed for issuing certificates, only signing",
         ));
     };
-    let si = SigningIssuer::load(ctx, issuer_ref(&f.issuer_ref, &role))?;
+    let signing = cache::signing(ctx, issuer_ref(&f.issuer_ref, &role))?;
     let cn = f.names.common_name.clone().unwrap_or_default();
     let requested = bundle::requested(&f.names, cn, &[])?;
     bundle::check_names(&role, &requested)?;
@@ -231,7 +233,7 @@ fn issue(ctx: &mut Ctx<'_>, f: Issue) -> Result<Response, Error> {
     finish_leaf(
         ctx,
         &role,
-        &si,
+        &signing,
         requested,
         spki,
         &f.out,
@@ -271,8 +273,8 @@ fn check_csr_key(role: &Role, req: &csr::Request) -> Result<(), Error> {
 }
 
 fn sign(ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
-    let role = roles::require(ctx, &f.role)?;
-    let si = SigningIssuer::load(ctx, issuer_ref(&f.issuer_ref, &role))?;
+    let role = cache::role(ctx, &f.role)?;
+    let signing = cache::signing(ctx, issuer_ref(&f.issuer_ref, &role))?;
     let req = csr::Request::parse(&f.csr)?;
     check_csr_key(&role, &req)?;
     let csr_cn = req.common_name();
@@ -306,7 +308,7 @@ fn sign(ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
     finish_leaf(
         ctx,
         &role,
-        &si,
+        &signing,
         requested,
         spki,
         &f.out,
@@ -354,7 +356,8 @@ fn verbatim(ctx: &mut Ctx<'_>, f: Verbatim) -> Result<Response, Error> {
         role.signature_bits = r.signature_bits;
         role.use_pss = r.use_pss;
     }
-    let si = SigningIssuer::load(ctx, issuer_ref(&f.issuer_ref, &role))?;
+    let signing = cache::signing(ctx, issuer_ref(&f.issuer_ref, &role))?;
+    let si = &signing.issuer;
     let req = csr::Request::parse(&f.csr)?;
     let bc_oid = <BasicConstraints as der::oid::AssociatedOid>::OID;
     let asked_bc = req.extensions().iter().any(|e| e.extn_id == bc_oid);
@@ -366,7 +369,7 @@ fn verbatim(ctx: &mut Ctx<'_>, f: Verbatim) -> Result<Response, Error> {
         Some(&si.cert),
         &si.entry.leaf_not_after_behavior,
     )?;
-    let urls = bundle::urls_for(ctx, &si.entry)?;
+    let urls = signing.urls.clone();
     let (ku, eku) = bundle::usages(&role)?;
     let t = x509::Template {
         serial: crate::serial::random()?,
@@ -393,7 +396,7 @@ fn verbatim(ctx: &mut Ctx<'_>, f: Verbatim) -> Result<Response, Error> {
     if !role.no_store {
         certs::store(ctx, &cert)?;
     }
-    let data = bundle::issued_response(ctx, &cert, &si.entry, &f.out, None)?;
+    let data = bundle::issued_response(&cert, &signing, &f.out, None)?;
     let mut r = Response::data(Value::Object(data));
     if let Some(w) = warning {
         r = r.with_warning(w);
@@ -408,7 +411,8 @@ fn verbatim(ctx: &mut Ctx<'_>, f: Verbatim) -> Result<Response, Error> {
 
 fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response, Error> {
     let reference = f.issuer_ref.clone().unwrap_or_else(|| "default".to_owned());
-    let si = SigningIssuer::load(ctx, &reference)?;
+    let signing = cache::signing(ctx, &reference)?;
+    let si = &signing.issuer;
     let req = csr::Request::parse(&f.csr)?;
     let mut role = verbatim_role(&Verbatim {
         role: None,
@@ -434,7 +438,7 @@ fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response,
         Some(&si.cert),
         &si.entry.leaf_not_after_behavior,
     )?;
-    let urls = bundle::urls_for(ctx, &si.entry)?;
+    let urls = signing.urls.clone();
     let (subject, sans, extra) = if f.use_csr_values {
         let extra = req
             .extensions()
@@ -490,7 +494,7 @@ fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response,
     };
     let cert = bundle::sign_with(&t, &si.issuer(f.signature_bits, f.use_pss)?)?;
     certs::store(ctx, &cert)?;
-    let data = bundle::issued_response(ctx, &cert, &si.entry, &f.out, None)?;
+    let data = bundle::issued_response(&cert, &signing, &f.out, None)?;
     let mut data = data;
     // A signed intermediate's chain starts with itself.
     if let Some(Value::Array(chain)) = data.get_mut("ca_chain") {

@@ -14,6 +14,7 @@ use coffer_sdk::Engine;
 
 mod alg;
 mod bundle;
+mod cache;
 mod certs;
 mod crl;
 mod csr;

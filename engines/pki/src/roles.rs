@@ -418,6 +418,7 @@ fn read(ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
 fn write(ctx: &mut Ctx<'_>, f: Write) -> Result<Response, Error> {
     let name = f.name.clone();
     let role = f.into_role()?;
+    crate::cache::bump(ctx)?;
     ctx.storage().put_json(&format!("{PREFIX}{name}"), &role)?;
     Response::json(&role)
 }
@@ -443,6 +444,7 @@ fn patch(ctx: &mut Ctx<'_>, f: Patch) -> Result<Response, Error> {
 }
 
 fn delete(ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
+    crate::cache::bump(ctx)?;
     ctx.storage().delete(&format!("{PREFIX}{}", f.name))?;
     Ok(Response::none())
 }

@@ -7,7 +7,10 @@
 //! - `config/issuers`, `config/keys`: the defaults
 //! - `config/urls`, `config/crl`: mount settings (`urls.rs`, `crl.rs`)
 //! - `role/<name>`: roles (`roles.rs`)
-//! - `certs/<serial>`, `revoked/<serial>`, `crls/...`: `certs.rs`, `crl.rs`
+//! - `certs/<serial>`, `revoked/<serial>`, `crl-*/...`: `certs.rs`, `crl.rs`
+//!
+//! Every writer of these records replaces the cache epoch
+//! (`cache::bump`), so issuing never uses a stale role, issuer or key.
 
 use coffer_sdk::keys::Key;
 use coffer_sdk::prelude::*;
@@ -180,12 +183,14 @@ pub fn key(ctx: &mut Ctx<'_>, id: &str) -> Result<Option<KeyEntry>, Error> {
 
 /// Writes a key record.
 pub fn put_key(ctx: &mut Ctx<'_>, entry: &KeyEntry) -> Result<(), Error> {
+    crate::cache::bump(ctx)?;
     ctx.storage()
         .put_json(&format!("{KEY_PREFIX}{}", entry.id), entry)
 }
 
 /// Deletes a key record (and the default pointing at it).
 pub fn delete_key(ctx: &mut Ctx<'_>, id: &str) -> Result<(), Error> {
+    crate::cache::bump(ctx)?;
     ctx.storage().delete(&format!("{KEY_PREFIX}{id}"))?;
     let mut c = keys_config(ctx)?;
     if c.default == id {
@@ -202,6 +207,7 @@ pub fn keys_config(ctx: &mut Ctx<'_>) -> Result<KeysConfig, Error> {
 
 /// Writes `config/keys`.
 pub fn put_keys_config(ctx: &mut Ctx<'_>, c: &KeysConfig) -> Result<(), Error> {
+    crate::cache::bump(ctx)?;
     ctx.storage().put_json(KEYS_CONFIG, c)
 }
 
@@ -312,12 +318,14 @@ pub fn issuer(ctx: &mut Ctx<'_>, id: &str) -> Result<Option<IssuerEntry>, Error>
 
 /// Writes an issuer record.
 pub fn put_issuer(ctx: &mut Ctx<'_>, entry: &IssuerEntry) -> Result<(), Error> {
+    crate::cache::bump(ctx)?;
     ctx.storage()
         .put_json(&format!("{ISSUER_PREFIX}{}", entry.id), entry)
 }
 
 /// Deletes an issuer record (and the default pointing at it).
 pub fn delete_issuer(ctx: &mut Ctx<'_>, id: &str) -> Result<(), Error> {
+    crate::cache::bump(ctx)?;
     ctx.storage().delete(&format!("{ISSUER_PREFIX}{id}"))?;
     let mut c = issuers_config(ctx)?;
     if c.default == id {
@@ -334,6 +342,7 @@ pub fn issuers_config(ctx: &mut Ctx<'_>) -> Result<IssuersConfig, Error> {
 
 /// Writes `config/issuers`.
 pub fn put_issuers_config(ctx: &mut Ctx<'_>, c: &IssuersConfig) -> Result<(), Error> {
+    crate::cache::bump(ctx)?;
     ctx.storage().put_json(ISSUERS_CONFIG, c)
 }
 

@@ -105,6 +105,7 @@ fn write(ctx: &mut Ctx<'_>, f: Write) -> Result<Response, Error> {
     if let Some(t) = f.enable_templating {
         s.enable_templating = t;
     }
+    crate::cache::bump(ctx)?;
     ctx.storage().put_json(KEY, &s)?;
     Ok(answer(&s))
 }
