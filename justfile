@@ -22,13 +22,14 @@ ci:
     .ci/run
 
 # The benchmark: coffer vs a native floor vs OpenBao; updates BENCHMARKS.md.
-# Then the sandbox alone (dispatch) and the host's key operations, old
-# RustCrypto calls against today's (keys).
+# Then PKI against OpenBao (bench/pki.py), the sandbox alone (dispatch) and
+# the host's key operations, old RustCrypto calls against today's (keys).
 # The BENCH_* environment passes through to bench/run.sh (see its header),
 # e.g. `BENCH_BASELINE=/path/to/old/coffer just bench` for an A/B of an old
 # build against this one, `BENCH_SKIP_BUILD=1` to use the binaries built.
 bench *ARGS:
     bench/run.sh {{ARGS}}
+    python3 bench/pki.py --write
     cargo bench -p coffer-host --bench dispatch
     cargo bench -p coffer-host --bench keys
 

@@ -224,11 +224,13 @@ pub fn validity(
 ) -> Result<(u64, u64, Option<String>), Error> {
     let mut warning = None;
     let not_before = now.saturating_sub(role.not_before_duration);
+    // The request's notAfter, else the role's fixed one, else the TTL.
     let not_after = match out
         .not_after
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
+        .or(Some(role.not_after.trim()).filter(|s| !s.is_empty()))
     {
         Some(text) => crate::time::parse_rfc3339(text).ok_or_else(|| {
             Error::invalid(format!("invalid not_after {text:?}: expected RFC 3339"))

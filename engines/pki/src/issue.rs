@@ -177,6 +177,18 @@ fn finish_leaf(
         Some(&si.cert),
         &si.entry.leaf_not_after_behavior,
     )?;
+    if let Some(sn) = subject_serial.filter(|s| !s.is_empty()) {
+        let allowed = role.allowed_serial_numbers.is_empty()
+            || role
+                .allowed_serial_numbers
+                .iter()
+                .any(|p| crate::names::glob(p, sn));
+        if !allowed {
+            return Err(Error::invalid(format!(
+                "serial_number {sn} not allowed by this role"
+            )));
+        }
+    }
     let subject = bundle::subject(role, &requested.cn, subject_serial);
     let urls = signing.urls.clone();
     let mut t = bundle::template(

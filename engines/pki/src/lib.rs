@@ -86,7 +86,7 @@ pub fn engine() -> Engine {
 /// The periodic tick: stale CRLs, then a slice of a running tidy.
 fn periodic(ctx: &mut coffer_sdk::Ctx<'_>) -> Result<(), coffer_sdk::Error> {
     crl::periodic(ctx)?;
-    tidy::advance(ctx)
+    tidy::advance(ctx, 5)
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //!
 //! A tidy is a job kept in storage (`tidy/status`): the request records
 //! it as `Running` and does a first bounded slice of the work; the rest
-//! goes on in slices of at most [`SLICE`] entries, one per periodic tick
-//! and one per `tidy-status` read, so no call holds the mount for longer
-//! than a slice, however many certificates there are.
+//! goes on in slices of at most [`SLICE`] entries, a few per periodic tick
+//! and one per `tidy-status` read, so no call holds the mount for long,
+//! however many certificates there are.
 
 use coffer_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -195,20 +195,26 @@ fn step(ctx: &mut Ctx<'_>, job: &mut Job) -> Result<(), Error> {
     Ok(())
 }
 
-/// Advances a running job by one slice (the periodic tick and status
-/// reads call this).
-pub fn advance(ctx: &mut Ctx<'_>) -> Result<(), Error> {
-    if let Some(mut job) = load(ctx)? {
-        if job.state == "Running" {
-            step(ctx, &mut job)?;
-            ctx.storage().put_json(STATUS, &job)?;
+/// Advances a running job by up to `slices` slices (a periodic tick does
+/// a few, a status read one).
+pub fn advance(ctx: &mut Ctx<'_>, slices: usize) -> Result<(), Error> {
+    let Some(mut job) = load(ctx)? else {
+        return Ok(());
+    };
+    if job.state != "Running" {
+        return Ok(());
+    }
+    for _ in 0..slices {
+        step(ctx, &mut job)?;
+        if job.state != "Running" {
+            break;
         }
     }
-    Ok(())
+    ctx.storage().put_json(STATUS, &job)
 }
 
 fn status(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
-    advance(ctx)?;
+    advance(ctx, 1)?;
     let uuid = backend_uuid(ctx)?;
     let Some(job) = load(ctx)? else {
         let mut data = serde_json::Map::new();
