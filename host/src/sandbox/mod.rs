@@ -31,6 +31,7 @@
 
 pub mod bindings;
 pub mod cache;
+mod conflicts;
 pub mod heavy;
 pub mod host;
 pub mod limits;
@@ -185,6 +186,8 @@ pub struct CallState {
     writes: WriteSet,
     write_bytes: usize,
     generation: u64,
+    /// What the call read from `snapshot`, for the commit rule.
+    reads: conflicts::Reads,
     /// What contract 0.2's `keys` may reach during this call (`None` for
     /// a 0.1 engine).
     keys: Option<KeyScope>,
@@ -226,6 +229,9 @@ pub struct MountRuntime {
     label: RwLock<String>,
     /// Bumped after every commit to this mount (see [`Sandbox::call`]).
     generation: Arc<AtomicU64>,
+    /// The keys the last commits wrote (see [`conflicts`]), updated with
+    /// `generation` under `commit_lock`.
+    history: Arc<Mutex<conflicts::History>>,
     /// Held while validating and committing a write set, and while re-running
     /// a call that lost a race, so commits on one mount are serial.
     commit_lock: Arc<tokio::sync::Mutex<()>>,
@@ -631,6 +637,10 @@ impl Sandbox {
             described: Arc::new(described),
             label: RwLock::new(label.to_string()),
             generation: after.map_or_else(|| Arc::new(AtomicU64::new(0)), |o| o.generation.clone()),
+            history: after.map_or_else(
+                || Arc::new(Mutex::new(conflicts::History::default())),
+                |o| o.history.clone(),
+            ),
             commit_lock: after.map_or_else(
                 || Arc::new(tokio::sync::Mutex::new(())),
                 |o| o.commit_lock.clone(),
@@ -783,10 +793,14 @@ impl Sandbox {
     /// lock. If it wrote nothing, its answer stands. If it wrote, the mount's
     /// commit lock is taken and its generation compared with the one the
     /// snapshot was taken at: unchanged means no other commit landed in
-    /// between, so committing is as if the call ran alone; changed means it
-    /// may have read stale data, so its writes are dropped and it runs again
-    /// while holding the lock, which nothing can overtake. Nothing has been
-    /// answered before the commit, so the re-run is invisible.
+    /// between, so committing is as if the call ran alone; changed, the
+    /// commits since are looked up in the mount's history: if none wrote a
+    /// key the call read or a key under a prefix it listed (and the call did
+    /// not read the generation), it would have read the same after them, so
+    /// it commits after them ([`conflicts`]); otherwise it may have read
+    /// stale data, so its writes are dropped and it runs again while holding
+    /// the lock, which nothing can overtake. Nothing has been answered
+    /// before the commit, so the re-run is invisible.
     async fn run(
         &self,
         unsealed: &Unsealed,
@@ -871,10 +885,17 @@ impl Sandbox {
             if mount.removed.load(Ordering::SeqCst) {
                 return Err(ApiError::NotFound(None));
             }
-            if mount.generation.load(Ordering::SeqCst) != generation {
+            let now = mount.generation.load(Ordering::SeqCst);
+            let untouched = now == generation
+                || mount
+                    .history
+                    .lock()
+                    .is_ok_and(|h| h.untouched(&call.reads, generation, now));
+            if !untouched {
                 held = Some(guard);
                 continue;
             }
+            let written: Vec<String> = call.writes.keys().cloned().collect();
             // The commit and the generation bump run in their own task, which
             // holds the commit lock and a clone of the proof: if this call's
             // future is dropped (the request's deadline), they still finish
@@ -882,6 +903,7 @@ impl Sandbox {
             let storage = self.storage.clone();
             let unsealed = unsealed.clone();
             let committing = mount.clone();
+            let keys = written;
             let commit = tokio::spawn(async move {
                 let prefix = committing.prefix.clone();
                 let written = tokio::task::spawn_blocking(move || {
@@ -889,7 +911,10 @@ impl Sandbox {
                 })
                 .await;
                 if matches!(written, Ok(Ok(()))) {
-                    committing.generation.fetch_add(1, Ordering::SeqCst);
+                    let made = committing.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                    if let Ok(mut h) = committing.history.lock() {
+                        h.record(made, keys);
+                    }
                 }
                 drop(guard);
                 written
@@ -938,6 +963,7 @@ impl Sandbox {
             writes: WriteSet::new(),
             write_bytes: 0,
             generation,
+            reads: conflicts::Reads::default(),
             keys,
         });
         warm.store.data_mut().deadline = std::time::Instant::now() + self.limits.call_timeout;

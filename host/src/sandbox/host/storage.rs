@@ -52,6 +52,7 @@ impl InstanceState {
         if let Some(pending) = call.writes.get(key) {
             return Ok(Ok(pending.clone()));
         }
+        call.reads.key(key);
         Ok(call.snapshot.get(key).map_err(failed))
     }
 
@@ -85,11 +86,16 @@ impl InstanceState {
             return Ok(Err(e));
         }
         let call = self.call_mut()?;
+        call.reads.prefix(prefix);
         Ok(list_merged(&call.snapshot, &call.writes, prefix, after, limit).map_err(failed))
     }
 
+    /// The generation depends on every key: a call that reads it
+    /// conflicts with any commit after its snapshot.
     pub(crate) fn storage_generation(&mut self) -> wasmtime::Result<u64> {
-        Ok(self.call_mut()?.generation)
+        let call = self.call_mut()?;
+        call.reads.everything();
+        Ok(call.generation)
     }
 }
 
