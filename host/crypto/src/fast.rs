@@ -121,6 +121,35 @@ impl EcPrivate {
             .map_err(|_| CryptoError::new("cannot encode the key"))
     }
 
+    /// SEC1 `ECPrivateKey` DER with the named curve and the public point
+    /// (what `EC PRIVATE KEY` PEM holds), written from AWS-LC's scalar and
+    /// point: no point multiplication, unlike a detour through the portable
+    /// key.
+    pub(crate) fn sec1_der(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        use aws_lc_rs::encoding::AsBigEndian;
+        use p256::pkcs8::AssociatedOid;
+        use sec1::der::Encode;
+        let fail = |e: String| CryptoError::new(format!("cannot encode the key: {e}"));
+        let scalar = self
+            .pair
+            .private_key()
+            .as_be_bytes()
+            .map_err(|_| fail("no scalar".into()))?;
+        let oid = match self.curve {
+            Curve::P256 => p256::NistP256::OID,
+            Curve::P384 => p384::NistP384::OID,
+            Curve::P521 => p521::NistP521::OID,
+        };
+        sec1::EcPrivateKey {
+            private_key: scalar.as_ref(),
+            parameters: Some(sec1::EcParameters::NamedCurve(oid)),
+            public_key: Some(self.pair.public_key().as_ref()),
+        }
+        .to_der()
+        .map(Zeroizing::new)
+        .map_err(|e| fail(e.to_string()))
+    }
+
     /// An ASN.1 DER signature over `field` (see [`Curve::as_digest`]), or
     /// none if `field` has no AWS-LC digest.
     pub(crate) fn sign(&self, field: &[u8]) -> Option<Result<Vec<u8>, CryptoError>> {

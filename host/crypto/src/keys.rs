@@ -210,6 +210,20 @@ impl PrivateKey {
     /// The private key, encoded as `format`; an error if `format` cannot
     /// hold this type.
     pub fn export(&self, format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
+        // An AWS-LC ECDSA key encodes itself: the portable key would cost a
+        // point multiplication (most of an `issue`'s time in PKI).
+        if let Some(FastPrivate::Ec(key)) = &self.parts.fast {
+            match format {
+                PrivateKeyFormat::Pkcs8Der => return Ok(key.pkcs8()?.to_vec()),
+                PrivateKeyFormat::Pkcs8Pem => {
+                    return Ok(pem_encode("PRIVATE KEY", &key.pkcs8()?)?.into_bytes())
+                }
+                PrivateKeyFormat::Sec1Pem => {
+                    return Ok(pem_encode("EC PRIVATE KEY", &key.sec1_der()?)?.into_bytes())
+                }
+                _ => {}
+            }
+        }
         let inner = self.portable()?;
         let encoded = match (inner, format) {
             (_, PrivateKeyFormat::Pkcs8Der) => pkcs8_der(inner)?,

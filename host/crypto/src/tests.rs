@@ -1557,3 +1557,37 @@ fn errors_display_their_message() {
     assert_eq!(err.message(), "boom");
     let _: &dyn std::error::Error = &err;
 }
+
+/// A generated ECDSA key (held by AWS-LC) exports SEC1 and PKCS#8 without
+/// the portable key; OpenSSL reads both back to the same public key.
+#[test]
+fn generated_ecdsa_keys_export_what_openssl_reads() {
+    let scratch = Scratch::new();
+    for key_type in CURVES {
+        let key = PrivateKey::generate(key_type).unwrap();
+        let spki = key.public_key().export(PublicKeyFormat::SpkiDer).unwrap();
+        let sec1 = key.export(PrivateKeyFormat::Sec1Pem).unwrap();
+        assert!(String::from_utf8_lossy(&sec1).starts_with("-----BEGIN EC PRIVATE KEY-----\n"));
+        scratch.write("sec1.pem", sec1);
+        let from_sec1 =
+            scratch.openssl_ok(&["ec", "-in", "sec1.pem", "-pubout", "-outform", "DER"]);
+        assert_eq!(from_sec1, spki, "{key_type}: SEC1");
+        // The named curve is in the SEC1 structure (OpenSSL needs it).
+        let text = scratch.openssl_ok(&["ec", "-in", "sec1.pem", "-noout", "-text"]);
+        assert!(
+            String::from_utf8_lossy(&text).contains("NIST CURVE"),
+            "{key_type}"
+        );
+        scratch.write("p8.der", key.export(PrivateKeyFormat::Pkcs8Der).unwrap());
+        let from_p8 = scratch.openssl_ok(&[
+            "pkey", "-in", "p8.der", "-inform", "DER", "-pubout", "-outform", "DER",
+        ]);
+        assert_eq!(from_p8, spki, "{key_type}: PKCS#8");
+        let again =
+            PrivateKey::import(key_type, &key.export(PrivateKeyFormat::Pkcs8Pem).unwrap()).unwrap();
+        assert_eq!(
+            again.public_key().export(PublicKeyFormat::SpkiDer).unwrap(),
+            spki
+        );
+    }
+}
