@@ -97,7 +97,27 @@ fn contract02_request_carries_caller_query_headers_and_raw_bodies() {
     assert_eq!(seen["caller"]["policies"], json!(["root"]));
     assert!(!seen["caller"]["accessor"].as_str().unwrap().is_empty());
     assert_eq!(seen["mount_path"], json!("pki/"));
-    assert_eq!(seen["mount_options"], json!("{}"));
+    // The mount's options, with its effective lease TTLs added by the host
+    // (the system's 768h when not tuned).
+    let options: serde_json::Value =
+        serde_json::from_str(seen["mount_options"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        options,
+        json!({"default_lease_ttl": 768 * 3600, "max_lease_ttl": 768 * 3600})
+    );
+    c.post(
+        "sys/mounts/pki/tune",
+        &json!({"default_lease_ttl": "1h", "max_lease_ttl": "2h"}),
+    )
+    .expect(204);
+    let again = c.send("GET", "pki/whoami", &[], None);
+    again.expect(200);
+    let tuned: serde_json::Value =
+        serde_json::from_str(again.data()["mount_options"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        tuned,
+        json!({"default_lease_ttl": 3600, "max_lease_ttl": 7200})
+    );
     assert_eq!(seen["id"], r.json()["request_id"]);
     assert_eq!(seen["query"], json!([["x", "1"], ["y", "a b"]]));
     assert_eq!(seen["headers"], json!([["x-test-header", "hello"]]));

@@ -386,7 +386,7 @@ impl Server {
                 Method::Write | Method::Patch => Vec::new(),
             },
             mount_path: mount.record.path.clone(),
-            mount_options: serde_json::Value::Object(mount.record.options.clone()).to_string(),
+            mount_options: engine_options(&mount.record),
             write_rule: authorized.write_rule(),
             allowed_managed_keys,
         };
@@ -399,4 +399,28 @@ impl Server {
             mount_type: mount.record.kind.clone(),
         }
     }
+}
+
+/// Vault's system lease TTLs (32 days), what a mount that sets none has.
+pub const SYSTEM_LEASE_TTL: u64 = 768 * 3600;
+
+/// The mount options an engine sees: the mount's `options`, with the
+/// mount's effective lease TTLs in seconds under `default_lease_ttl` and
+/// `max_lease_ttl` (the tuned values, else the system's; the default never
+/// above the maximum), as Vault's engines read them from their system view.
+/// The host owns those two names: an option of the same name is replaced.
+fn engine_options(record: &crate::router::MountRecord) -> String {
+    let max = match record.config.max_lease_ttl {
+        0 => SYSTEM_LEASE_TTL,
+        t => t,
+    };
+    let default = match record.config.default_lease_ttl {
+        0 => SYSTEM_LEASE_TTL,
+        t => t,
+    }
+    .min(max);
+    let mut options = record.options.clone();
+    options.insert("default_lease_ttl".into(), default.into());
+    options.insert("max_lease_ttl".into(), max.into());
+    serde_json::Value::Object(options).to_string()
 }
