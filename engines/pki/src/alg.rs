@@ -169,6 +169,25 @@ pub fn hash_of_oid(oid: ObjectIdentifier) -> Option<HashAlgorithm> {
     }
 }
 
+/// The signature hash bits and PSS choice of a Go signature algorithm
+/// name, as `revocation_signature_algorithm` takes it; unknown: Vault's 400.
+pub fn revocation_algorithm(name: &str) -> Result<(u32, bool), Error> {
+    Ok(match name {
+        "SHA256WithRSA" | "ECDSAWithSHA256" => (256, false),
+        "SHA384WithRSA" | "ECDSAWithSHA384" => (384, false),
+        "SHA512WithRSA" | "ECDSAWithSHA512" => (512, false),
+        "SHA256WithRSAPSS" => (256, true),
+        "SHA384WithRSAPSS" => (384, true),
+        "SHA512WithRSAPSS" => (512, true),
+        "PureEd25519" | "Ed25519" => (0, false),
+        other => {
+            return Err(Error::invalid(format!(
+                "Unknown signature algorithm value: {other}"
+            )))
+        }
+    })
+}
+
 /// How an issuer's key signs: the identifier written into what it signs,
 /// and what the host is asked for.
 #[derive(Debug, Clone)]

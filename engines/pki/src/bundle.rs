@@ -16,9 +16,58 @@ use crate::roles::{Role, EXT_KEY_USAGES};
 use crate::store::{self, IssuerEntry};
 use crate::x509::{self, Issuer, Parsed, Sans, Subject, Template, Urls};
 
-/// Vault's system default lease TTL (32 days): a certificate's lifetime
-/// when neither the request nor the role gives one.
+/// Vault's system lease TTLs (32 days), for a mount whose options do not
+/// carry its own.
 pub const DEFAULT_TTL: u64 = 768 * 3600;
+
+/// The mount's lease TTLs, which bound certificates as Vault bounds them:
+/// the default is a certificate's lifetime when neither the request nor
+/// the role gives one, the maximum caps it unless the role has a `max_ttl`.
+/// The host passes them in the mount options (`default_lease_ttl`,
+/// `max_lease_ttl`, seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct MountTtls {
+    /// The default lifetime.
+    pub default: u64,
+    /// The longest lifetime.
+    pub max: u64,
+}
+
+impl MountTtls {
+    /// This request's mount's.
+    pub fn of(ctx: &Ctx<'_>) -> Self {
+        let get = |name: &str| {
+            ctx.mount_options()
+                .get(name)
+                .and_then(Value::as_u64)
+                .filter(|t| *t > 0)
+                .unwrap_or(DEFAULT_TTL)
+        };
+        Self {
+            default: get("default_lease_ttl"),
+            max: get("max_lease_ttl"),
+        }
+    }
+
+    /// `requested` (0: none) or `fallback` (0: none) or the default, capped
+    /// by `max` (0: the mount's), with Vault's warning when capped.
+    pub fn lifetime(self, requested: u64, fallback: u64, max: u64) -> (u64, Option<String>) {
+        let ttl = [requested, fallback]
+            .into_iter()
+            .find(|t| *t > 0)
+            .unwrap_or(self.default);
+        let max = if max > 0 { max } else { self.max };
+        if ttl > max {
+            let warning = format!(
+                "TTL \"{}\" is longer than permitted maxTTL \"{}\", so maxTTL is being used",
+                crate::time::go_duration(ttl),
+                crate::time::go_duration(max)
+            );
+            return (max, Some(warning));
+        }
+        (ttl, None)
+    }
+}
 
 /// The names a request asks for.
 #[derive(Fields)]
@@ -37,6 +86,8 @@ pub struct NameFields {
     pub exclude_cn_from_sans: bool,
     /// The subject's serialNumber attribute.
     pub serial_number: Option<String>,
+    /// User ids (UID attributes of the subject).
+    pub user_ids: CommaList,
 }
 
 /// Validity and output of a request.
@@ -46,6 +97,8 @@ pub struct OutputFields {
     pub ttl: Option<DurationSeconds>,
     /// Requested notAfter (RFC 3339), instead of `ttl`.
     pub not_after: Option<String>,
+    /// Requested notBefore (RFC 3339), instead of backdating.
+    pub not_before: Option<String>,
     /// `pem`, `der` or `pem_bundle`.
     #[field(default = "pem")]
     pub format: String,
@@ -217,13 +270,42 @@ pub fn check_names(role: &Role, r: &Requested) -> Result<(), Error> {
 /// and a warning when the TTL was capped.
 pub fn validity(
     now: u64,
+    mount: MountTtls,
     role: &Role,
     out: &OutputFields,
     issuer: Option<&Parsed>,
     leaf_not_after_behavior: &str,
 ) -> Result<(u64, u64, Option<String>), Error> {
     let mut warning = None;
-    let not_before = now.saturating_sub(role.not_before_duration);
+    let given = |t: &Option<String>| {
+        t.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let wants_ttl = out.ttl.is_some_and(|t| t.as_secs() > 0);
+    if wants_ttl && given(&out.not_after).is_none() && !role.not_after.trim().is_empty() {
+        return Err(Error::invalid(
+            "Either ttl or not_after should be provided; the role's not_after and a ttl cannot be used together",
+        ));
+    }
+    if given(&out.not_before).is_some() && role.not_before_bound == "forbid" {
+        return Err(Error::invalid(
+            "not_before_bound is set to forbid, so not_before cannot be requested",
+        ));
+    }
+    if given(&out.not_after).is_some() && role.not_after_bound == "forbid" {
+        return Err(Error::invalid(
+            "not_after_bound is set to forbid, so not_after cannot be requested",
+        ));
+    }
+    let not_before = match given(&out.not_before).or_else(|| given(&Some(role.not_before.clone())))
+    {
+        Some(text) => crate::time::parse_rfc3339(&text).ok_or_else(|| {
+            Error::invalid(format!("invalid not_before {text:?}: expected RFC 3339"))
+        })?,
+        None => now.saturating_sub(role.not_before_duration),
+    };
     // The request's notAfter, else the role's fixed one, else the TTL.
     let not_after = match out
         .not_after
@@ -236,23 +318,37 @@ pub fn validity(
             Error::invalid(format!("invalid not_after {text:?}: expected RFC 3339"))
         })?,
         None => {
-            let mut ttl = match out.ttl.map(|t| t.as_secs()) {
-                Some(t) if t > 0 => t,
-                _ if role.ttl > 0 => role.ttl,
-                _ => DEFAULT_TTL,
-            };
-            if role.max_ttl > 0 && ttl > role.max_ttl {
-                warning = Some(format!(
-                    "TTL \"{}\" is longer than permitted maxTTL \"{}\", so maxTTL is being used",
-                    crate::time::go_duration(ttl),
-                    crate::time::go_duration(role.max_ttl)
-                ));
-                ttl = role.max_ttl;
-            }
+            let requested = out.ttl.map_or(0, |t| t.as_secs());
+            let (ttl, capped) = mount.lifetime(requested, role.ttl, role.max_ttl);
+            warning = capped;
             now + ttl
         }
     };
     let mut not_after = not_after;
+    match role.not_after_bound.as_str() {
+        "ttl-limited" if given(&out.not_after).is_some() => {
+            let limit = [role.max_ttl, role.ttl]
+                .into_iter()
+                .find(|t| *t > 0)
+                .unwrap_or(DEFAULT_TTL);
+            if not_after > now + limit {
+                return Err(Error::invalid(format!(
+                    "not_after_bound is set to ttl-limited: the requested not_after is beyond {}",
+                    crate::time::rfc3339(now + limit)
+                )));
+            }
+        }
+        "permit" | "forbid" | "ttl-limited" => {}
+        stamp => {
+            if let Some(bound) = crate::time::parse_rfc3339(stamp) {
+                if not_after > bound {
+                    return Err(Error::invalid(format!(
+                        "not_after_bound is set to {stamp}: the certificate would end after it"
+                    )));
+                }
+            }
+        }
+    }
     if let Some(ca) = issuer {
         let ca_after = ca.not_after();
         if not_after > ca_after {
@@ -272,9 +368,23 @@ pub fn validity(
     Ok((not_before, not_after, warning))
 }
 
-/// The role's subject attributes with `cn` and the subject serial.
-pub fn subject(role: &Role, cn: &str, serial: Option<&str>) -> Subject {
-    Subject {
+/// The role's subject attributes with `cn`, the subject serial and the
+/// user ids (each allowed by `allowed_user_ids`, else a 400).
+pub fn subject(
+    role: &Role,
+    cn: &str,
+    serial: Option<&str>,
+    user_ids: &[String],
+) -> Result<Subject, Error> {
+    for uid in user_ids {
+        if !role.allowed_user_ids.iter().any(|p| names::glob(p, uid)) {
+            return Err(Error::invalid(format!(
+                "user_id {uid} is not allowed by this role"
+            )));
+        }
+    }
+    Ok(Subject {
+        user_ids: user_ids.to_vec(),
         common_name: cn.to_owned(),
         country: role.country.clone(),
         province: role.province.clone(),
@@ -284,7 +394,7 @@ pub fn subject(role: &Role, cn: &str, serial: Option<&str>) -> Subject {
         organization: role.organization.clone(),
         ou: role.ou.clone(),
         serial_number: serial.unwrap_or_default().to_owned(),
-    }
+    })
 }
 
 impl SubjectFields {
@@ -300,6 +410,7 @@ impl SubjectFields {
             organization: self.organization.0.clone(),
             ou: self.ou.0.clone(),
             serial_number: serial.unwrap_or_default().to_owned(),
+            user_ids: Vec::new(),
         }
     }
 }
@@ -418,6 +529,7 @@ pub fn urls_for(ctx: &mut Ctx<'_>, issuer: &IssuerEntry) -> Result<Urls, Error> 
     if !own.issuing_certificates.is_empty()
         || !own.crl_distribution_points.is_empty()
         || !own.ocsp_servers.is_empty()
+        || !own.delta_crl_distribution_points.is_empty()
     {
         return Ok(own.clone());
     }

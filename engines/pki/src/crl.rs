@@ -377,7 +377,12 @@ fn sign(
         .ok_or_else(|| Error::invalid(format!("the key of issuer {} is missing", issuer.id)))?
         .open()?;
     let cert = issuer.parsed()?;
-    let s = signer(key.key_type()?, 0, false)?;
+    let (bits, pss) = if issuer.revocation_signature_algorithm.is_empty() {
+        (0, false)
+    } else {
+        crate::alg::revocation_algorithm(&issuer.revocation_signature_algorithm)?
+    };
+    let s = signer(key.key_type()?, bits, pss)?;
     let mut entries = Vec::with_capacity(revoked.len());
     for r in revoked {
         let bytes = crate::serial::bytes(&r.serial)?;

@@ -215,6 +215,7 @@ fn root(ctx: &mut Ctx<'_>, f: Root) -> Result<Response, Error> {
     let requested = bundle::requested(&f.names, cn.clone(), &[])?;
     let (key, key_entry, exported) = obtain_key(ctx, &f.key)?;
     let now = ctx.now().seconds;
+    let mut capped = None;
     let not_after = match f
         .not_after
         .as_deref()
@@ -224,11 +225,10 @@ fn root(ctx: &mut Ctx<'_>, f: Root) -> Result<Response, Error> {
         Some(t) => crate::time::parse_rfc3339(t)
             .ok_or_else(|| Error::invalid(format!("invalid not_after {t:?}: expected RFC 3339")))?,
         None => {
-            now + f
-                .ttl
-                .map(|t| t.as_secs())
-                .filter(|t| *t > 0)
-                .unwrap_or(bundle::DEFAULT_TTL)
+            let requested = f.ttl.map_or(0, |t| t.as_secs());
+            let (ttl, warning) = bundle::MountTtls::of(ctx).lifetime(requested, 0, 0);
+            capped = warning;
+            now + ttl
         }
     };
     let subject = f.subject.subject(&cn, f.names.serial_number.as_deref());
@@ -275,6 +275,9 @@ fn root(ctx: &mut Ctx<'_>, f: Root) -> Result<Response, Error> {
         data.insert("private_key_type".into(), json!(pk_type));
     }
     let mut r = Response::data(Value::Object(data));
+    if let Some(w) = capped {
+        r = r.with_warning(w);
+    }
     if cn.is_empty() {
         r = r.with_warning(NO_SUBJECT_WARNING);
     }

@@ -65,6 +65,10 @@ pub fn self_issued_paths() -> [Path; 2] {
 struct Issue {
     /// The role.
     role: String,
+    /// The key type, for a role whose `key_type` is `any`.
+    key_type: Option<String>,
+    /// The key size, for a role whose `key_type` is `any`.
+    key_bits: Option<u32>,
     /// The issuer (from the path; else the role's).
     issuer_ref: Option<String>,
     #[field(flatten)]
@@ -166,30 +170,31 @@ fn finish_leaf(
     spki: x509_cert::spki::SubjectPublicKeyInfoOwned,
     out: &OutputFields,
     subject_serial: Option<&str>,
+    user_ids: &[String],
     private_key: Option<(String, String)>,
 ) -> Result<Response, Error> {
     let si = &signing.issuer;
     let now = ctx.now().seconds;
     let (not_before, not_after, warning) = bundle::validity(
         now,
+        bundle::MountTtls::of(ctx),
         role,
         out,
         Some(&si.cert),
         &si.entry.leaf_not_after_behavior,
     )?;
     if let Some(sn) = subject_serial.filter(|s| !s.is_empty()) {
-        let allowed = role.allowed_serial_numbers.is_empty()
-            || role
-                .allowed_serial_numbers
-                .iter()
-                .any(|p| crate::names::glob(p, sn));
+        let allowed = role
+            .allowed_serial_numbers
+            .iter()
+            .any(|p| crate::names::glob(p, sn));
         if !allowed {
             return Err(Error::invalid(format!(
                 "serial_number {sn} not allowed by this role"
             )));
         }
     }
-    let subject = bundle::subject(role, &requested.cn, subject_serial);
+    let subject = bundle::subject(role, &requested.cn, subject_serial, user_ids)?;
     let urls = signing.urls.clone();
     let mut t = bundle::template(
         crate::serial::random()?,
@@ -223,16 +228,23 @@ fn finish_leaf(
 
 fn issue(ctx: &mut Ctx<'_>, f: Issue) -> Result<Response, Error> {
     let role = cache::role(ctx, &f.role)?;
-    let Some(kind) = role.key_type.pki() else {
-        return Err(Error::invalid(
-            "role key type \"any\" not allowed for issuing certificates, only signing",
-        ));
+    // An `any` role takes the request's key type and size.
+    let (kind, bits) = match role.key_type.pki() {
+        Some(kind) => (kind, role.key_bits),
+        None => match f.key_type.as_deref().map(str::trim).filter(|t| !t.is_empty() && *t != "any") {
+            Some(t) => (crate::alg::PkiKeyType::parse(t)?, f.key_bits.unwrap_or(0)),
+            None => {
+                return Err(Error::invalid(
+                    "role key type \"any\" not allowed for issuing certificates without providing key_type",
+                ))
+            }
+        },
     };
     let signing = cache::signing(ctx, issuer_ref(&f.issuer_ref, &role))?;
     let cn = f.names.common_name.clone().unwrap_or_default();
     let requested = bundle::requested(&f.names, cn, &[])?;
     bundle::check_names(&role, &requested)?;
-    let key = bundle::generate_key(kind, role.key_bits, true)?;
+    let key = bundle::generate_key(kind, bits, true)?;
     let spki = {
         use der::Decode;
         let der = key
@@ -250,6 +262,7 @@ fn issue(ctx: &mut Ctx<'_>, f: Issue) -> Result<Response, Error> {
         spki,
         &f.out,
         f.names.serial_number.as_deref(),
+        &f.names.user_ids.0,
         Some(pk),
     )
 }
@@ -295,26 +308,24 @@ fn sign(ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
     } else {
         f.names.common_name.clone().unwrap_or_default()
     };
-    let mut requested = bundle::requested(&f.names, cn, &[])?;
-    if role.use_csr_sans {
-        let from_csr = req.sans();
-        for d in from_csr.dns {
-            if !requested.sans.dns.contains(&d) {
-                requested.sans.dns.push(d);
-            }
-        }
-        for e in from_csr.emails {
-            if !requested.sans.emails.contains(&e) {
-                requested.sans.emails.push(e);
-            }
-        }
-        for ip in from_csr.ips {
-            if !requested.sans.ips.contains(&ip) {
-                requested.sans.ips.push(ip);
-            }
-        }
-        requested.sans.uris.extend(from_csr.uris);
-    }
+    // With `use_csr_sans` the CSR's names replace the request's (as Vault
+    // does); the CN joins them either way unless excluded.
+    let requested = if role.use_csr_sans {
+        let c = req.sans();
+        let from_csr = NameFields {
+            common_name: None,
+            alt_names: CommaList(c.dns.into_iter().chain(c.emails).collect()),
+            ip_sans: CommaList(c.ips.iter().map(|ip| ip.to_string()).collect()),
+            uri_sans: CommaList(c.uris),
+            other_sans: f.names.other_sans.clone(),
+            exclude_cn_from_sans: f.names.exclude_cn_from_sans,
+            serial_number: None,
+            user_ids: CommaList(Vec::new()),
+        };
+        bundle::requested(&from_csr, cn, &[])?
+    } else {
+        bundle::requested(&f.names, cn, &[])?
+    };
     bundle::check_names(&role, &requested)?;
     let spki = req.req.info.public_key.clone();
     finish_leaf(
@@ -325,6 +336,7 @@ fn sign(ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
         spki,
         &f.out,
         f.names.serial_number.as_deref(),
+        &f.names.user_ids.0,
         None,
     )
 }
@@ -367,6 +379,8 @@ fn verbatim(ctx: &mut Ctx<'_>, f: Verbatim) -> Result<Response, Error> {
         role.issuer_ref = r.issuer_ref.clone();
         role.signature_bits = r.signature_bits;
         role.use_pss = r.use_pss;
+        role.not_before_duration = r.not_before_duration;
+        role.not_after = r.not_after.clone();
     }
     let signing = cache::signing(ctx, issuer_ref(&f.issuer_ref, &role))?;
     let si = &signing.issuer;
@@ -376,13 +390,27 @@ fn verbatim(ctx: &mut Ctx<'_>, f: Verbatim) -> Result<Response, Error> {
     let now = ctx.now().seconds;
     let (not_before, not_after, warning) = bundle::validity(
         now,
+        bundle::MountTtls::of(ctx),
         &role,
         &f.out,
         Some(&si.cert),
         &si.entry.leaf_not_after_behavior,
     )?;
     let urls = signing.urls.clone();
-    let (ku, eku) = bundle::usages(&role)?;
+    // The request's usages are defaults: the CSR's own win.
+    let (mut ku, mut eku) = bundle::usages(&role)?;
+    let csr_exts = req.extensions();
+    if csr_exts
+        .iter()
+        .any(|e| e.extn_id == <x509_cert::ext::pkix::KeyUsage as der::oid::AssociatedOid>::OID)
+    {
+        ku.clear();
+    }
+    if csr_exts.iter().any(|e| {
+        e.extn_id == <x509_cert::ext::pkix::ExtendedKeyUsage as der::oid::AssociatedOid>::OID
+    }) {
+        eku.clear();
+    }
     let t = x509::Template {
         serial: crate::serial::random()?,
         subject: req.req.info.subject.clone(),
@@ -436,6 +464,7 @@ fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response,
         out: OutputFields {
             ttl: None,
             not_after: None,
+            not_before: None,
             format: "pem".to_owned(),
             private_key_format: bundle::KeyFormat::Der,
             remove_roots_from_chain: false,
@@ -445,6 +474,7 @@ fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response,
     let now = ctx.now().seconds;
     let (not_before, not_after, warning) = bundle::validity(
         now,
+        bundle::MountTtls::of(ctx),
         &role,
         &f.out,
         Some(&si.cert),
@@ -516,6 +546,9 @@ fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response,
     let mut r = Response::data(Value::Object(data));
     if let Some(w) = warning {
         r = r.with_warning(w);
+    }
+    if !crate::urls::any_configured(ctx)? {
+        r = r.with_warning(crate::generate::AIA_WARNING);
     }
     Ok(r)
 }

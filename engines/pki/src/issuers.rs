@@ -211,7 +211,7 @@ fn describe(ctx: &mut Ctx<'_>, i: &IssuerEntry) -> Result<Value, Error> {
         "issuing_certificates": i.urls.issuing_certificates,
         "crl_distribution_points": i.urls.crl_distribution_points,
         "ocsp_servers": i.urls.ocsp_servers,
-        "delta_crl_distribution_points": Vec::<String>::new(),
+        "delta_crl_distribution_points": i.urls.delta_crl_distribution_points,
         "enable_aia_url_templating": i.enable_aia_url_templating,
     }))
 }
@@ -234,6 +234,14 @@ fn update(ctx: &mut Ctx<'_>, mut f: Update, patch: bool) -> Result<Response, Err
         f.manual_chain.get_or_insert_with(|| CommaList(Vec::new()));
         f.revocation_signature_algorithm
             .get_or_insert_with(String::new);
+        for urls in [
+            &mut f.issuing_certificates,
+            &mut f.crl_distribution_points,
+            &mut f.ocsp_servers,
+            &mut f.delta_crl_distribution_points,
+        ] {
+            urls.get_or_insert_with(|| CommaList(Vec::new()));
+        }
     }
     if let Some(name) = f.issuer_name {
         let name = name.trim().to_owned();
@@ -290,6 +298,9 @@ fn update(ctx: &mut Ctx<'_>, mut f: Update, patch: bool) -> Result<Response, Err
         i.manual_chain = ids;
     }
     if let Some(a) = f.revocation_signature_algorithm {
+        if !a.is_empty() {
+            crate::alg::revocation_algorithm(&a)?;
+        }
         i.revocation_signature_algorithm = a;
     }
     let mut urls: Urls = i.urls.clone();
@@ -305,13 +316,17 @@ fn update(ctx: &mut Ctx<'_>, mut f: Update, patch: bool) -> Result<Response, Err
             "crl_distribution_points",
         ),
         (f.ocsp_servers, &mut urls.ocsp_servers, "ocsp_servers"),
+        (
+            f.delta_crl_distribution_points,
+            &mut urls.delta_crl_distribution_points,
+            "delta_crl_distribution_points",
+        ),
     ] {
         if let Some(list) = given {
             crate::urls::check(&list.0, field)?;
             *slot = list.0;
         }
     }
-    let _ = f.delta_crl_distribution_points;
     i.urls = urls;
     if let Some(t) = f.enable_aia_url_templating {
         i.enable_aia_url_templating = t;

@@ -20,7 +20,11 @@ pub fn list_path() -> Path {
 pub fn path() -> Path {
     Path::new("key/{key_ref}")
         .read(read)
-        .update(update)
+        .update(|ctx, mut f: Update| {
+            // POST replaces: no name given clears it (PATCH keeps it).
+            f.key_name.get_or_insert_with(String::new);
+            update(ctx, f)
+        })
         .patch(update)
         .delete(delete)
         .synopsis("Fetch a single issuer key.")

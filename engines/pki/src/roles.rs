@@ -299,6 +299,22 @@ impl Write {
                 )));
             }
         }
+        if !matches!(
+            self.not_before_bound.as_str(),
+            "permit" | "duration" | "forbid"
+        ) {
+            return Err(Error::invalid(
+                "Unknown value for field `not_before_bound`. Possible values are `permit`, `duration`, and `forbid`.",
+            ));
+        }
+        let after_bound = self.not_after_bound.as_str();
+        if !matches!(after_bound, "permit" | "ttl-limited" | "forbid")
+            && crate::time::parse_rfc3339(after_bound).is_none()
+        {
+            return Err(Error::invalid(
+                "Unknown value for field `not_after_bound`. Possible values are `permit`, `ttl-limited`, `forbid`, or an RFC 3339 timestamp.",
+            ));
+        }
         let cn_validations = if self.cn_validations.0.is_empty() {
             vec!["email".to_owned(), "hostname".to_owned()]
         } else {
@@ -415,12 +431,17 @@ fn read(ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
     }
 }
 
+/// Stores a role, replacing the cache epoch (the one writer of roles).
+fn save(ctx: &mut Ctx<'_>, name: &str, role: &Role) -> Result<Response, Error> {
+    crate::cache::bump(ctx)?;
+    ctx.storage().put_json(&format!("{PREFIX}{name}"), role)?;
+    Response::json(role)
+}
+
 fn write(ctx: &mut Ctx<'_>, f: Write) -> Result<Response, Error> {
     let name = f.name.clone();
     let role = f.into_role()?;
-    crate::cache::bump(ctx)?;
-    ctx.storage().put_json(&format!("{PREFIX}{name}"), &role)?;
-    Response::json(&role)
+    save(ctx, &name, &role)
 }
 
 /// PATCH: the stored role with the given fields changed.
@@ -438,9 +459,7 @@ fn patch(ctx: &mut Ctx<'_>, f: Patch) -> Result<Response, Error> {
     }
     merged.insert("name".into(), serde_json::Value::String(f.name.clone()));
     let role = Write::from_fields(&merged)?.into_role()?;
-    ctx.storage()
-        .put_json(&format!("{PREFIX}{}", f.name), &role)?;
-    Response::json(&role)
+    save(ctx, &f.name, &role)
 }
 
 fn delete(ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {

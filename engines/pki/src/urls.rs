@@ -22,8 +22,6 @@ struct Stored {
     #[serde(flatten)]
     urls: Urls,
     #[serde(default)]
-    delta_crl_distribution_points: Vec<String>,
-    #[serde(default)]
     enable_templating: bool,
 }
 
@@ -68,7 +66,7 @@ fn answer(s: &Stored) -> Response {
         "issuing_certificates": s.urls.issuing_certificates,
         "crl_distribution_points": s.urls.crl_distribution_points,
         "ocsp_servers": s.urls.ocsp_servers,
-        "delta_crl_distribution_points": s.delta_crl_distribution_points,
+        "delta_crl_distribution_points": s.urls.delta_crl_distribution_points,
         "enable_templating": s.enable_templating,
     }))
 }
@@ -93,7 +91,7 @@ fn write(ctx: &mut Ctx<'_>, f: Write) -> Result<Response, Error> {
         (f.ocsp_servers, &mut s.urls.ocsp_servers, "ocsp_servers"),
         (
             f.delta_crl_distribution_points,
-            &mut s.delta_crl_distribution_points,
+            &mut s.urls.delta_crl_distribution_points,
             "delta_crl_distribution_points",
         ),
     ] {

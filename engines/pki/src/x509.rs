@@ -20,7 +20,7 @@ use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, OtherName};
 use x509_cert::ext::pkix::{
     crl::dp::DistributionPoint, AccessDescription, AuthorityInfoAccessSyntax,
     AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CrlDistributionPoints,
-    ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
+    ExtendedKeyUsage, FreshestCrl, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
@@ -52,6 +52,8 @@ pub mod oid {
     pub const CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
     /// serialNumber.
     pub const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
+    /// userId (UID).
+    pub const UID: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.1");
     /// id-ad-ocsp.
     pub const OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
     /// id-ad-caIssuers.
@@ -79,6 +81,8 @@ pub struct Subject {
     pub ou: Vec<String>,
     /// serialNumber.
     pub serial_number: String,
+    /// UIDs (each its own RDN, after the others, as Go writes extra names).
+    pub user_ids: Vec<String>,
 }
 
 impl Subject {
@@ -119,6 +123,15 @@ impl Subject {
                 })
                 .map_err(|e| Error::invalid(format!("invalid subject value {v:?}: {e}")))?;
             }
+            rdns.push(RelativeDistinguishedName(set));
+        }
+        for uid in &self.user_ids {
+            let mut set = SetOfVec::new();
+            set.insert(AttributeTypeAndValue {
+                oid: oid::UID,
+                value: directory_string(uid)?,
+            })
+            .map_err(|e| Error::invalid(format!("invalid user id {uid:?}: {e}")))?;
             rdns.push(RelativeDistinguishedName(set));
         }
         Ok(RdnSequence(rdns))
@@ -207,6 +220,9 @@ pub struct Urls {
     /// OCSP responders.
     #[serde(default)]
     pub ocsp_servers: Vec<String>,
+    /// Delta CRL distribution points (the FreshestCRL extension).
+    #[serde(default)]
+    pub delta_crl_distribution_points: Vec<String>,
 }
 
 /// What to put into a certificate.
@@ -294,6 +310,19 @@ fn ia5_url(url: &str) -> Result<GeneralName, Error> {
     Ia5String::new(url)
         .map(GeneralName::UniformResourceIdentifier)
         .map_err(|_| Error::invalid(format!("invalid URL {url:?}: not ASCII")))
+}
+
+/// One distribution point per URL.
+fn distribution_points(urls: &[String]) -> Result<Vec<DistributionPoint>, Error> {
+    urls.iter()
+        .map(|url| {
+            Ok(DistributionPoint {
+                distribution_point: Some(DistributionPointName::FullName(vec![ia5_url(url)?])),
+                reasons: None,
+                crl_issuer: None,
+            })
+        })
+        .collect()
 }
 
 /// Builds the certificate and has `issuer` sign it: its DER.
@@ -411,19 +440,12 @@ pub fn sign(t: &Template, issuer: &Issuer<'_>) -> Result<Vec<u8>, Error> {
         )?);
     }
     if !t.urls.crl_distribution_points.is_empty() {
-        let points = t
-            .urls
-            .crl_distribution_points
-            .iter()
-            .map(|url| {
-                Ok(DistributionPoint {
-                    distribution_point: Some(DistributionPointName::FullName(vec![ia5_url(url)?])),
-                    reasons: None,
-                    crl_issuer: None,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let points = distribution_points(&t.urls.crl_distribution_points)?;
         exts.push(extension(&CrlDistributionPoints(points), false)?);
+    }
+    if !t.urls.delta_crl_distribution_points.is_empty() {
+        let points = distribution_points(&t.urls.delta_crl_distribution_points)?;
+        exts.push(extension(&FreshestCrl(points), false)?);
     }
     for e in &t.extra {
         if !exts.iter().any(|x| x.extn_id == e.extn_id) {
