@@ -47,7 +47,8 @@ impl Reads {
         self.prefixes.clear();
     }
 
-    fn depends_on(&self, written: &str) -> bool {
+    /// Whether a write of `written` may change what was read.
+    pub(crate) fn depends_on(&self, written: &str) -> bool {
         self.everything
             || self.keys.contains(written)
             || self

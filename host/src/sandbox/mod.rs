@@ -31,6 +31,7 @@
 
 pub mod bindings;
 pub mod cache;
+mod commit;
 mod conflicts;
 pub mod heavy;
 pub mod host;
@@ -232,6 +233,8 @@ pub struct MountRuntime {
     /// The keys the last commits wrote (see [`conflicts`]), updated with
     /// `generation` under `commit_lock`.
     history: Arc<Mutex<conflicts::History>>,
+    /// Calls waiting to commit (see [`commit`]), shared like `history`.
+    commits: Arc<commit::Queue>,
     /// Held while validating and committing a write set, and while re-running
     /// a call that lost a race, so commits on one mount are serial.
     commit_lock: Arc<tokio::sync::Mutex<()>>,
@@ -641,6 +644,8 @@ impl Sandbox {
                 || Arc::new(Mutex::new(conflicts::History::default())),
                 |o| o.history.clone(),
             ),
+            commits: after
+                .map_or_else(|| Arc::new(commit::Queue::default()), |o| o.commits.clone()),
             commit_lock: after.map_or_else(
                 || Arc::new(tokio::sync::Mutex::new(())),
                 |o| o.commit_lock.clone(),
@@ -880,7 +885,29 @@ impl Sandbox {
             }
             let guard = match held.take() {
                 Some(g) => g,
-                None => mount.commit_lock.clone().lock_owned().await,
+                None => {
+                    // The usual way: queued, and committed with the calls
+                    // that finish about the same time.
+                    let grouped = commit::commit(
+                        &self.storage,
+                        unsealed,
+                        mount,
+                        call.reads,
+                        call.writes,
+                        generation,
+                    )
+                    .await?;
+                    match grouped {
+                        commit::Grouped::Committed => {
+                            self.recycle(mount, warm);
+                            return Ok(outcome);
+                        }
+                        commit::Grouped::Conflict => {
+                            held = Some(mount.commit_lock.clone().lock_owned().await);
+                            continue;
+                        }
+                    }
+                }
             };
             if mount.removed.load(Ordering::SeqCst) {
                 return Err(ApiError::NotFound(None));
