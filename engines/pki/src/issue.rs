@@ -16,49 +16,72 @@ use crate::roles::{self, Role};
 use crate::verify::spki_key_type;
 use crate::x509::{self, Parsed};
 
+/// A path and its form under `issuer/:ref/`, answered by one handler.
+fn with_issuer_form<F, H>(
+    plain: &str,
+    under_issuer: &str,
+    handler: H,
+    synopsis: &'static str,
+) -> [Path; 2]
+where
+    F: Fields + 'static,
+    H: Fn(&mut Ctx<'_>, F) -> Result<Response, Error> + Send + Sync + Copy + 'static,
+{
+    [
+        Path::new(plain).update(handler),
+        Path::new(&format!("issuer/{{issuer_ref}}/{under_issuer}")).update(handler),
+    ]
+    .map(|p| p.synopsis(synopsis))
+}
+
 /// `issue/:role` and `issuer/:ref/issue/:role`.
 pub fn issue_paths() -> [Path; 2] {
-    [
-        Path::new("issue/{role}").update(issue),
-        Path::new("issuer/{issuer_ref}/issue/{role}").update(issue),
-    ]
-    .map(|p| p.synopsis("Request a certificate using a certain role with the provided details."))
+    with_issuer_form(
+        "issue/{role}",
+        "issue/{role}",
+        issue,
+        "Request a certificate using a certain role with the provided details.",
+    )
 }
 
 /// `sign/:role` and `issuer/:ref/sign/:role`.
 pub fn sign_paths() -> [Path; 2] {
-    [
-        Path::new("sign/{role}").update(sign),
-        Path::new("issuer/{issuer_ref}/sign/{role}").update(sign),
-    ]
-    .map(|p| p.synopsis("Request certificates using a certain role with the provided details."))
+    with_issuer_form(
+        "sign/{role}",
+        "sign/{role}",
+        sign,
+        "Request certificates using a certain role with the provided details.",
+    )
 }
 
 /// `sign-verbatim(/:role)` and its `issuer/:ref/` forms.
 pub fn verbatim_paths() -> [Path; 2] {
-    [
-        Path::new("sign-verbatim/{role?}").update(verbatim),
-        Path::new("issuer/{issuer_ref}/sign-verbatim/{role?}").update(verbatim),
-    ]
-    .map(|p| p.synopsis("Request certificates using the provided CSR as it is."))
+    with_issuer_form(
+        "sign-verbatim/{role?}",
+        "sign-verbatim/{role?}",
+        verbatim,
+        "Request certificates using the provided CSR as it is.",
+    )
 }
 
 /// `root/sign-intermediate` and `issuer/:ref/sign-intermediate`.
 pub fn intermediate_paths() -> [Path; 2] {
-    [
-        Path::new("root/sign-intermediate").update(sign_intermediate),
-        Path::new("issuer/{issuer_ref}/sign-intermediate").update(sign_intermediate),
-    ]
-    .map(|p| p.synopsis("Issue an intermediate CA certificate based on the provided CSR."))
+    with_issuer_form(
+        "root/sign-intermediate",
+        "sign-intermediate",
+        sign_intermediate,
+        "Issue an intermediate CA certificate based on the provided CSR.",
+    )
 }
 
 /// `root/sign-self-issued` and `issuer/:ref/sign-self-issued`.
 pub fn self_issued_paths() -> [Path; 2] {
-    [
-        Path::new("root/sign-self-issued").update(sign_self_issued),
-        Path::new("issuer/{issuer_ref}/sign-self-issued").update(sign_self_issued),
-    ]
-    .map(|p| p.synopsis("Re-sign a self-issued CA certificate with this issuer."))
+    with_issuer_form(
+        "root/sign-self-issued",
+        "sign-self-issued",
+        sign_self_issued,
+        "Re-sign a self-issued CA certificate with this issuer.",
+    )
 }
 
 #[derive(Fields)]
