@@ -179,6 +179,12 @@ impl EcPublic {
             .map(|parsed| EcPublic { parsed, curve })
     }
 
+    /// SubjectPublicKeyInfo DER (named curve, uncompressed point), as
+    /// AWS-LC writes it; none if it cannot.
+    pub(crate) fn spki_der(&self) -> Option<Vec<u8>> {
+        self.parsed.as_der().ok().map(|der| der.as_ref().to_vec())
+    }
+
     /// Whether `der` (a canonical ASN.1 DER signature) is valid for
     /// `field`; none if `field` has no AWS-LC digest.
     pub(crate) fn verify(&self, field: &[u8], der: &[u8]) -> Option<bool> {

@@ -644,6 +644,11 @@ impl PublicKey {
     }
 
     fn spki_der(&self) -> Result<Vec<u8>, CryptoError> {
+        // AWS-LC's copy of an ECDSA key encodes itself; the portable one
+        // would convert its point first (a tenth of a PKI issue).
+        if let Some(der) = self.parts.fast.as_ref().and_then(fast::EcPublic::spki_der) {
+            return Ok(der);
+        }
         match &self.parts.inner {
             PublicInner::Rsa(key) => key
                 .to_public_key_der()
