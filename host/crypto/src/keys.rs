@@ -57,7 +57,11 @@ pub struct PublicKey {
 #[derive(Clone)]
 struct PublicParts {
     key_type: KeyType,
-    inner: PublicInner,
+    /// The portable key; for a key AWS-LC generated, built from `point`
+    /// only when something needs it (see [`PublicKey::inner`]).
+    inner: OnceLock<PublicInner>,
+    /// The uncompressed point of an ECDSA key whose `inner` is built late.
+    point: Option<Vec<u8>>,
     fast: Option<fast::EcPublic>,
 }
 
@@ -104,7 +108,7 @@ impl PrivateKey {
             return Ok(Self::from_parts(
                 Some(FastPrivate::Ec(key)),
                 OnceLock::new(),
-                PublicKey::import(key_type, &point)?,
+                PublicKey::generated(key_type, curve, point)?,
             ));
         }
         let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
@@ -451,6 +455,47 @@ impl fmt::Debug for PrivateKey {
 
 impl PublicKey {
     /// A key parsed by RustCrypto, handed to AWS-LC as well if ECDSA.
+    /// The public half of a key AWS-LC just generated, from its point:
+    /// the portable key is built only if something needs it (SPKI, raw
+    /// point and ECDSA verification do not).
+    fn generated(
+        key_type: KeyType,
+        curve: fast::Curve,
+        point: Vec<u8>,
+    ) -> Result<Self, CryptoError> {
+        let fast = fast::EcPublic::from_point(curve, &point)
+            .ok_or_else(|| CryptoError::new(format!("invalid {key_type} public key")))?;
+        Ok(Self {
+            parts: Box::new(PublicParts {
+                key_type,
+                inner: OnceLock::new(),
+                point: Some(point),
+                fast: Some(fast),
+            }),
+        })
+    }
+
+    /// The portable key, built from the point on first use for a
+    /// generated key.
+    fn inner(&self) -> Result<&PublicInner, CryptoError> {
+        if let Some(inner) = self.parts.inner.get() {
+            return Ok(inner);
+        }
+        let point = self.parts.point.as_deref().unwrap_or_default();
+        let inner = match self.parts.key_type {
+            KeyType::EcdsaP256 => PublicInner::P256(ec::p256::import_point(point)?),
+            KeyType::EcdsaP384 => PublicInner::P384(ec::p384::import_point(point)?),
+            KeyType::EcdsaP521 => PublicInner::P521(Box::new(ec::p521::import_point(point)?)),
+            other => return Err(CryptoError::new(format!("no {other} public key"))),
+        };
+        // Another thread may have set it meanwhile: the same key either way.
+        let _ = self.parts.inner.set(inner);
+        self.parts
+            .inner
+            .get()
+            .ok_or_else(|| CryptoError::new("the public key vanished"))
+    }
+
     fn new(key_type: KeyType, inner: PublicInner) -> Self {
         let point = match &inner {
             PublicInner::P256(key) => Some(ec::p256::export_point(key)),
@@ -464,7 +509,8 @@ impl PublicKey {
         Self {
             parts: Box::new(PublicParts {
                 key_type,
-                inner,
+                inner: OnceLock::from(inner),
+                point: None,
                 fast,
             }),
         }
@@ -561,11 +607,16 @@ impl PublicKey {
     /// The public key, encoded as `format`; an error if `format` cannot
     /// hold this type.
     pub fn export(&self, format: PublicKeyFormat) -> Result<Vec<u8>, CryptoError> {
-        match (&self.parts.inner, format) {
-            (_, PublicKeyFormat::SpkiDer) => self.spki_der(),
-            (_, PublicKeyFormat::SpkiPem) => {
-                Ok(pem_encode("PUBLIC KEY", &self.spki_der()?)?.into_bytes())
+        // These need no portable key (see `spki_der`, `generated`).
+        match (format, &self.parts.point) {
+            (PublicKeyFormat::SpkiDer, _) => return self.spki_der(),
+            (PublicKeyFormat::SpkiPem, _) => {
+                return Ok(pem_encode("PUBLIC KEY", &self.spki_der()?)?.into_bytes())
             }
+            (PublicKeyFormat::Raw, Some(point)) => return Ok(point.clone()),
+            _ => {}
+        }
+        match (self.inner()?, format) {
             (PublicInner::Rsa(key), PublicKeyFormat::Pkcs1Pem) => key
                 .to_pkcs1_pem(LineEnding::LF)
                 .map(String::into_bytes)
@@ -608,23 +659,31 @@ impl PublicKey {
             }
             Ok(verify(&field).unwrap_or(false))
         };
-        match &self.parts.inner {
+        // ECDSA: AWS-LC first; the portable key (built on demand for a
+        // generated key) only when AWS-LC cannot.
+        if fast::Curve::of(self.parts.key_type).is_some() {
+            return ecdsa(&|field| match self.inner().ok()? {
+                PublicInner::P256(key) => {
+                    let signature = ec::p256::parse(signature, options.encoding)?;
+                    Some(ec::p256::verify(key, field, &signature))
+                }
+                PublicInner::P384(key) => {
+                    let signature = ec::p384::parse(signature, options.encoding)?;
+                    Some(ec::p384::verify(key, field, &signature))
+                }
+                PublicInner::P521(key) => {
+                    let signature = ec::p521::parse(signature, options.encoding)?;
+                    Some(ec::p521::verify(key, field, &signature))
+                }
+                _ => None,
+            });
+        }
+        match self.inner()? {
             PublicInner::Rsa(key) => rsa_ops::verify(key, message, signature, options),
-            PublicInner::P256(key) => ecdsa(&|field| {
-                let signature = ec::p256::parse(signature, options.encoding)?;
-                Some(ec::p256::verify(key, field, &signature))
-            }),
-            PublicInner::P384(key) => ecdsa(&|field| {
-                let signature = ec::p384::parse(signature, options.encoding)?;
-                Some(ec::p384::verify(key, field, &signature))
-            }),
-            PublicInner::P521(key) => ecdsa(&|field| {
-                let signature = ec::p521::parse(signature, options.encoding)?;
-                Some(ec::p521::verify(key, field, &signature))
-            }),
             PublicInner::Ed25519(key) => Ok(ed25519_dalek::Signature::from_slice(signature)
                 .map(|signature| key.verify(message, &signature).is_ok())
                 .unwrap_or(false)),
+            _ => Err(CryptoError::new("public key of an unexpected type")),
         }
     }
 
@@ -637,7 +696,7 @@ impl PublicKey {
         hash: HashAlgorithm,
         label: Option<&[u8]>,
     ) -> Result<Vec<u8>, CryptoError> {
-        match &self.parts.inner {
+        match self.inner()? {
             PublicInner::Rsa(key) => rsa_ops::encrypt_oaep(key, plaintext, hash, label),
             _ => Err(not_rsa(self.parts.key_type)),
         }
@@ -649,7 +708,7 @@ impl PublicKey {
         if let Some(der) = self.parts.fast.as_ref().and_then(fast::EcPublic::spki_der) {
             return Ok(der);
         }
-        match &self.parts.inner {
+        match self.inner()? {
             PublicInner::Rsa(key) => key
                 .to_public_key_der()
                 .map(|document| document.into_vec())

@@ -1591,3 +1591,31 @@ fn generated_ecdsa_keys_export_what_openssl_reads() {
         );
     }
 }
+
+/// A generated ECDSA key's public half is built from AWS-LC's point; the
+/// portable key behind it is made only when needed (a hash AWS-LC does not
+/// take), and every form agrees.
+#[test]
+fn generated_ecdsa_public_keys_agree_in_every_form() {
+    for key_type in CURVES {
+        let key = PrivateKey::generate(key_type).unwrap();
+        let public = key.public_key();
+        let spki = public.export(PublicKeyFormat::SpkiDer).unwrap();
+        let raw = public.export(PublicKeyFormat::Raw).unwrap();
+        assert!(spki.ends_with(&raw), "{key_type}: SPKI ends with the point");
+        let again = PublicKey::import(key_type, &spki).unwrap();
+        assert_eq!(again.export(PublicKeyFormat::Raw).unwrap(), raw);
+        for algorithm in [HashAlgorithm::Sha256, HashAlgorithm::Sha3_512] {
+            let signature = key.sign(b"m", &options(Some(algorithm))).unwrap();
+            assert!(public
+                .verify(b"m", &signature, &options(Some(algorithm)))
+                .unwrap());
+            assert!(!public
+                .verify(b"n", &signature, &options(Some(algorithm)))
+                .unwrap());
+            assert!(again
+                .verify(b"m", &signature, &options(Some(algorithm)))
+                .unwrap());
+        }
+    }
+}
