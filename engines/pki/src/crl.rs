@@ -274,10 +274,7 @@ fn revoked_by(
     if cfg.disable {
         return Ok(Vec::new());
     }
-    Ok(crate::revoke::all(ctx)?
-        .into_iter()
-        .filter(|r| r.issuer_id == issuer.id)
-        .collect())
+    crate::revoke::of_issuer(ctx, &issuer.id)
 }
 
 /// Builds an issuer's full CRL, and a delta on it, from the revocation

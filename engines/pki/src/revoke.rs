@@ -4,7 +4,10 @@
 //! before it.
 //!
 //! `revoked/<serial>` holds a [`Revoked`] record: when, and by which
-//! issuer's CRL it is listed.
+//! issuer's CRL it is listed. Each record also has a key of its own under
+//! its issuer, `crl-entries/<issuer>/<serial>.<time>.<ns>.<not-after>`,
+//! with everything a CRL needs in its name: a rebuild lists that folder
+//! (one host call per 10,000 revocations) instead of reading each record.
 
 use coffer_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -15,6 +18,9 @@ use crate::store;
 use crate::x509::Parsed;
 
 const PREFIX: &str = "revoked/";
+const ENTRIES: &str = "crl-entries/";
+/// Names read per `list_page` call when rebuilding a CRL.
+const PAGE: u32 = 10_000;
 
 /// `revoke`.
 pub fn path() -> Path {
@@ -62,6 +68,61 @@ pub fn load(ctx: &mut Ctx<'_>, colon: &str) -> Result<Option<Revoked>, Error> {
         .get_json(&format!("{PREFIX}{}", serial::storage_form(colon)))
 }
 
+impl Revoked {
+    fn entry_key(&self) -> String {
+        format!(
+            "{ENTRIES}{}/{}.{}.{}.{}",
+            self.issuer_id,
+            serial::storage_form(&self.serial),
+            self.revocation_time,
+            self.revoked_at_ns,
+            self.not_after
+        )
+    }
+
+    fn from_entry(issuer_id: &str, name: &str) -> Option<Self> {
+        let mut parts = name.split('.');
+        let serial = parts.next()?.replace('-', ":");
+        let revocation_time = parts.next()?.parse().ok()?;
+        let revoked_at_ns = parts.next()?.parse().ok()?;
+        let not_after = parts.next()?.parse().ok()?;
+        Some(Self {
+            serial,
+            revocation_time,
+            issuer_id: issuer_id.to_owned(),
+            not_after,
+            revoked_at_ns,
+        })
+    }
+}
+
+/// Stores a revocation (its record and its CRL entry).
+fn save(ctx: &mut Ctx<'_>, record: &Revoked) -> Result<(), Error> {
+    ctx.storage().put_json(
+        &format!("{PREFIX}{}", serial::storage_form(&record.serial)),
+        record,
+    )?;
+    ctx.storage().put(&record.entry_key(), b"")
+}
+
+/// The revocations an issuer's CRL lists, from the names of its entries.
+pub fn of_issuer(ctx: &mut Ctx<'_>, issuer_id: &str) -> Result<Vec<Revoked>, Error> {
+    let prefix = format!("{ENTRIES}{issuer_id}/");
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = ctx.storage().list_page(&prefix, &after, PAGE)?;
+        out.extend(
+            page.iter()
+                .filter_map(|n| Revoked::from_entry(issuer_id, n)),
+        );
+        match page.last() {
+            Some(last) if page.len() as u32 == PAGE => after = last.clone(),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// Every revocation.
 pub fn all(ctx: &mut Ctx<'_>) -> Result<Vec<Revoked>, Error> {
     let mut out = Vec::new();
@@ -76,10 +137,11 @@ pub fn all(ctx: &mut Ctx<'_>) -> Result<Vec<Revoked>, Error> {
     Ok(out)
 }
 
-/// Deletes a revocation record.
-pub fn delete(ctx: &mut Ctx<'_>, colon: &str) -> Result<(), Error> {
+/// Deletes a revocation (its record and its CRL entry).
+pub fn delete(ctx: &mut Ctx<'_>, record: &Revoked) -> Result<(), Error> {
+    ctx.storage().delete(&record.entry_key())?;
     ctx.storage()
-        .delete(&format!("{PREFIX}{}", serial::storage_form(colon)))
+        .delete(&format!("{PREFIX}{}", serial::storage_form(&record.serial)))
 }
 
 /// An issuer's own certificate is never put on its own CRL.
@@ -177,10 +239,37 @@ fn revoke(ctx: &mut Ctx<'_>, f: Revoke) -> Result<Response, Error> {
         not_after: cert.not_after(),
         revoked_at_ns: nanos(now_ts),
     };
-    ctx.storage().put_json(
-        &format!("{PREFIX}{}", serial::storage_form(&colon)),
-        &record,
-    )?;
+    save(ctx, &record)?;
     crate::crl::mark_stale(ctx, &issuer.id)?;
     Ok(answer(&record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_name_carries_the_whole_revocation() {
+        let r = Revoked {
+            serial: "01:ab:ff".into(),
+            revocation_time: 1_700_000_000,
+            issuer_id: "6f1d2c3e-0000-4000-8000-000000000001".into(),
+            not_after: 1_800_000_000,
+            revoked_at_ns: 1_700_000_000_123_456_789,
+        };
+        let key = r.entry_key();
+        let (folder, name) = key.rsplit_once('/').unwrap();
+        assert_eq!(folder, format!("crl-entries/{}", r.issuer_id));
+        let back = Revoked::from_entry(&r.issuer_id, name).unwrap();
+        assert_eq!(
+            (
+                back.serial,
+                back.revocation_time,
+                back.not_after,
+                back.revoked_at_ns
+            ),
+            (r.serial, r.revocation_time, r.not_after, r.revoked_at_ns)
+        );
+        assert!(Revoked::from_entry("x", "01-ab.notanumber.1.2").is_none());
+    }
 }

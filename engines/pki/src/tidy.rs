@@ -180,7 +180,7 @@ fn step(ctx: &mut Ctx<'_>, job: &mut Job) -> Result<(), Error> {
                     continue;
                 };
                 if r.not_after > 0 && r.not_after < cutoff {
-                    crate::revoke::delete(ctx, &r.serial)?;
+                    crate::revoke::delete(ctx, &r)?;
                     crate::crl::mark_stale(ctx, &r.issuer_id)?;
                     job.revoked_cert_deleted_count += 1;
                 }
