@@ -368,6 +368,23 @@ pub fn validity(
     Ok((not_before, not_after, warning))
 }
 
+/// [`validity`] of a certificate `signing` issues now.
+pub fn validity_under(
+    ctx: &Ctx<'_>,
+    role: &Role,
+    out: &OutputFields,
+    signing: &crate::cache::Signing,
+) -> Result<(u64, u64, Option<String>), Error> {
+    validity(
+        ctx.now().seconds,
+        MountTtls::of(ctx),
+        role,
+        out,
+        Some(&signing.issuer.cert),
+        &signing.issuer.entry.leaf_not_after_behavior,
+    )
+}
+
 /// The role's subject attributes with `cn`, the subject serial and the
 /// user ids (each allowed by `allowed_user_ids`, else a 400).
 pub fn subject(

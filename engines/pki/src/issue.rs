@@ -197,15 +197,7 @@ fn finish_leaf(
     private_key: Option<(String, String)>,
 ) -> Result<Response, Error> {
     let si = &signing.issuer;
-    let now = ctx.now().seconds;
-    let (not_before, not_after, warning) = bundle::validity(
-        now,
-        bundle::MountTtls::of(ctx),
-        role,
-        out,
-        Some(&si.cert),
-        &si.entry.leaf_not_after_behavior,
-    )?;
+    let (not_before, not_after, warning) = bundle::validity_under(ctx, role, out, signing)?;
     if let Some(sn) = subject_serial.filter(|s| !s.is_empty()) {
         let allowed = role
             .allowed_serial_numbers
@@ -410,15 +402,7 @@ fn verbatim(ctx: &mut Ctx<'_>, f: Verbatim) -> Result<Response, Error> {
     let req = csr::Request::parse(&f.csr)?;
     let bc_oid = <BasicConstraints as der::oid::AssociatedOid>::OID;
     let asked_bc = req.extensions().iter().any(|e| e.extn_id == bc_oid);
-    let now = ctx.now().seconds;
-    let (not_before, not_after, warning) = bundle::validity(
-        now,
-        bundle::MountTtls::of(ctx),
-        &role,
-        &f.out,
-        Some(&si.cert),
-        &si.entry.leaf_not_after_behavior,
-    )?;
+    let (not_before, not_after, warning) = bundle::validity_under(ctx, &role, &f.out, &signing)?;
     let urls = signing.urls.clone();
     // The request's usages are defaults: the CSR's own win.
     let (mut ku, mut eku) = bundle::usages(&role)?;
@@ -494,15 +478,7 @@ fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response,
         },
     })?;
     role.not_before_duration = f.not_before_duration.as_secs();
-    let now = ctx.now().seconds;
-    let (not_before, not_after, warning) = bundle::validity(
-        now,
-        bundle::MountTtls::of(ctx),
-        &role,
-        &f.out,
-        Some(&si.cert),
-        &si.entry.leaf_not_after_behavior,
-    )?;
+    let (not_before, not_after, warning) = bundle::validity_under(ctx, &role, &f.out, &signing)?;
     let urls = signing.urls.clone();
     let (subject, sans, extra) = if f.use_csr_values {
         let extra = req
