@@ -224,11 +224,7 @@ fn finish_leaf(
     t.key_usage = ku;
     t.ext_key_usage = eku;
     t.basic_constraints_for_leaf = role.basic_constraints_valid_for_non_ca;
-    t.policies = role
-        .policy_identifiers
-        .iter()
-        .filter_map(|o| der::asn1::ObjectIdentifier::new(o).ok())
-        .collect();
+    t.policies = crate::x509::Policy::parse_all(&role.policy_identifiers)?;
     let cert = bundle::sign_with(&t, &si.issuer(role.signature_bits, role.use_pss)?)?;
     if !role.no_store {
         certs::store(ctx, &cert)?;

@@ -147,7 +147,7 @@ struct Write {
     #[field(default = "email,hostname")]
     cn_validations: CommaList,
     /// Certificate policy OIDs.
-    policy_identifiers: CommaList,
+    policy_identifiers: Option<serde_json::Value>,
     /// Basic constraints on leaf certificates.
     basic_constraints_valid_for_non_ca: bool,
     /// Backdating of notBefore.
@@ -213,7 +213,7 @@ pub struct Role {
     pub not_before_duration: u64,
     pub organization: Vec<String>,
     pub ou: Vec<String>,
-    pub policy_identifiers: Vec<String>,
+    pub policy_identifiers: Vec<serde_json::Value>,
     pub postal_code: Vec<String>,
     pub province: Vec<String>,
     pub require_cn: bool,
@@ -283,12 +283,9 @@ impl Write {
         let key_usage = normalize_names(self.key_usage.0, &KEY_USAGES, "key_usage")?;
         let names: Vec<&str> = EXT_KEY_USAGES.iter().map(|(n, _)| *n).collect();
         let ext_key_usage = normalize_names(self.ext_key_usage.0, &names, "ext_key_usage")?;
-        for oid in self
-            .ext_key_usage_oids
-            .0
-            .iter()
-            .chain(self.policy_identifiers.0.iter())
-        {
+        let policy_identifiers = policy_values(self.policy_identifiers)?;
+        crate::x509::Policy::parse_all(&policy_identifiers)?;
+        for oid in self.ext_key_usage_oids.0.iter() {
             der::asn1::ObjectIdentifier::new(oid)
                 .map_err(|_| Error::invalid(format!("invalid OID: {oid:?}")))?;
         }
@@ -374,7 +371,7 @@ impl Write {
             not_before_duration: self.not_before_duration.as_secs(),
             organization: self.organization.0,
             ou: self.ou.0,
-            policy_identifiers: self.policy_identifiers.0,
+            policy_identifiers,
             postal_code: self.postal_code.0,
             province: self.province.0,
             require_cn: self.require_cn,
@@ -386,6 +383,30 @@ impl Write {
             use_csr_sans: self.use_csr_sans,
             use_pss: self.use_pss,
         })
+    }
+}
+
+/// `policy_identifiers` as given: none, OIDs (a list, or a comma-separated
+/// string), or a JSON list (or a string holding one) of OIDs and
+/// `{oid, cps, notice}` objects.
+fn policy_values(given: Option<serde_json::Value>) -> Result<Vec<serde_json::Value>, Error> {
+    use serde_json::Value;
+    match given {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items),
+        Some(Value::String(s)) if s.trim_start().starts_with('[') => serde_json::from_str(&s)
+            .map_err(|e| {
+                Error::invalid(format!("invalid policy_identifiers: not a JSON list: {e}"))
+            }),
+        Some(Value::String(s)) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| Value::String(p.to_owned()))
+            .collect()),
+        Some(other) => Err(Error::invalid(format!(
+            "invalid policy_identifiers {other}: a list of OIDs or of {{oid, cps, notice}}"
+        ))),
     }
 }
 

@@ -14,7 +14,9 @@ use der::oid::AssociatedOid;
 use der::{Decode, Encode, Tag};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::certificate::{TbsCertificate, Version};
-use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+use x509_cert::ext::pkix::certpolicy::{
+    DisplayText, PolicyInformation, PolicyQualifierInfo, UserNotice,
+};
 use x509_cert::ext::pkix::constraints::name::{GeneralSubtree, NameConstraints};
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, OtherName};
 use x509_cert::ext::pkix::{
@@ -56,6 +58,10 @@ pub mod oid {
     pub const UID: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.1");
     /// id-ad-ocsp.
     pub const OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+    /// id-qt-cps.
+    pub const CPS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.2.1");
+    /// id-qt-unotice.
+    pub const USER_NOTICE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.2.2");
     /// id-ad-caIssuers.
     pub const CA_ISSUERS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
 }
@@ -225,6 +231,87 @@ pub struct Urls {
     pub delta_crl_distribution_points: Vec<String>,
 }
 
+/// A certificate policy, with an optional CPS URI and user notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The policy's OID.
+    pub oid: ObjectIdentifier,
+    /// A CPS URI qualifier.
+    pub cps: Option<String>,
+    /// A user notice's explicit text.
+    pub notice: Option<String>,
+}
+
+impl Policy {
+    /// The policies a role holds: OIDs as strings, or `{oid, cps, notice}`
+    /// objects (Vault's two forms); anything else is a 400.
+    pub fn parse_all(values: &[serde_json::Value]) -> Result<Vec<Policy>, Error> {
+        values.iter().map(Policy::parse).collect()
+    }
+
+    fn parse(value: &serde_json::Value) -> Result<Policy, Error> {
+        let oid_of = |text: &str| {
+            ObjectIdentifier::new(text.trim())
+                .map_err(|_| Error::invalid(format!("invalid OID: {text:?}")))
+        };
+        let text = |o: &serde_json::Map<String, serde_json::Value>, k: &str| {
+            o.get(k)
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        match value {
+            serde_json::Value::String(s) => Ok(Policy {
+                oid: oid_of(s)?,
+                cps: None,
+                notice: None,
+            }),
+            serde_json::Value::Object(o) => Ok(Policy {
+                oid: oid_of(&text(o, "oid").unwrap_or_default())?,
+                cps: text(o, "cps"),
+                notice: text(o, "notice"),
+            }),
+            other => Err(Error::invalid(format!(
+                "invalid policy identifier {other}: an OID or {{\"oid\", \"cps\", \"notice\"}}"
+            ))),
+        }
+    }
+
+    fn information(&self) -> Result<PolicyInformation, Error> {
+        let mut qualifiers = Vec::new();
+        if let Some(cps) = &self.cps {
+            let uri = Ia5String::new(cps)
+                .map_err(|_| Error::invalid(format!("invalid CPS URI {cps:?}: not ASCII")))?;
+            qualifiers.push(PolicyQualifierInfo {
+                policy_qualifier_id: oid::CPS,
+                qualifier: Some(
+                    Any::encode_from(&uri).map_err(|e| Error::internal(e.to_string()))?,
+                ),
+            });
+        }
+        if let Some(text) = &self.notice {
+            let notice = UserNotice {
+                notice_ref: None,
+                explicit_text: Some(DisplayText::Utf8String(text.clone())),
+            };
+            qualifiers.push(PolicyQualifierInfo {
+                policy_qualifier_id: oid::USER_NOTICE,
+                qualifier: Some(
+                    Any::encode_from(&notice).map_err(|e| Error::internal(e.to_string()))?,
+                ),
+            });
+        }
+        Ok(PolicyInformation {
+            policy_identifier: self.oid,
+            policy_qualifiers: if qualifiers.is_empty() {
+                None
+            } else {
+                Some(qualifiers)
+            },
+        })
+    }
+}
+
 /// What to put into a certificate.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -251,7 +338,7 @@ pub struct Template {
     /// Alternative names.
     pub sans: Sans,
     /// Certificate policies.
-    pub policies: Vec<ObjectIdentifier>,
+    pub policies: Vec<Policy>,
     /// A CA's permitted DNS name constraints.
     pub permitted_dns_domains: Vec<String>,
     /// AIA and CDP.
@@ -410,11 +497,8 @@ pub fn sign(t: &Template, issuer: &Issuer<'_>) -> Result<Vec<u8>, Error> {
         let policies = t
             .policies
             .iter()
-            .map(|oid| PolicyInformation {
-                policy_identifier: *oid,
-                policy_qualifiers: None,
-            })
-            .collect();
+            .map(Policy::information)
+            .collect::<Result<Vec<_>, Error>>()?;
         exts.push(extension(&CertificatePolicies(policies), false)?);
     }
     if t.is_ca && !t.permitted_dns_domains.is_empty() {

@@ -56,7 +56,6 @@ def test_role_patch_applies_to_the_next_issue(root, name):
     assert root.post(f"issue/{role}", {"common_name": "a.other.com"}).status == 200
 
 
-@pytest.mark.coffer_gap("policy_identifiers as JSON with CPS/notice qualifiers: not yet (bare OIDs only)")
 def test_policy_identifiers_json_with_qualifiers(root, name):
     """`policy_identifiers` also takes a JSON list of {oid, cps, notice}
     (what Terraform's `policy_identifier` blocks send)."""
