@@ -29,6 +29,13 @@ pub fn path() -> Path {
         .synopsis("Fetch a single issuer certificate.")
 }
 
+/// `issuer/:ref/revoke`.
+pub fn revoke_path() -> Path {
+    Path::new("issuer/{issuer_ref}/revoke")
+        .update(revoke)
+        .synopsis("Revokes the specified issuer.")
+}
+
 /// `issuer/:ref/json|der|pem`.
 pub fn fetch_paths() -> [Path; 3] {
     [
@@ -197,7 +204,7 @@ fn describe(ctx: &mut Ctx<'_>, i: &IssuerEntry) -> Result<Value, Error> {
     } else {
         json!(i.manual_chain)
     };
-    Ok(json!({
+    let mut d = json!({
         "issuer_id": i.id,
         "issuer_name": i.name,
         "key_id": i.key_id,
@@ -213,7 +220,12 @@ fn describe(ctx: &mut Ctx<'_>, i: &IssuerEntry) -> Result<Value, Error> {
         "ocsp_servers": i.urls.ocsp_servers,
         "delta_crl_distribution_points": i.urls.delta_crl_distribution_points,
         "enable_aia_url_templating": i.enable_aia_url_templating,
-    }))
+    });
+    if i.revoked {
+        d["revocation_time"] = json!(i.revocation_time);
+        d["revocation_time_rfc3339"] = json!(crate::time::rfc3339(i.revocation_time));
+    }
+    Ok(d)
 }
 
 fn read(ctx: &mut Ctx<'_>, f: Ref) -> Result<Response, Error> {
@@ -333,6 +345,45 @@ fn update(ctx: &mut Ctx<'_>, mut f: Update, patch: bool) -> Result<Response, Err
     }
     store::put_issuer(ctx, &i)?;
     Ok(Response::data(describe(ctx, &i)?))
+}
+
+/// Revokes an issuer: it issues no more (`issuing-certificates` leaves its
+/// usage), and its certificate goes onto the CRL of the issuer of this
+/// mount that signed it, if there is one.
+fn revoke(ctx: &mut Ctx<'_>, f: Ref) -> Result<Response, Error> {
+    let mut i = store::resolve_issuer(ctx, &f.issuer_ref)?;
+    if i.revoked {
+        return Ok(Response::data(describe(ctx, &i)?));
+    }
+    let cert = i.parsed()?;
+    let mut warnings = Vec::new();
+    if cert.self_issued() {
+        warnings.push("This issuer is a self-signed (potentially root) certificate. This means it may not be considered revoked if there is not an external, cross-signed variant of this certificate. This issuer's serial number will not appear on its own CRL.");
+    }
+    let parent = store::issuers(ctx)?.into_iter().find(|p| {
+        p.id != i.id
+            && !p.key_id.is_empty()
+            && p.parsed()
+                .is_ok_and(|pc| pc.subject_der() == cert.issuer_der() && cert.signed_by(&pc))
+    });
+    match parent {
+        Some(p) => {
+            crate::revoke::record(ctx, &cert, &p.id)?;
+        }
+        None => warnings.push("This issuer lacks another parent issuer within the mount. This means it will not appear on any other CRLs and may not be considered revoked by clients. Consider adding this issuer to its issuer's CRL as well if it is not self-signed."),
+    }
+    if store::issuers_config(ctx)?.default == i.id {
+        warnings.push("This issuer is currently configured as the default issuer for this mount; operations such as certificate issuance may not work until a new default issuer is selected.");
+    }
+    i.revoked = true;
+    i.revocation_time = ctx.now().seconds;
+    i.usage.retain(|u| u != "issuing-certificates");
+    store::put_issuer(ctx, &i)?;
+    let mut r = Response::data(describe(ctx, &i)?);
+    for w in warnings {
+        r = r.with_warning(w);
+    }
+    Ok(r)
 }
 
 fn delete(ctx: &mut Ctx<'_>, f: Ref) -> Result<Response, Error> {

@@ -44,6 +44,7 @@ pub fn engine() -> Engine {
         .path(generate::issuers_intermediate_path())
         .path(issuers::list_path())
         .path(issuers::path())
+        .path(issuers::revoke_path())
         .path(issuers::config_path())
         .path(issuers::root_path())
         .path(keys::list_path())

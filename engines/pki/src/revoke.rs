@@ -96,6 +96,21 @@ impl Revoked {
     }
 }
 
+/// Revokes `cert`, listed by the CRL of issuer `issuer_id`, now.
+pub fn record(ctx: &mut Ctx<'_>, cert: &Parsed, issuer_id: &str) -> Result<Revoked, Error> {
+    let now = ctx.now();
+    let record = Revoked {
+        serial: cert.serial(),
+        revocation_time: now.seconds,
+        issuer_id: issuer_id.to_owned(),
+        not_after: cert.not_after(),
+        revoked_at_ns: nanos(now),
+    };
+    save(ctx, &record)?;
+    crate::crl::mark_stale(ctx, issuer_id)?;
+    Ok(record)
+}
+
 /// Stores a revocation (its record and its CRL entry).
 fn save(ctx: &mut Ctx<'_>, record: &Revoked) -> Result<(), Error> {
     ctx.storage().put_json(
@@ -232,15 +247,7 @@ fn revoke(ctx: &mut Ctx<'_>, f: Revoke) -> Result<Response, Error> {
     if crate::certs::load(ctx, &colon)?.is_none() {
         crate::certs::store(ctx, &cert)?;
     }
-    let record = Revoked {
-        serial: colon.clone(),
-        revocation_time: now,
-        issuer_id: issuer.id.clone(),
-        not_after: cert.not_after(),
-        revoked_at_ns: nanos(now_ts),
-    };
-    save(ctx, &record)?;
-    crate::crl::mark_stale(ctx, &issuer.id)?;
+    let record = record(ctx, &cert, &issuer.id)?;
     Ok(answer(&record))
 }
 

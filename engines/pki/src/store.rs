@@ -86,6 +86,9 @@ pub struct IssuerEntry {
     /// Whether the issuer's own certificate was revoked.
     #[serde(default)]
     pub revoked: bool,
+    /// When (seconds since the epoch; 0 if not revoked).
+    #[serde(default)]
+    pub revocation_time: u64,
 }
 
 /// Every usage an issuer can have, sorted as Vault lists them.
@@ -413,6 +416,7 @@ pub fn store_issuer(
         urls: Urls::default(),
         enable_aia_url_templating: false,
         revoked: false,
+        revocation_time: 0,
     };
     put_issuer(ctx, &entry)?;
     let mut c = issuers_config(ctx)?;
