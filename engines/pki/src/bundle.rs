@@ -553,6 +553,17 @@ pub fn urls_for(ctx: &mut Ctx<'_>, issuer: &IssuerEntry) -> Result<Urls, Error> 
     crate::urls::load(ctx)
 }
 
+/// A key's public half as the SubjectPublicKeyInfo a certificate or CSR
+/// carries (the host encodes it).
+pub fn spki_of(key: &Key) -> Result<x509_cert::spki::SubjectPublicKeyInfoOwned, Error> {
+    use der::Decode;
+    let der = key
+        .public_key()?
+        .export(coffer_sdk::crypto::PublicKeyFormat::SpkiDer)?;
+    x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(&der)
+        .map_err(|e| Error::internal(format!("host public key does not decode: {e}")))
+}
+
 /// A new key for a leaf or CA, exportable so that it can be returned.
 pub fn generate_key(kind: PkiKeyType, bits: u32, exportable: bool) -> Result<Key, Error> {
     let (t, _) = crate::alg::host_key_type(kind, bits)?;

@@ -9,7 +9,6 @@ use der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
-use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::alg::signer;
 use crate::x509::{extension, Sans, Subject};
@@ -24,11 +23,7 @@ pub fn build(
     signature_bits: u32,
     use_pss: bool,
 ) -> Result<Vec<u8>, Error> {
-    let spki_der = key
-        .public_key()?
-        .export(coffer_sdk::crypto::PublicKeyFormat::SpkiDer)?;
-    let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der)
-        .map_err(|e| Error::internal(format!("host public key does not decode: {e}")))?;
+    let spki = crate::bundle::spki_of(key)?;
     let mut exts = Vec::new();
     if !sans.is_empty() {
         exts.push(extension(&SubjectAltName(sans.general_names()?), false)?);

@@ -8,7 +8,6 @@
 use coffer_sdk::keys::Key;
 use coffer_sdk::prelude::*;
 use serde_json::{json, Map, Value};
-use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::alg::{signer, PkiKeyType};
 use crate::bundle::{self, NameFields, SubjectFields};
@@ -199,15 +198,6 @@ fn obtain_key(ctx: &mut Ctx<'_>, f: &KeyFields) -> Result<(Key, KeyEntry, bool),
     }
 }
 
-fn spki_of(key: &Key) -> Result<SubjectPublicKeyInfoOwned, Error> {
-    use der::Decode;
-    let der = key
-        .public_key()?
-        .export(coffer_sdk::crypto::PublicKeyFormat::SpkiDer)?;
-    SubjectPublicKeyInfoOwned::from_der(&der)
-        .map_err(|e| Error::internal(format!("host public key does not decode: {e}")))
-}
-
 fn root(ctx: &mut Ctx<'_>, f: Root) -> Result<Response, Error> {
     let cn = f.names.common_name.clone().unwrap_or_default();
     let issuer_name = f.issuer_name.clone().unwrap_or_default();
@@ -236,7 +226,7 @@ fn root(ctx: &mut Ctx<'_>, f: Root) -> Result<Response, Error> {
     let mut t: Template = bundle::template(
         crate::serial::random()?,
         &subject,
-        spki_of(&key)?,
+        bundle::spki_of(&key)?,
         now.saturating_sub(f.not_before_duration.as_secs()),
         not_after,
         requested.sans,

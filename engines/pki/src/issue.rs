@@ -192,12 +192,12 @@ fn finish_leaf(
     requested: bundle::Requested,
     spki: x509_cert::spki::SubjectPublicKeyInfoOwned,
     out: &OutputFields,
-    subject_serial: Option<&str>,
-    user_ids: &[String],
+    names: &NameFields,
     private_key: Option<(String, String)>,
 ) -> Result<Response, Error> {
     let si = &signing.issuer;
     let (not_before, not_after, warning) = bundle::validity_under(ctx, role, out, signing)?;
+    let subject_serial = names.serial_number.as_deref();
     if let Some(sn) = subject_serial.filter(|s| !s.is_empty()) {
         let allowed = role
             .allowed_serial_numbers
@@ -209,7 +209,7 @@ fn finish_leaf(
             )));
         }
     }
-    let subject = bundle::subject(role, &requested.cn, subject_serial, user_ids)?;
+    let subject = bundle::subject(role, &requested.cn, subject_serial, &names.user_ids.0)?;
     let urls = signing.urls.clone();
     let mut t = bundle::template(
         crate::serial::random()?,
@@ -256,14 +256,7 @@ fn issue(ctx: &mut Ctx<'_>, f: Issue) -> Result<Response, Error> {
     let requested = bundle::requested(&f.names, cn, &[])?;
     bundle::check_names(&role, &requested)?;
     let key = bundle::generate_key(kind, bits, true)?;
-    let spki = {
-        use der::Decode;
-        let der = key
-            .public_key()?
-            .export(coffer_sdk::crypto::PublicKeyFormat::SpkiDer)?;
-        x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(&der)
-            .map_err(|e| Error::internal(e.to_string()))?
-    };
+    let spki = bundle::spki_of(&key)?;
     let pk = bundle::private_key_out(&key, f.out.format()?, f.out.private_key_format)?;
     finish_leaf(
         ctx,
@@ -272,8 +265,7 @@ fn issue(ctx: &mut Ctx<'_>, f: Issue) -> Result<Response, Error> {
         requested,
         spki,
         &f.out,
-        f.names.serial_number.as_deref(),
-        &f.names.user_ids.0,
+        &f.names,
         Some(pk),
     )
 }
@@ -340,15 +332,7 @@ fn sign(ctx: &mut Ctx<'_>, f: Sign) -> Result<Response, Error> {
     bundle::check_names(&role, &requested)?;
     let spki = req.req.info.public_key.clone();
     finish_leaf(
-        ctx,
-        &role,
-        &signing,
-        requested,
-        spki,
-        &f.out,
-        f.names.serial_number.as_deref(),
-        &f.names.user_ids.0,
-        None,
+        ctx, &role, &signing, requested, spki, &f.out, &f.names, None,
     )
 }
 

@@ -361,10 +361,7 @@ fn revoke(ctx: &mut Ctx<'_>, f: Ref) -> Result<Response, Error> {
         warnings.push("This issuer is a self-signed (potentially root) certificate. This means it may not be considered revoked if there is not an external, cross-signed variant of this certificate. This issuer's serial number will not appear on its own CRL.");
     }
     let parent = store::issuers(ctx)?.into_iter().find(|p| {
-        p.id != i.id
-            && !p.key_id.is_empty()
-            && p.parsed()
-                .is_ok_and(|pc| pc.subject_der() == cert.issuer_der() && cert.signed_by(&pc))
+        p.id != i.id && !p.key_id.is_empty() && p.parsed().is_ok_and(|pc| cert.issued_by(&pc))
     });
     match parent {
         Some(p) => {

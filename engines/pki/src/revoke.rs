@@ -227,10 +227,7 @@ fn revoke(ctx: &mut Ctx<'_>, f: Revoke) -> Result<Response, Error> {
     let issuer = issuers
         .iter()
         .filter(|i| !i.key_id.is_empty())
-        .find(|i| {
-            i.parsed()
-                .is_ok_and(|p| p.subject_der() == cert.issuer_der() && cert.signed_by(&p))
-        })
+        .find(|i| i.parsed().is_ok_and(|p| cert.issued_by(&p)))
         .ok_or_else(|| {
             Error::invalid(format!(
                 "certificate with serial {colon} was not issued by an issuer of this mount"

@@ -217,28 +217,52 @@ pub fn put_keys_config(ctx: &mut Ctx<'_>, c: &KeysConfig) -> Result<(), Error> {
 /// The key `reference` names: `default`, an id, or a name. Unknown: 400
 /// (Vault's answer for a bad reference).
 pub fn resolve_key(ctx: &mut Ctx<'_>, reference: &str) -> Result<KeyEntry, Error> {
+    resolve(
+        ctx,
+        reference,
+        KEY_PREFIX,
+        "key",
+        |ctx| Ok(keys_config(ctx)?.default),
+        "no default key is set on this mount",
+        |k: &KeyEntry| &k.name,
+    )
+}
+
+/// The record under `prefix` that `reference` names: `default` (the id
+/// `default_id` gives; none is a 400 `no_default`), its id, or its name.
+/// Unknown: a 400, as Vault answers.
+#[allow(clippy::too_many_arguments)]
+fn resolve<T: serde::de::DeserializeOwned>(
+    ctx: &mut Ctx<'_>,
+    reference: &str,
+    prefix: &str,
+    what: &str,
+    default_id: impl FnOnce(&mut Ctx<'_>) -> Result<String, Error>,
+    no_default: &str,
+    name_of: impl Fn(&T) -> &str,
+) -> Result<T, Error> {
     let reference = reference.trim();
     let id = if reference == "default" || reference.is_empty() {
-        let d = keys_config(ctx)?.default;
+        let d = default_id(ctx)?;
         if d.is_empty() {
-            return Err(Error::invalid("no default key is set on this mount"));
+            return Err(Error::invalid(no_default));
         }
         d
     } else {
         reference.to_owned()
     };
-    if let Some(k) = key(ctx, &id)? {
-        return Ok(k);
+    if let Some(found) = ctx.storage().get_json::<T>(&format!("{prefix}{id}"))? {
+        return Ok(found);
     }
-    for kid in key_ids(ctx)? {
-        if let Some(k) = key(ctx, &kid)? {
-            if k.name == id {
-                return Ok(k);
+    for other in ctx.storage().list(prefix)? {
+        if let Some(found) = ctx.storage().get_json::<T>(&format!("{prefix}{other}"))? {
+            if name_of(&found) == id {
+                return Ok(found);
             }
         }
     }
     Err(Error::invalid(format!(
-        "unable to find PKI key for reference: {reference}"
+        "unable to find PKI {what} for reference: {reference}"
     )))
 }
 
@@ -352,29 +376,15 @@ pub fn put_issuers_config(ctx: &mut Ctx<'_>, c: &IssuersConfig) -> Result<(), Er
 /// The issuer `reference` names: `default`, an id, or a name. Unknown:
 /// 400, as Vault answers.
 pub fn resolve_issuer(ctx: &mut Ctx<'_>, reference: &str) -> Result<IssuerEntry, Error> {
-    let reference = reference.trim();
-    let id = if reference == "default" || reference.is_empty() {
-        let d = issuers_config(ctx)?.default;
-        if d.is_empty() {
-            return Err(Error::invalid("no default issuer currently configured"));
-        }
-        d
-    } else {
-        reference.to_owned()
-    };
-    if let Some(i) = issuer(ctx, &id)? {
-        return Ok(i);
-    }
-    for iid in issuer_ids(ctx)? {
-        if let Some(i) = issuer(ctx, &iid)? {
-            if i.name == id {
-                return Ok(i);
-            }
-        }
-    }
-    Err(Error::invalid(format!(
-        "unable to find PKI issuer for reference: {reference}"
-    )))
+    resolve(
+        ctx,
+        reference,
+        ISSUER_PREFIX,
+        "issuer",
+        |ctx| Ok(issuers_config(ctx)?.default),
+        "no default issuer currently configured",
+        |i: &IssuerEntry| &i.name,
+    )
 }
 
 /// Stores a CA certificate as an issuer named `name`, linked to the
@@ -450,14 +460,14 @@ pub fn chain(ctx: &mut Ctx<'_>, of: &IssuerEntry) -> Result<Vec<String>, Error> 
     let mut current = of.parsed()?;
     let mut queue = Vec::new();
     loop {
-        if current.self_issued() && current.signed_by(&current) {
+        if current.issued_by(&current) {
             break;
         }
         for (entry, p) in &parsed {
             if seen.contains(&entry.id) {
                 continue;
             }
-            if p.subject_der() == current.issuer_der() && current.signed_by(p) {
+            if current.issued_by(p) {
                 seen.push(entry.id.clone());
                 out.push(entry.pem());
                 queue.push(p.clone());

@@ -665,6 +665,12 @@ impl Parsed {
         }
     }
 
+    /// Whether `issuer` issued this certificate: its subject is this one's
+    /// issuer and its key made the signature.
+    pub fn issued_by(&self, issuer: &Parsed) -> bool {
+        issuer.subject_der() == self.issuer_der() && self.signed_by(issuer)
+    }
+
     /// Whether `issuer`'s key signed this certificate (checked by the
     /// host with the issuer's public key).
     pub fn signed_by(&self, issuer: &Parsed) -> bool {
