@@ -27,14 +27,13 @@ from pki_helpers import (
     ROOT_MOUNT,
     TARGET,
     Api,
-    BaoProcess,
-    CofferProcess,
     PkiMount,
     load_cert,
     mount_pki,
     on_openbao,
     unique,
 )
+from transit_helpers import api, server  # noqa: F401  (the suite's session fixtures)
 
 
 def pytest_configure(config):
@@ -57,20 +56,6 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     return f"pki suite target: {TARGET}"
-
-
-@pytest.fixture(scope="session")
-def server():
-    proc = BaoProcess() if on_openbao() else CofferProcess.dev()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="session")
-def api(server) -> Api:
-    return Api(server.addr, server.root_token)
 
 
 def _mount(api: Api, path: str) -> PkiMount:

@@ -22,31 +22,16 @@ from transit_helpers import (
     MOUNT2,
     TARGET,
     Api,
-    BaoProcess,
-    CofferProcess,
     Mount,
     on_openbao,
     unique,
 )
+from transit_helpers import api, server  # noqa: F401  (the suite's session fixtures)
 
 
 
 def pytest_report_header(config):
     return f"transit suite target: {TARGET}"
-
-
-@pytest.fixture(scope="session")
-def server():
-    proc = BaoProcess() if on_openbao() else CofferProcess.dev()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="session")
-def api(server) -> Api:
-    return Api(server.addr, server.root_token)
 
 
 def _mount(api: Api, path: str) -> Mount:

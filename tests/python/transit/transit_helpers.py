@@ -1,9 +1,12 @@
-"""Shared helpers of the transit end-to-end suite (no pytest fixtures here).
+"""Shared helpers of the engine end-to-end suites (transit, and pki, which
+imports them).
 
 - `Api` / `Mount`: a tiny HTTP client for Vault's API (`/v1/...`), returning
   `Resp` objects (status, parsed JSON body) so tests can assert on status
   codes and error messages as well as data.
-- `CofferProcess` / `BaoProcess`: start and stop a server.
+- `CofferProcess` / `BaoProcess`: start and stop a server; `server` and
+  `api`, the session fixtures of both suites (each suite's conftest
+  imports them, so each suite gets its own server).
 - base64 and ciphertext helpers; BYOK wrapping done locally with
   `cryptography` (never the server's own code).
 
@@ -27,6 +30,7 @@ import threading
 import time
 import uuid
 
+import pytest
 import requests
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -433,3 +437,22 @@ def public_pem(public_key) -> str:
     return public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The suite's server: OpenBao dev with COFFER_TEST_TARGET=openbao,
+    else a Coffer dev server."""
+    proc = BaoProcess() if on_openbao() else CofferProcess.dev()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def api(server) -> Api:
+    return Api(server.addr, server.root_token)
