@@ -109,6 +109,16 @@ pub struct OutputFields {
     pub remove_roots_from_chain: bool,
 }
 
+/// How a CA request's new certificate or CSR is signed.
+#[derive(Fields)]
+pub struct SignatureFields {
+    /// Hash of the signature (0: automatic).
+    #[field(default = 0)]
+    pub signature_bits: u32,
+    /// RSA-PSS signatures from an RSA key.
+    pub use_pss: bool,
+}
+
 /// The subject attributes a CA request may set.
 #[derive(Fields)]
 pub struct SubjectFields {

@@ -10,7 +10,7 @@ use coffer_sdk::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::alg::{signer, PkiKeyType};
-use crate::bundle::{self, NameFields, SubjectFields};
+use crate::bundle::{self, NameFields, SignatureFields, SubjectFields};
 use crate::store::{self, KeyEntry};
 use crate::x509::{Issuer, Template};
 
@@ -112,11 +112,8 @@ struct Root {
     max_path_length: i64,
     /// DNS domains the CA may issue for (name constraints).
     permitted_dns_domains: CommaList,
-    /// Hash of the signature (0: automatic).
-    #[field(default = 0)]
-    signature_bits: u32,
-    /// RSA-PSS signatures.
-    use_pss: bool,
+    #[field(flatten)]
+    sig: SignatureFields,
     /// Name of the new issuer.
     issuer_name: Option<String>,
     /// Backdating of notBefore.
@@ -137,11 +134,8 @@ struct Intermediate {
     format: String,
     /// Basic constraints CA in the CSR.
     add_basic_constraints: bool,
-    /// Hash of the CSR's signature (0: automatic).
-    #[field(default = 0)]
-    signature_bits: u32,
-    /// RSA-PSS signature.
-    use_pss: bool,
+    #[field(flatten)]
+    sig: SignatureFields,
 }
 
 impl KeyFields {
@@ -240,7 +234,7 @@ fn root(ctx: &mut Ctx<'_>, f: Root) -> Result<Response, Error> {
         name,
         key_id: Some(crate::x509::key_id(&t.spki)),
         key: &key,
-        signer: signer(key.key_type()?, f.signature_bits, f.use_pss)?,
+        signer: signer(key.key_type()?, f.sig.signature_bits, f.sig.use_pss)?,
     };
     let cert = bundle::sign_with(&t, &issuer)?;
     let (entry, _) = store::store_issuer(ctx, &cert, &issuer_name)?;
@@ -293,8 +287,8 @@ fn intermediate(ctx: &mut Ctx<'_>, f: Intermediate) -> Result<Response, Error> {
         &subject,
         &requested.sans,
         f.add_basic_constraints,
-        f.signature_bits,
-        f.use_pss,
+        f.sig.signature_bits,
+        f.sig.use_pss,
     )?;
     let format = bundle::Format::parse(&f.format)?;
     let csr = match format {

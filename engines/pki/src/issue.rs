@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints};
 
 use crate::alg::RoleKeyType;
-use crate::bundle::{self, NameFields, OutputFields, SigningIssuer, SubjectFields};
+use crate::bundle::{
+    self, NameFields, OutputFields, SignatureFields, SigningIssuer, SubjectFields,
+};
 use crate::cache::{self, Signing};
 use crate::certs;
 use crate::csr;
@@ -153,11 +155,8 @@ struct SignIntermediate {
     max_path_length: i64,
     /// Use the CSR's subject and extensions instead of the request's.
     use_csr_values: bool,
-    /// Hash of the signature (0: automatic).
-    #[field(default = 0)]
-    signature_bits: u32,
-    /// RSA-PSS signatures.
-    use_pss: bool,
+    #[field(flatten)]
+    sig: SignatureFields,
     /// DNS domains the new CA may issue for (name constraints).
     permitted_dns_domains: CommaList,
     /// Backdating of notBefore.
@@ -513,7 +512,7 @@ fn sign_intermediate(ctx: &mut Ctx<'_>, f: SignIntermediate) -> Result<Response,
         urls,
         extra,
     };
-    let cert = bundle::sign_with(&t, &si.issuer(f.signature_bits, f.use_pss)?)?;
+    let cert = bundle::sign_with(&t, &si.issuer(f.sig.signature_bits, f.sig.use_pss)?)?;
     certs::store(ctx, &cert)?;
     let data = bundle::issued_response(&cert, &signing, &f.out, None)?;
     let mut data = data;
