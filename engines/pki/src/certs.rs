@@ -50,8 +50,8 @@ pub fn fixed_paths() -> [Path; 4] {
     [
         Path::new("cert/ca").read(ca),
         Path::new("cert/ca_chain").read(ca_chain),
-        Path::new("cert/crl").read(crl),
-        Path::new("cert/delta-crl").read(delta_crl),
+        Path::new("cert/crl").read(|ctx, _: ()| crl_json(ctx, false)),
+        Path::new("cert/delta-crl").read(|ctx, _: ()| crl_json(ctx, true)),
     ]
     .map(|p| {
         p.unauthenticated()
@@ -173,19 +173,11 @@ fn ca_chain(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
     })))
 }
 
-fn crl(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
+/// `cert/crl` and `cert/delta-crl`: the default issuer's CRL as PEM in the
+/// shape of a certificate read.
+fn crl_json(ctx: &mut Ctx<'_>, delta: bool) -> Result<Response, Error> {
     let issuer = store::resolve_issuer(ctx, "default")?;
-    let der = crate::crl::current(ctx, &issuer, false)?;
-    Ok(Response::data(json!({
-        "certificate": crate::pem::encode("X509 CRL", &der),
-        "revocation_time": 0,
-        "revocation_time_rfc3339": "",
-    })))
-}
-
-fn delta_crl(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
-    let issuer = store::resolve_issuer(ctx, "default")?;
-    let der = crate::crl::current(ctx, &issuer, true)?;
+    let der = crate::crl::current(ctx, &issuer, delta)?;
     Ok(Response::data(json!({
         "certificate": crate::pem::encode("X509 CRL", &der),
         "revocation_time": 0,
