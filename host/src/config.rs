@@ -28,6 +28,11 @@
 //! engine_max_queued_calls = 256    # Coffer: calls waiting per mount (then 503)
 //! engine_queue_timeout = "10s"     # Coffer: longest wait for a running slot
 //! graceful_shutdown_timeout = "30s" # Coffer: how long requests in flight may finish at shutdown
+//! # PKCS#11 libraries that managed keys (`sys/managed-keys/pkcs11`) name:
+//! kms_library "pkcs11" {
+//!   name    = "softhsm"
+//!   library = "/usr/lib/softhsm/libsofthsm2.so"
+//! }
 //! ```
 //!
 //! Durations are seconds or Vault's `"90s"`, `"5m"`, `"1h30m"`, and
@@ -118,6 +123,17 @@ pub enum StorageConfig {
     DevTemporary,
 }
 
+/// A `kms_library "pkcs11"` stanza: a PKCS#11 library that managed keys
+/// name (Vault's shape).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsLibrary {
+    /// The name managed keys give (`library`), lowercased: Vault compares
+    /// them without case.
+    pub name: String,
+    /// The shared object's path.
+    pub library: PathBuf,
+}
+
 /// A checked server configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -135,6 +151,8 @@ pub struct Config {
     pub periodic_interval: Duration,
     /// How long requests in flight may finish after a shutdown signal.
     pub graceful_shutdown_timeout: Duration,
+    /// The PKCS#11 libraries managed keys may name.
+    pub kms_libraries: Vec<KmsLibrary>,
 }
 
 /// The largest `engine_max_concurrent_calls`.
@@ -194,6 +212,7 @@ impl Config {
                 dev_root_token: Some(args.dev_root_token_id.clone()),
                 periodic_interval: Duration::from_secs(60),
                 graceful_shutdown_timeout: DEFAULT_GRACEFUL_SHUTDOWN,
+                kms_libraries: Vec::new(),
             };
             if let Some(file) = &args.config {
                 // Vault allows -dev with -config: the file tunes limits.
@@ -202,6 +221,7 @@ impl Config {
                 config.listener.limits = parsed.listener.limits;
                 config.graceful_shutdown_timeout = parsed.graceful_shutdown_timeout;
                 config.periodic_interval = parsed.periodic_interval;
+                config.kms_libraries = parsed.kms_libraries;
                 if parsed.plugin_dir.is_some() {
                     config.plugin_dir = parsed.plugin_dir;
                 }
@@ -242,6 +262,7 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
     let mut limits = default_limits();
     let mut periodic_interval = Duration::from_secs(60);
     let mut graceful_shutdown_timeout = DEFAULT_GRACEFUL_SHUTDOWN;
+    let mut kms_libraries: Vec<KmsLibrary> = Vec::new();
     for attr in body.attributes() {
         let key = attr.key.as_str();
         match key {
@@ -299,6 +320,16 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
             ("listener", Some(other)) => {
                 anyhow::bail!("unsupported listener {other:?}: only \"tcp\"")
             }
+            ("kms_library", Some("pkcs11")) => {
+                let parsed = parse_kms_library(&block.body)?;
+                if kms_libraries.iter().any(|l| l.name == parsed.name) {
+                    anyhow::bail!("kms_library name {:?} is given twice", parsed.name);
+                }
+                kms_libraries.push(parsed);
+            }
+            ("kms_library", other) => {
+                anyhow::bail!("unsupported kms_library {other:?}: only \"pkcs11\"")
+            }
             ("telemetry" | "seal" | "service_registration", _) => {
                 tracing::warn!("config: block {:?} is ignored", block.identifier.as_str());
             }
@@ -322,6 +353,30 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
         dev_root_token: None,
         periodic_interval,
         graceful_shutdown_timeout,
+        kms_libraries,
+    })
+}
+
+fn parse_kms_library(body: &hcl::Body) -> anyhow::Result<KmsLibrary> {
+    let mut name = None;
+    let mut library = None;
+    for attr in body.attributes() {
+        match attr.key.as_str() {
+            "name" => name = Some(string(&attr.expr, "kms_library.name")?),
+            "library" => library = Some(string(&attr.expr, "kms_library.library")?),
+            other => anyhow::bail!("unknown setting {other:?} in kms_library \"pkcs11\""),
+        }
+    }
+    let name = name
+        .map(|n| n.trim().to_lowercase())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("kms_library \"pkcs11\" needs a name"))?;
+    let library = library
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("kms_library {name:?} needs a library path"))?;
+    Ok(KmsLibrary {
+        name,
+        library: PathBuf::from(library),
     })
 }
 
@@ -538,6 +593,35 @@ mod tests {
         let e = parse("bogus = 1").unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
         assert!(parse("storage {").is_err());
+    }
+
+    #[test]
+    fn kms_libraries_are_read_and_checked() {
+        let c = with_listener(
+            "",
+            "kms_library \"pkcs11\" {\n name = \"SoftHSM\"\n library = \"/usr/lib/x.so\"\n}",
+        )
+        .unwrap();
+        assert_eq!(
+            c.kms_libraries,
+            [KmsLibrary {
+                name: "softhsm".into(),
+                library: "/usr/lib/x.so".into()
+            }]
+        );
+        for (text, named) in [
+            ("kms_library \"pkcs11\" { library = \"/x.so\" }", "needs a name"),
+            ("kms_library \"pkcs11\" { name = \"a\" }", "needs a library"),
+            ("kms_library \"awskms\" { name = \"a\" }", "only \"pkcs11\""),
+            ("kms_library \"pkcs11\" {\n name = \"a\"\n slot = 1\n}", "\"slot\""),
+            (
+                "kms_library \"pkcs11\" {\n name = \"a\"\n library = \"/a\"\n}\nkms_library \"pkcs11\" {\n name = \"A\"\n library = \"/b\"\n}",
+                "given twice",
+            ),
+        ] {
+            let e = with_listener("", text).unwrap_err().to_string();
+            assert!(e.contains(named), "{text}: {e}");
+        }
     }
 
     /// A file with these listener lines (plain HTTP) and top-level lines.

@@ -15,7 +15,8 @@
 //!
 //! Beside them: [`sys`] (the host's own endpoints), [`engines`] (built-in
 //! and catalog engine code), [`crypto`] (the `coffer-crypto` crate: what the `crypto` import runs),
-//! [`keys`] (each mount's key-blob sealer, and the managed-key seam),
+//! [`keys`] (each mount's key-blob sealer, and the managed-key seam), [`kms`]
+//! (the managed keys of `sys/managed-keys` and their backends),
 //! [`config`] (flags and the HCL file) and [`server`] (shared state).
 //! `main.rs` only parses the command line and calls [`run`].
 
@@ -30,6 +31,7 @@ pub mod engines;
 pub mod fields;
 pub mod http;
 pub mod keys;
+pub mod kms;
 pub mod mounts;
 pub mod router;
 pub mod sandbox;
@@ -77,13 +79,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         config.limits.clone(),
         cache_dir(&storage_path),
     )?;
+    let managed_keys = Arc::new(kms::ManagedKeyStore::new(
+        storage.clone(),
+        &config.kms_libraries,
+    ));
     #[cfg(feature = "test-managed-keys")]
-    if let Some(backend) = keys::test_backend::from_env()? {
-        tracing::warn!(
-            "managed keys come from the TEST backend ({}): a test build, never for real secrets",
-            keys::test_backend::ENV
-        );
-        sandbox.set_managed_keys(backend)?;
+    let test_backend = keys::test_backend::from_env()?;
+    #[cfg(not(feature = "test-managed-keys"))]
+    let test_backend: Option<Arc<dyn keys::managed::ManagedKeys>> = None;
+    match test_backend {
+        Some(backend) => {
+            tracing::warn!(
+                "engines' managed keys come from the TEST backend (COFFER_TEST_MANAGED_KEYS): a test build, never for real secrets"
+            );
+            sandbox.set_managed_keys(backend)?;
+        }
+        None => sandbox.set_managed_keys(Arc::clone(&managed_keys) as _)?,
     }
     let cluster_id = match storage.seal_get("cluster-id")? {
         Some(id) => String::from_utf8_lossy(&id).into_owned(),
@@ -98,6 +109,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         sandbox,
         plugin_dir: config.plugin_dir.clone(),
         cluster_id,
+        managed_keys,
     }));
     let fail = |e: api::ApiError| anyhow::anyhow!("{}", e.messages().join("; "));
     // Dev mode: initialised with one share, unsealed, `secret/` mounted.

@@ -73,12 +73,11 @@ pub struct KeyFields {
     /// `internal`, `exported`, `existing` or `kms` (the path's `:type`).
     #[field(default = "internal")]
     pub exported: String,
-    /// Key type: `rsa`, `ec` or `ed25519`.
-    #[field(default = "rsa")]
-    pub key_type: String,
-    /// Key size (0: the type's default).
-    #[field(default = 0)]
-    pub key_bits: u32,
+    /// Key type: `rsa` (the default), `ec` or `ed25519`. Refused with
+    /// `kms`, whose key has its own type.
+    pub key_type: Option<String>,
+    /// Key size (0, the default: the type's default). Refused with `kms`.
+    pub key_bits: Option<u32>,
     /// Name of the new key.
     pub key_name: Option<String>,
     /// The existing key to use (`existing`).
@@ -150,7 +149,38 @@ impl KeyFields {
 
     /// The requested key type.
     pub fn kind(&self) -> Result<PkiKeyType, Error> {
-        PkiKeyType::parse(&self.key_type)
+        PkiKeyType::parse(self.key_type.as_deref().unwrap_or("rsa"))
+    }
+
+    /// The requested key size (0: the type's default).
+    pub fn bits(&self) -> u32 {
+        self.key_bits.unwrap_or(0)
+    }
+
+    /// The managed key a `kms` request names (its name or id), opened:
+    /// refused with `key_type` or `key_bits`, which describe a key to make.
+    pub fn managed_key(&self) -> Result<(Key, store::ManagedRef), Error> {
+        if self.key_type.is_some() || self.key_bits.is_some() {
+            return Err(Error::invalid(
+                "key_type and key_bits cannot be given with a managed key (type kms): the managed key has its own",
+            ));
+        }
+        let given = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let reference = match (given(&self.managed_key_name), given(&self.managed_key_id)) {
+            (Some(name), _) => store::ManagedRef::Name(name),
+            (None, Some(id)) => store::ManagedRef::Id(id),
+            (None, None) => {
+                return Err(Error::invalid(
+                    "managed_key_name or managed_key_id is required for type kms",
+                ))
+            }
+        };
+        Ok((reference.open()?, reference))
     }
 }
 
@@ -162,7 +192,7 @@ fn obtain_key(ctx: &mut Ctx<'_>, f: &KeyFields) -> Result<(Key, KeyEntry, bool),
     let source = f.source()?;
     match source {
         Source::Internal | Source::Exported => {
-            let key = bundle::generate_key(f.kind()?, f.key_bits, source == Source::Exported)?;
+            let key = bundle::generate_key(f.kind()?, f.bits(), source == Source::Exported)?;
             let (entry, _) = store::store_key(ctx, &key, &name)?;
             Ok((key, entry, source == Source::Exported))
         }
@@ -177,16 +207,8 @@ fn obtain_key(ctx: &mut Ctx<'_>, f: &KeyFields) -> Result<(Key, KeyEntry, bool),
             Ok((entry.open()?, entry, false))
         }
         Source::Kms => {
-            let id = f
-                .managed_key_name
-                .as_deref()
-                .or(f.managed_key_id.as_deref())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    Error::invalid("managed_key_name or managed_key_id is required for type kms")
-                })?;
-            let key = Key::managed(id)?;
-            let (entry, _) = store::store_key(ctx, &key, &name)?;
+            let (key, reference) = f.managed_key()?;
+            let (entry, _) = store::store_managed_key(ctx, &key, reference, &name)?;
             Ok((key, entry, false))
         }
     }

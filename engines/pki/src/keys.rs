@@ -110,12 +110,18 @@ fn describe(k: &store::KeyEntry) -> Result<serde_json::Value, Error> {
     use der::Decode;
     let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(&k.spki)
         .map_err(|e| Error::internal(e.to_string()))?;
-    Ok(json!({
+    let mut described = json!({
         "key_id": k.id,
         "key_name": k.name,
         "key_type": bundle::kind_name(k.key_type),
         "subject_key_id": crate::serial::colon_hex(&crate::x509::key_id(&spki)),
-    }))
+    });
+    match &k.managed {
+        Some(store::ManagedRef::Name(name)) => described["managed_key_name"] = json!(name),
+        Some(store::ManagedRef::Id(id)) => described["managed_key_id"] = json!(id),
+        None => {}
+    }
+    Ok(described)
 }
 
 fn read(ctx: &mut Ctx<'_>, f: Ref) -> Result<Response, Error> {
@@ -171,22 +177,18 @@ fn generate(ctx: &mut Ctx<'_>, f: Generate) -> Result<Response, Error> {
     }
     let name = f.key.key_name.clone().unwrap_or_default();
     store::check_name(&name, "key")?;
-    let key = match source {
+    let (key, (entry, _)) = match source {
         Source::Kms => {
-            let id = f
-                .key
-                .managed_key_name
-                .as_deref()
-                .or(f.key.managed_key_id.as_deref())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    Error::invalid("managed_key_name or managed_key_id is required for type kms")
-                })?;
-            coffer_sdk::keys::Key::managed(id)?
+            let (key, reference) = f.key.managed_key()?;
+            let stored = store::store_managed_key(ctx, &key, reference, &name)?;
+            (key, stored)
         }
-        s => bundle::generate_key(f.key.kind()?, f.key.key_bits, s == Source::Exported)?,
+        s => {
+            let key = bundle::generate_key(f.key.kind()?, f.key.bits(), s == Source::Exported)?;
+            let stored = store::store_key(ctx, &key, &name)?;
+            (key, stored)
+        }
     };
-    let (entry, _) = store::store_key(ctx, &key, &name)?;
     let mut data = json!({
         "key_id": entry.id,
         "key_name": entry.name,

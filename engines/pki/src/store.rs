@@ -12,6 +12,7 @@
 //! Every writer of these records replaces the cache epoch
 //! (`cache::bump`), so issuing never uses a stale role, issuer or key.
 
+use coffer_sdk::crypto::PublicKeyFormat;
 use coffer_sdk::keys::Key;
 use coffer_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -35,9 +36,13 @@ pub struct KeyEntry {
     pub key_type: PkiKeyType,
     /// Bits (0 for Ed25519).
     pub key_bits: u32,
-    /// The host-sealed key (base64 in storage).
+    /// The host-sealed key (base64 in storage); empty for a managed key.
     #[serde(with = "b64")]
     pub blob: Vec<u8>,
+    /// The managed key (`sys/managed-keys`) it is, as the request named
+    /// it; none for a key of the mount's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedRef>,
     /// The public key, SubjectPublicKeyInfo DER (base64), to match
     /// certificates and imports against.
     #[serde(with = "b64")]
@@ -45,9 +50,49 @@ pub struct KeyEntry {
 }
 
 impl KeyEntry {
-    /// Opens the key (a handle on the host's copy).
+    /// Opens the key: a handle on the host's copy, or on the managed key,
+    /// which must still hold the public key stored here.
     pub fn open(&self) -> Result<Key, Error> {
-        Key::open(&self.blob)
+        let Some(reference) = &self.managed else {
+            return Key::open(&self.blob);
+        };
+        let key = reference.open()?;
+        let spki = key.public_key()?.export(PublicKeyFormat::SpkiDer)?;
+        if spki != self.spki {
+            return Err(Error::invalid(format!(
+                "managed key {} no longer holds the key this mount stored as {}",
+                reference.shown(),
+                self.id
+            )));
+        }
+        Ok(key)
+    }
+}
+
+/// A managed key as a request named it: a name or an id (the host opens
+/// either; an engine cannot learn the other).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManagedRef {
+    /// `managed_key_name`.
+    Name(String),
+    /// `managed_key_id`.
+    Id(String),
+}
+
+impl ManagedRef {
+    /// Opens it (the host checks the mount may).
+    pub fn open(&self) -> Result<Key, Error> {
+        match self {
+            ManagedRef::Name(r) | ManagedRef::Id(r) => Key::managed(r),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            ManagedRef::Name(r) => format!("{r:?}"),
+            ManagedRef::Id(r) => format!("with id {r}"),
+        }
     }
 }
 
@@ -270,6 +315,25 @@ fn resolve<T: serde::de::DeserializeOwned>(
 /// already has that key (same public key), returns the existing record
 /// and `false`.
 pub fn store_key(ctx: &mut Ctx<'_>, key: &Key, name: &str) -> Result<(KeyEntry, bool), Error> {
+    store_any_key(ctx, key, None, name)
+}
+
+/// [`store_key`] for a managed key, named by `reference` (no blob).
+pub fn store_managed_key(
+    ctx: &mut Ctx<'_>,
+    key: &Key,
+    reference: ManagedRef,
+    name: &str,
+) -> Result<(KeyEntry, bool), Error> {
+    store_any_key(ctx, key, Some(reference), name)
+}
+
+fn store_any_key(
+    ctx: &mut Ctx<'_>,
+    key: &Key,
+    managed: Option<ManagedRef>,
+    name: &str,
+) -> Result<(KeyEntry, bool), Error> {
     check_name(name, "key")?;
     let spki = key
         .public_key()?
@@ -287,7 +351,12 @@ pub fn store_key(ctx: &mut Ctx<'_>, key: &Key, name: &str) -> Result<(KeyEntry, 
         name: name.to_owned(),
         key_type,
         key_bits,
-        blob: key.seal()?,
+        blob: if managed.is_some() {
+            Vec::new()
+        } else {
+            key.seal()?
+        },
+        managed,
         spki,
     };
     put_key(ctx, &entry)?;

@@ -599,6 +599,26 @@ impl PublicKey {
         Ok(Self::new(key_type, inner))
     }
 
+    /// An RSA public key from its big-endian modulus and public exponent
+    /// (as an HSM holds them); its type follows from the modulus's size,
+    /// which must be 2048, 3072 or 4096 bits.
+    pub fn rsa_from_parts(modulus: &[u8], exponent: &[u8]) -> Result<Self, CryptoError> {
+        let n = rsa::BigUint::from_bytes_be(modulus);
+        let key_type = match n.bits() {
+            2048 => KeyType::Rsa2048,
+            3072 => KeyType::Rsa3072,
+            4096 => KeyType::Rsa4096,
+            other => {
+                return Err(CryptoError::new(format!(
+                    "RSA-{other} keys are not supported: use 2048, 3072 or 4096 bits"
+                )))
+            }
+        };
+        let e = rsa::BigUint::from_bytes_be(exponent);
+        let inner = rsa_public(key_type, RsaPublicKey::new(n, e).map_err(|e| e.to_string()))?;
+        Ok(Self::new(key_type, inner))
+    }
+
     /// Its type.
     pub fn key_type(&self) -> KeyType {
         self.parts.key_type

@@ -27,6 +27,7 @@
 mod aead;
 mod byok;
 mod ec;
+mod external;
 mod fast;
 mod handle;
 mod hash;
@@ -52,6 +53,7 @@ use std::fmt;
 
 pub use self::aead::{aead_open, aead_seal, aes_key_unwrap_pad, aes_key_wrap_pad};
 pub use self::byok::{byok_unwrap, byok_wrap};
+pub use self::external::{ecdsa_from_der, ecdsa_from_fixed, prepare_external, ExternalSignature};
 pub use self::handle::{cost_of, Cipher, Cost, KeyFuture, KeyHandle, Operation, HEAVY_INPUT_BYTES};
 pub use self::hash::{hash, hkdf, hmac, hmac_verify, random_bytes};
 pub use self::keys::{PrivateKey, PublicKey};
@@ -64,19 +66,41 @@ pub use self::software::{AeadItem, SoftwareKey};
 pub const MAX_RANDOM_BYTES: u32 = 1024 * 1024;
 
 /// Why a cryptographic operation failed. The message names the problem and
-/// is meant to be shown to the client.
+/// is meant to be shown to the client. Almost always the caller's mistake;
+/// [`CryptoError::unavailable`] is the exception: a key's device or KMS
+/// could not be reached (a 503, not the caller's fault).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CryptoError(String);
+pub struct CryptoError {
+    message: String,
+    unavailable: bool,
+}
 
 impl CryptoError {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+
+    /// The key's backend (an HSM, a cloud KMS) could not do the work: it
+    /// is unreachable, hung or failing.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: true,
+        }
+    }
+
+    /// Whether it is [`CryptoError::unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 
     /// The message, as `Display` shows it.
     pub fn message(&self) -> &str {
-        &self.0
+        &self.message
     }
 }
 
@@ -90,7 +114,7 @@ pub(crate) fn unknown<const N: usize>(what: &str, name: &str, known: [&str; N]) 
 
 impl fmt::Display for CryptoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 

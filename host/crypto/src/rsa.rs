@@ -11,7 +11,7 @@ use super::hash::{hash, mgf1};
 use super::{with_digest, CryptoError, HashAlgorithm, RsaPadding, SignOptions};
 
 /// The hash used when the options name none.
-const DEFAULT_HASH: HashAlgorithm = HashAlgorithm::Sha256;
+pub(super) const DEFAULT_HASH: HashAlgorithm = HashAlgorithm::Sha256;
 
 /// A signature to make: everything about it checked, the digest made, and
 /// the PSS salt length chosen, before either library signs.
@@ -193,6 +193,14 @@ fn digest<'m>(
         )));
     }
     Ok((Some(algorithm), Cow::Borrowed(message)))
+}
+
+/// The DER DigestInfo of `digest`, a digest by `algorithm`: what
+/// PKCS#1 v1.5 pads and signs.
+pub(super) fn digest_info(algorithm: HashAlgorithm, digest: &[u8]) -> Vec<u8> {
+    let mut encoded = digest_info_prefix(algorithm);
+    encoded.extend_from_slice(digest);
+    encoded
 }
 
 /// PKCS#1 v1.5 padding with the DigestInfo of `algorithm`.

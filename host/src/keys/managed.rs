@@ -13,9 +13,8 @@
 //!   ([`ManagedHandle`]);
 //! - a backend that cannot be reached is 503 `unavailable`.
 //!
-//! No backend exists yet: issue #13 plugs PKCS#11 and the cloud KMSs in
-//! here, with `sys/managed-keys` to configure them. The tests use one in
-//! memory.
+//! The server's backend is `kms::ManagedKeyStore` (the keys of
+//! `sys/managed-keys`); the unit tests below use one in memory.
 
 use std::fmt;
 use std::future::Future;
@@ -57,6 +56,9 @@ pub struct MountGrant<'a> {
 pub enum ManagedKeyError {
     /// No such key (said only to a mount allowed to know): 400.
     NotFound(String),
+    /// The key's configuration cannot work (a wrong PIN, no such slot or
+    /// library, a key that does not fit its mechanism): 400.
+    Invalid(String),
     /// The mount may not use the key: 403 (the WIT `permission-denied`).
     NotAllowed(String),
     /// The backend cannot be reached: 503 (the WIT `unavailable`).
@@ -102,7 +104,7 @@ pub async fn open_for_mount(
 impl From<ManagedKeyError> for ApiError {
     fn from(e: ManagedKeyError) -> Self {
         match e {
-            ManagedKeyError::NotFound(m) => ApiError::BadRequest(m),
+            ManagedKeyError::NotFound(m) | ManagedKeyError::Invalid(m) => ApiError::BadRequest(m),
             ManagedKeyError::NotAllowed(m) => ApiError::Forbidden(m),
             ManagedKeyError::Unavailable(m) => ApiError::BackendUnavailable(m),
         }
@@ -112,7 +114,9 @@ impl From<ManagedKeyError> for ApiError {
 impl fmt::Display for ManagedKeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotFound(m) | Self::NotAllowed(m) | Self::Unavailable(m) => f.write_str(m),
+            Self::NotFound(m) | Self::Invalid(m) | Self::NotAllowed(m) | Self::Unavailable(m) => {
+                f.write_str(m)
+            }
         }
     }
 }

@@ -54,6 +54,7 @@ impl Server {
             .gate
             .open(keyring, async |u: &Unsealed| {
                 self.auth.load(u)?;
+                self.managed_keys.load(u)?;
                 if let Some(stored) = self.storage.system_get(u, crate::audit::STORAGE_KEY)? {
                     self.audit.load(&stored)?;
                 }
@@ -63,6 +64,7 @@ impl Server {
         if let Err(e) = opened {
             self.mounts.retire_all().await;
             self.auth.clear();
+            self.managed_keys.clear();
             self.audit.clear();
             self.seal.forget();
             return Err(e);
@@ -79,6 +81,7 @@ impl Server {
             .close(async || {
                 self.mounts.retire_all().await;
                 self.auth.clear();
+                self.managed_keys.clear();
                 self.audit.clear();
                 self.seal.forget();
             })

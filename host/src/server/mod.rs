@@ -55,6 +55,8 @@ pub struct Server {
     pub mounts: Mounts,
     /// The audit devices.
     pub audit: crate::audit::Broker,
+    /// The managed keys (`sys/managed-keys`).
+    pub managed_keys: Arc<crate::kms::ManagedKeyStore>,
     /// Identity reported by `sys/health` and `sys/seal-status`.
     pub cluster: Cluster,
 }
@@ -69,6 +71,8 @@ pub struct ServerParts {
     pub plugin_dir: Option<PathBuf>,
     /// Identity reported by `sys/health`.
     pub cluster_id: String,
+    /// The managed keys (also the sandbox's managed-key backend).
+    pub managed_keys: Arc<crate::kms::ManagedKeyStore>,
 }
 
 impl Server {
@@ -81,6 +85,7 @@ impl Server {
             mounts: Mounts::new(parts.storage.clone(), parts.sandbox, parts.plugin_dir),
             storage: parts.storage,
             audit: crate::audit::Broker::new(),
+            managed_keys: parts.managed_keys,
             cluster: Cluster {
                 name: format!(
                     "coffer-cluster-{}",
@@ -132,6 +137,7 @@ mod tests {
             sandbox,
             plugin_dir: None,
             cluster_id: "test".into(),
+            managed_keys: Arc::new(crate::kms::ManagedKeyStore::new(storage.clone(), &[])),
         });
         let (keys, _) = server.initialize(1, 1, Some("root")).await.unwrap();
         let key = hex::encode(keys[0].as_slice());

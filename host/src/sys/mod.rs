@@ -6,6 +6,7 @@ mod audit;
 mod capabilities;
 mod health;
 mod internal_ui;
+mod managed_keys;
 mod mounts;
 mod plugins;
 mod policies;
@@ -103,6 +104,10 @@ pub async fn handle(
             }
             if let Some(name) = rest.strip_prefix("policy/") {
                 return policies::one(&server.auth, u, method, name, data, true).await;
+            }
+            if let Some(p) = rest.strip_prefix("managed-keys/") {
+                return managed_keys::handle(&server.managed_keys, mounts, u, method, p, data)
+                    .await;
             }
             if let Some(p) = rest.strip_prefix("internal/ui/mounts/") {
                 return internal_ui::one(mounts, method, p);

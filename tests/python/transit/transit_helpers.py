@@ -306,7 +306,7 @@ class CofferProcess(_Proc):
     `Root Token:` when printed.
     """
 
-    def __init__(self, args: list[str]):
+    def __init__(self, args: list[str], env: dict[str, str] | None = None):
         binary = coffer_bin()
         if not binary.is_file():
             raise RuntimeError(f"{binary} is missing: `cargo build -p coffer-host`")
@@ -314,6 +314,7 @@ class CofferProcess(_Proc):
         self.root_token = None
         self.proc = subprocess.Popen(
             [str(binary), "server", *args],
+            env=None if env is None else dict(os.environ, **env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -344,11 +345,14 @@ class CofferProcess(_Proc):
             raise RuntimeError(f"no `Api Address:` line in {self.stdout_lines}")
 
     @classmethod
-    def dev(cls, config_file: str | None = None) -> "CofferProcess":
+    def dev(
+        cls, config_file: str | None = None, env: dict[str, str] | None = None
+    ) -> "CofferProcess":
+        """A dev server; `env` adds to the environment it inherits."""
         args = ["--dev", "--dev-root-token-id", ROOT_TOKEN, "--dev-listen-address", "127.0.0.1:0"]
         if config_file:
             args += ["--config", config_file]
-        return cls(args)
+        return cls(args, env)
 
 
 class BaoProcess(_Proc):

@@ -141,7 +141,7 @@ fn blob_error(e: BlobError) -> Error {
 
 fn managed_error(e: ManagedKeyError) -> Error {
     match e {
-        ManagedKeyError::NotFound(m) => Error::InvalidRequest(m),
+        ManagedKeyError::NotFound(m) | ManagedKeyError::Invalid(m) => Error::InvalidRequest(m),
         ManagedKeyError::NotAllowed(m) => Error::PermissionDenied(m),
         ManagedKeyError::Unavailable(m) => Error::Unavailable(m),
     }

@@ -63,8 +63,12 @@ impl log::Host for InstanceState {
 /// What a 0.2 import answers: a value, the engine's `error`, or a trap.
 pub(crate) type Answer<T> = wasmtime::Result<Result<T, Error>>;
 
-/// A native crypto failure is the engine's (or its client's) mistake.
+/// A native crypto failure is the engine's (or its client's) mistake,
+/// unless the key's backend could not be reached (`unavailable`).
 pub(crate) fn invalid(e: native::CryptoError) -> Error {
+    if e.is_unavailable() {
+        return Error::Unavailable(e.to_string());
+    }
     Error::InvalidRequest(e.to_string())
 }
 
