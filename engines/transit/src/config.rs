@@ -127,6 +127,12 @@ fn write_key_config(ctx: &mut Ctx<'_>, f: KeyConfig) -> Result<Response, Error> 
     if let Some(allowed) = f.deletion_allowed {
         p.deletion_allowed = allowed;
     }
+    if f.exportable == Some(true) || f.allow_plaintext_backup == Some(true) {
+        p.check_not_managed("exporting or backing up its key")?;
+    }
+    if f.auto_rotate_period.is_some_and(|d| d.as_secs() != 0) {
+        p.check_not_managed("automatic rotation")?;
+    }
     // One-way switches: `false` never turns them off. Turning one on
     // widens every version's handles (`permit`) and stores their new blobs.
     if f.exportable == Some(true) && !p.exportable {

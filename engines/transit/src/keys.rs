@@ -3,7 +3,7 @@
 
 use coffer_sdk::prelude::*;
 
-use crate::policy::model::{NewKey, Policy};
+use crate::policy::model::{ManagedRef, NewKey, Policy};
 use crate::policy::{cache, store, KeyKind};
 
 /// `LIST keys`.
@@ -61,9 +61,9 @@ struct Create {
     key_size: u32,
     /// Period of automatic rotation; 0 disables it, else at least an hour.
     auto_rotate_period: DurationSeconds,
-    /// Name of the managed key (managed keys are not supported yet).
+    /// Name of the managed key (`sys/managed-keys`) of a `managed_key` key.
     managed_key_name: Option<String>,
-    /// UUID of the managed key (managed keys are not supported yet).
+    /// UUID of the managed key of a `managed_key` key.
     managed_key_id: Option<String>,
 }
 
@@ -81,9 +81,9 @@ struct Read {
 struct Rotate {
     /// Name of the key.
     name: String,
-    /// Name of the managed key (managed keys are not supported yet).
+    /// Name of the managed key a `managed_key` key rotates onto.
     managed_key_name: Option<String>,
-    /// UUID of the managed key (managed keys are not supported yet).
+    /// UUID of the managed key a `managed_key` key rotates onto.
     managed_key_id: Option<String>,
 }
 
@@ -93,8 +93,33 @@ fn list(ctx: &mut Ctx<'_>, _: ()) -> Result<Response, Error> {
 
 fn create(ctx: &mut Ctx<'_>, f: Create) -> Result<Response, Error> {
     store::check_name(&f.name)?;
-    if f.managed_key_name.is_some() || f.managed_key_id.is_some() {
-        return Err(Error::invalid("managed keys are not supported yet"));
+    let reference =
+        ManagedRef::from_fields(f.managed_key_name.as_deref(), f.managed_key_id.as_deref());
+    let managed = f.r#type == KeyKind::ManagedKey;
+    match (&reference, managed) {
+        (None, true) => {
+            return Err(Error::invalid(
+                "managed_key_name or managed_key_id is required for type managed_key",
+            ))
+        }
+        (Some(_), false) => {
+            return Err(Error::invalid(
+                "managed_key_name and managed_key_id apply only to type managed_key",
+            ))
+        }
+        _ => {}
+    }
+    if managed
+        && (f.derived
+            || f.convergent_encryption
+            || f.exportable
+            || f.allow_plaintext_backup
+            || f.key_size != 0
+            || f.auto_rotate_period.as_secs() != 0)
+    {
+        return Err(Error::invalid(
+            "a managed_key key cannot be derived, convergent, exportable, backed up in plaintext, sized or rotated automatically",
+        ));
     }
     let opts = NewKey {
         derived: f.derived,
@@ -104,12 +129,30 @@ fn create(ctx: &mut Ctx<'_>, f: Create) -> Result<Response, Error> {
         auto_rotate_period: f.auto_rotate_period.as_secs(),
         key_size: f.key_size,
     };
-    let mut policy = Policy::new(&f.name, f.r#type, &opts)?;
     if let Some(existing) = cache::load(ctx, &f.name)? {
+        if !managed {
+            Policy::new(&f.name, f.r#type, &opts)?;
+        }
         return Ok(Response::data(existing.policy.to_response(None)?)
             .with_warning(format!("key {} already existed", f.name)));
     }
-    policy.rotate(ctx.now())?;
+    let policy = match reference {
+        Some(reference) => {
+            let key = reference.open()?;
+            let kind = KeyKind::of_key_type(key.key_type()?).ok_or_else(|| {
+                Error::invalid("a managed key for transit must be an RSA or ECDSA key")
+            })?;
+            let mut policy = Policy::new(&f.name, kind, &opts)?;
+            policy.managed = true;
+            policy.push_managed(ctx.now(), &key, reference)?;
+            policy
+        }
+        None => {
+            let mut policy = Policy::new(&f.name, f.r#type, &opts)?;
+            policy.rotate(ctx.now())?;
+            policy
+        }
+    };
     store::save(ctx, &policy)?;
     Ok(Response::data(policy.to_response(None)?))
 }
@@ -140,15 +183,25 @@ fn delete(ctx: &mut Ctx<'_>, f: Name) -> Result<Response, Error> {
 }
 
 fn rotate(ctx: &mut Ctx<'_>, f: Rotate) -> Result<Response, Error> {
-    if f.managed_key_name.is_some() || f.managed_key_id.is_some() {
-        return Err(Error::invalid("managed keys are not supported yet"));
-    }
+    let reference =
+        ManagedRef::from_fields(f.managed_key_name.as_deref(), f.managed_key_id.as_deref());
     let Some(loaded) = cache::load(ctx, &f.name)? else {
         return Err(Error::invalid("key not found"));
     };
     let mut policy = loaded.policy.clone();
     policy.check_rotatable()?;
-    policy.rotate(ctx.now())?;
+    match reference {
+        Some(reference) if policy.managed => {
+            let key = reference.open()?;
+            policy.push_managed(ctx.now(), &key, reference)?;
+        }
+        Some(_) => {
+            return Err(Error::invalid(
+                "managed_key_name and managed_key_id apply only to a managed_key key",
+            ))
+        }
+        None => policy.rotate(ctx.now())?,
+    }
     policy.imported = false;
     store::save(ctx, &policy)?;
     Ok(Response::data(policy.to_response(None)?))
@@ -230,7 +283,7 @@ mod tests {
         for (body, needle) in [
             (
                 json!({"type": "managed_key"}),
-                "managed keys are not supported yet",
+                "managed_key_name or managed_key_id is required",
             ),
             (json!({"type": "foo"}), "field 'type'"),
             (json!({"type": "hmac", "key_size": 16}), "invalid key_size"),

@@ -100,6 +100,11 @@ impl Loaded {
         let blob = match slot {
             Slot::Key => {
                 let version = p.version(v)?;
+                if let Some(reference) = &version.managed {
+                    let key = Rc::new(reference.open()?);
+                    self.keys.borrow_mut().insert((v, slot), Rc::clone(&key));
+                    return Ok(key);
+                }
                 if version.blob.is_empty() {
                     return Err(Error::invalid(format!(
                         "key version {v} does not have a private counterpart"

@@ -65,12 +65,10 @@ pub enum KeyKind {
     Rsa4096,
     /// HMAC only.
     Hmac,
-    /// A key held by an external KMS or HSM. Not supported yet: requests
-    /// naming it answer 400. The managed-keys backend plugs in here: a
-    /// version then holds a reference to the managed key instead of
-    /// material, and the crypto goes through the host's managed-keys
-    /// interface (a later WIT version) with the same sign/verify/encrypt/
-    /// decrypt shape as `PrivateKey`.
+    /// A key held by an HSM or a cloud KMS (`sys/managed-keys`): only a
+    /// request's type. The policy is stored with the managed key's own
+    /// type (RSA or ECDSA) and `managed` set; each version names its
+    /// managed key ([`KeyVersion::managed`]) and holds no blob.
     #[field(rename = "managed_key")]
     ManagedKey,
 }
@@ -106,7 +104,12 @@ impl KeyKind {
             Self::Rsa3072 => KeyType::Rsa3072,
             Self::Rsa4096 => KeyType::Rsa4096,
             Self::Hmac => KeyType::Hmac,
-            Self::ManagedKey => return Err(Error::invalid("managed keys are not supported yet")),
+            Self::ManagedKey => {
+                return Err(Self::ManagedKey
+                    .check_supported()
+                    .err()
+                    .unwrap_or_else(|| Error::internal("managed_key")))
+            }
         })
     }
 
@@ -160,12 +163,75 @@ impl KeyKind {
         }
     }
 
-    /// Refuses the managed-keys seam.
+    /// Refuses `managed_key` where a key of the host's own is made (a
+    /// managed key's policy has its managed key's type).
     pub fn check_supported(self) -> Result<Self, Error> {
         if self == Self::ManagedKey {
-            return Err(Error::invalid("managed keys are not supported yet"));
+            return Err(Error::invalid(
+                "a managed_key key is made from a managed key: give managed_key_name or managed_key_id",
+            ));
         }
         Ok(self)
+    }
+
+    /// The transit type of a host key type (none for types transit has not).
+    pub fn of_key_type(key_type: KeyType) -> Option<Self> {
+        [
+            Self::Aes128Gcm96,
+            Self::Aes256Gcm96,
+            Self::Chacha20Poly1305,
+            Self::Ed25519,
+            Self::EcdsaP256,
+            Self::EcdsaP384,
+            Self::EcdsaP521,
+            Self::Rsa2048,
+            Self::Rsa3072,
+            Self::Rsa4096,
+            Self::Hmac,
+        ]
+        .into_iter()
+        .find(|k| k.key_type().ok() == Some(key_type))
+    }
+}
+
+/// A managed key (`sys/managed-keys`) as a request named it; the host opens
+/// either form (and checks the mount may use it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManagedRef {
+    /// `managed_key_name`.
+    Name(String),
+    /// `managed_key_id`.
+    Id(String),
+}
+
+impl ManagedRef {
+    /// The reference a request gives (`managed_key_name` first); none if
+    /// it gives neither.
+    pub fn from_fields(name: Option<&str>, id: Option<&str>) -> Option<Self> {
+        let given = |s: Option<&str>| {
+            s.map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        given(name)
+            .map(ManagedRef::Name)
+            .or_else(|| given(id).map(ManagedRef::Id))
+    }
+
+    /// Opens it.
+    pub fn open(&self) -> Result<Key, Error> {
+        match self {
+            ManagedRef::Name(r) | ManagedRef::Id(r) => Key::managed(r),
+        }
+    }
+
+    /// The field a key read shows it in, and its value.
+    pub fn shown(&self) -> (&'static str, &str) {
+        match self {
+            ManagedRef::Name(r) => ("managed_key_name", r),
+            ManagedRef::Id(r) => ("managed_key_id", r),
+        }
     }
 }
 
@@ -224,6 +290,10 @@ pub struct KeyVersion {
     /// The convergent scheme (0 when not convergent).
     #[serde(default)]
     pub convergent_version: i64,
+    /// The managed key this version is (a `managed_key` key's versions);
+    /// its private half stays in the HSM or KMS, so `blob` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedRef>,
 }
 
 /// A version's key bytes in the clear, as contract 0.1's transit stored
@@ -265,7 +335,7 @@ impl std::fmt::Debug for KeyVersion {
 impl KeyVersion {
     /// Whether this version has no private key (an imported public key).
     pub fn is_private_missing(&self) -> bool {
-        self.blob.is_empty() && self.plain.key.is_empty()
+        self.blob.is_empty() && self.plain.key.is_empty() && self.managed.is_none()
     }
 }
 
@@ -328,6 +398,9 @@ pub struct Policy {
     pub restore_info: Option<Stamp>,
     /// Every kept version.
     pub versions: BTreeMap<u32, KeyVersion>,
+    /// Whether it is a `managed_key` key (its versions are managed keys).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed: bool,
 }
 
 /// What a new key is made with.
@@ -409,6 +482,7 @@ impl Policy {
             backup_info: None,
             restore_info: None,
             versions: BTreeMap::new(),
+            managed: false,
         })
     }
 
@@ -429,6 +503,12 @@ impl Policy {
     /// 400, before any key is generated, when the key has no version
     /// number left.
     pub fn rotate(&mut self, now: Timestamp) -> Result<(), Error> {
+        if self.managed {
+            return Err(Error::invalid(format!(
+                "key {:?} is a managed_key key: it rotates onto another managed key, named by managed_key_name or managed_key_id",
+                self.name
+            )));
+        }
         let kind = self.kind.check_supported()?;
         self.next_version()?;
         let permissions = self.permissions();
@@ -443,6 +523,60 @@ impl Policy {
             version.convergent_version = CONVERGENT_VERSION;
         }
         self.push_version(version)
+    }
+
+    /// Adds a version that is the managed key `reference` names (creation
+    /// of a `managed_key` key, and its rotations): it must have this
+    /// policy's type.
+    pub fn push_managed(
+        &mut self,
+        now: Timestamp,
+        key: &Key,
+        reference: ManagedRef,
+    ) -> Result<(), Error> {
+        self.next_version()?;
+        let kind = KeyKind::of_key_type(key.key_type()?)
+            .filter(|k| k.is_rsa() || k.is_ecdsa())
+            .ok_or_else(|| {
+                Error::invalid("a managed key for transit must be an RSA or ECDSA key")
+            })?;
+        if kind != self.kind {
+            return Err(Error::invalid(format!(
+                "managed key {:?} is {kind}, but key {:?} is {}",
+                reference.shown().1,
+                self.name,
+                self.kind
+            )));
+        }
+        let version = KeyVersion {
+            creation_time: now.into(),
+            hmac_blob: new_hmac_key(&self.permissions())?.seal()?,
+            public_key: public_text(kind, &key.public_key()?)?,
+            managed: Some(reference),
+            ..KeyVersion::default()
+        };
+        self.push_version(version)
+    }
+
+    /// What a key read shows as its type: `managed_key`, or its own.
+    pub fn type_name(&self) -> &'static str {
+        if self.managed {
+            KeyKind::ManagedKey.as_str()
+        } else {
+            self.kind.as_str()
+        }
+    }
+
+    /// Refuses what a `managed_key` key cannot do: `what` needs key
+    /// bytes, which never leave the HSM or KMS.
+    pub fn check_not_managed(&self, what: &str) -> Result<(), Error> {
+        if self.managed {
+            return Err(Error::invalid(format!(
+                "key {:?} is a managed_key key: {what} is not possible, its private key never leaves its HSM or KMS",
+                self.name
+            )));
+        }
+        Ok(())
     }
 
     /// A version holding `key` (generated or imported here, with this
@@ -579,7 +713,7 @@ impl Policy {
         let kind = self.kind;
         let mut data = json!({
             "name": self.name,
-            "type": kind.as_str(),
+            "type": self.type_name(),
             "derived": self.derived,
             "deletion_allowed": self.deletion_allowed,
             "min_available_version": self.min_available_version,
@@ -655,15 +789,17 @@ impl Policy {
                     })
                     .collect::<Vec<_>>()
                     .join("\n");
-                keys.insert(
-                    v.to_string(),
-                    json!({
-                        "name": kind.public_name(),
-                        "public_key": public_key,
-                        "certificate_chain": chain,
-                        "creation_time": rfc3339_nanos(version.creation_time),
-                    }),
-                );
+                let mut shown = json!({
+                    "name": kind.public_name(),
+                    "public_key": public_key,
+                    "certificate_chain": chain,
+                    "creation_time": rfc3339_nanos(version.creation_time),
+                });
+                if let Some(reference) = &version.managed {
+                    let (field, value) = reference.shown();
+                    shown[field] = json!(value);
+                }
+                keys.insert(v.to_string(), shown);
             }
         } else {
             for (v, version) in shown {
@@ -718,8 +854,8 @@ mod tests {
         )
         .is_err());
         assert_eq!(
-            Policy::new("k", KeyKind::ManagedKey, &NewKey::default()),
-            Err(Error::invalid("managed keys are not supported yet"))
+            Policy::new("k", KeyKind::ManagedKey, &NewKey::default()).map(|_| ()),
+            KeyKind::ManagedKey.check_supported().map(|_| ())
         );
         let p = Policy::new("k", KeyKind::Hmac, &NewKey::default()).unwrap();
         assert_eq!(p.key_size, 32);

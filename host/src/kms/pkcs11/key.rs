@@ -70,10 +70,26 @@ impl Pool {
                     pool.give_back(session);
                     Ok(value)
                 }
-                // The device's answer to this input: the session is fine.
-                Err(e @ P11Error::Pkcs11(RvError::DataLenRange | RvError::DataInvalid, _)) => {
+                // The device's answer to this input or this use of the
+                // key (a 400): the session is fine.
+                Err(
+                    e @ P11Error::Pkcs11(
+                        RvError::DataLenRange
+                        | RvError::DataInvalid
+                        | RvError::EncryptedDataInvalid
+                        | RvError::EncryptedDataLenRange
+                        | RvError::ArgumentsBad
+                        | RvError::MechanismInvalid
+                        | RvError::MechanismParamInvalid
+                        | RvError::KeyFunctionNotPermitted
+                        | RvError::KeyTypeInconsistent,
+                        _,
+                    ),
+                ) => {
                     pool.give_back(session);
-                    Err(CryptoError::new(format!("the HSM refused the input: {e}")))
+                    Err(CryptoError::new(format!(
+                        "the HSM refused the operation: {e}"
+                    )))
                 }
                 Err(e) => Err(CryptoError::unavailable(format!("the HSM failed: {e}"))),
             }
