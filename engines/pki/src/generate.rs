@@ -5,7 +5,7 @@
 //! in the host), `exported` (new, and returned once), `existing` (a key of
 //! the mount, `key_ref`), `kms` (a managed key).
 
-use coffer_sdk::keys::Key;
+use coffer_sdk::keys::{Key, ManagedRef};
 use coffer_sdk::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -159,27 +159,19 @@ impl KeyFields {
 
     /// The managed key a `kms` request names (its name or id), opened:
     /// refused with `key_type` or `key_bits`, which describe a key to make.
-    pub fn managed_key(&self) -> Result<(Key, store::ManagedRef), Error> {
+    pub fn managed_key(&self) -> Result<(Key, ManagedRef), Error> {
         if self.key_type.is_some() || self.key_bits.is_some() {
             return Err(Error::invalid(
                 "key_type and key_bits cannot be given with a managed key (type kms): the managed key has its own",
             ));
         }
-        let given = |s: &Option<String>| {
-            s.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        let reference = match (given(&self.managed_key_name), given(&self.managed_key_id)) {
-            (Some(name), _) => store::ManagedRef::Name(name),
-            (None, Some(id)) => store::ManagedRef::Id(id),
-            (None, None) => {
-                return Err(Error::invalid(
-                    "managed_key_name or managed_key_id is required for type kms",
-                ))
-            }
-        };
+        let reference = ManagedRef::from_fields(
+            self.managed_key_name.as_deref(),
+            self.managed_key_id.as_deref(),
+        )
+        .ok_or_else(|| {
+            Error::invalid("managed_key_name or managed_key_id is required for type kms")
+        })?;
         Ok((reference.open()?, reference))
     }
 }

@@ -116,10 +116,8 @@ fn describe(k: &store::KeyEntry) -> Result<serde_json::Value, Error> {
         "key_type": bundle::kind_name(k.key_type),
         "subject_key_id": crate::serial::colon_hex(&crate::x509::key_id(&spki)),
     });
-    match &k.managed {
-        Some(store::ManagedRef::Name(name)) => described["managed_key_name"] = json!(name),
-        Some(store::ManagedRef::Id(id)) => described["managed_key_id"] = json!(id),
-        None => {}
+    if let Some(reference) = &k.managed {
+        described[reference.field()] = json!(reference.value());
     }
     Ok(described)
 }

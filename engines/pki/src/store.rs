@@ -13,7 +13,7 @@
 //! (`cache::bump`), so issuing never uses a stale role, issuer or key.
 
 use coffer_sdk::crypto::PublicKeyFormat;
-use coffer_sdk::keys::Key;
+use coffer_sdk::keys::{Key, ManagedRef};
 use coffer_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -60,39 +60,12 @@ impl KeyEntry {
         let spki = key.public_key()?.export(PublicKeyFormat::SpkiDer)?;
         if spki != self.spki {
             return Err(Error::invalid(format!(
-                "managed key {} no longer holds the key this mount stored as {}",
-                reference.shown(),
+                "managed key {:?} no longer holds the key this mount stored as {}",
+                reference.value(),
                 self.id
             )));
         }
         Ok(key)
-    }
-}
-
-/// A managed key as a request named it: a name or an id (the host opens
-/// either; an engine cannot learn the other).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ManagedRef {
-    /// `managed_key_name`.
-    Name(String),
-    /// `managed_key_id`.
-    Id(String),
-}
-
-impl ManagedRef {
-    /// Opens it (the host checks the mount may).
-    pub fn open(&self) -> Result<Key, Error> {
-        match self {
-            ManagedRef::Name(r) | ManagedRef::Id(r) => Key::managed(r),
-        }
-    }
-
-    fn shown(&self) -> String {
-        match self {
-            ManagedRef::Name(r) => format!("{r:?}"),
-            ManagedRef::Id(r) => format!("with id {r}"),
-        }
     }
 }
 

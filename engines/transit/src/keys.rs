@@ -3,7 +3,9 @@
 
 use coffer_sdk::prelude::*;
 
-use crate::policy::model::{ManagedRef, NewKey, Policy};
+use coffer_sdk::keys::ManagedRef;
+
+use crate::policy::model::{NewKey, Policy};
 use crate::policy::{cache, store, KeyKind};
 
 /// `LIST keys`.

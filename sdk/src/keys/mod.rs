@@ -25,6 +25,9 @@ use std::fmt;
 use crate::crypto::{HashAlgorithm, PrivateKeyFormat, PublicKeyFormat, SignOptions};
 use crate::Error;
 
+mod managed;
+pub use managed::ManagedRef;
+
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use coffer_sdk::clock::Timestamp;
 use coffer_sdk::crypto::{self, PublicKeyFormat};
-use coffer_sdk::keys::{Key, KeyType, Permission, PublicKey};
+use coffer_sdk::keys::{Key, KeyType, ManagedRef, Permission, PublicKey};
 use coffer_sdk::{Error, FieldEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -191,47 +191,6 @@ impl KeyKind {
         ]
         .into_iter()
         .find(|k| k.key_type().ok() == Some(key_type))
-    }
-}
-
-/// A managed key (`sys/managed-keys`) as a request named it; the host opens
-/// either form (and checks the mount may use it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ManagedRef {
-    /// `managed_key_name`.
-    Name(String),
-    /// `managed_key_id`.
-    Id(String),
-}
-
-impl ManagedRef {
-    /// The reference a request gives (`managed_key_name` first); none if
-    /// it gives neither.
-    pub fn from_fields(name: Option<&str>, id: Option<&str>) -> Option<Self> {
-        let given = |s: Option<&str>| {
-            s.map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        given(name)
-            .map(ManagedRef::Name)
-            .or_else(|| given(id).map(ManagedRef::Id))
-    }
-
-    /// Opens it.
-    pub fn open(&self) -> Result<Key, Error> {
-        match self {
-            ManagedRef::Name(r) | ManagedRef::Id(r) => Key::managed(r),
-        }
-    }
-
-    /// The field a key read shows it in, and its value.
-    pub fn shown(&self) -> (&'static str, &str) {
-        match self {
-            ManagedRef::Name(r) => ("managed_key_name", r),
-            ManagedRef::Id(r) => ("managed_key_id", r),
-        }
     }
 }
 
@@ -543,7 +502,7 @@ impl Policy {
         if kind != self.kind {
             return Err(Error::invalid(format!(
                 "managed key {:?} is {kind}, but key {:?} is {}",
-                reference.shown().1,
+                reference.value(),
                 self.name,
                 self.kind
             )));
@@ -796,8 +755,7 @@ impl Policy {
                     "creation_time": rfc3339_nanos(version.creation_time),
                 });
                 if let Some(reference) = &version.managed {
-                    let (field, value) = reference.shown();
-                    shown[field] = json!(value);
+                    shown[reference.field()] = json!(reference.value());
                 }
                 keys.insert(v.to_string(), shown);
             }
