@@ -22,14 +22,18 @@ ci:
     .ci/run
 
 # The benchmark: coffer vs a native floor vs OpenBao; updates BENCHMARKS.md.
-# Then PKI against OpenBao (bench/pki.py), the sandbox alone (dispatch) and
-# the host's key operations, old RustCrypto calls against today's (keys).
+# Then PKI against OpenBao (bench/pki.py), signing through a SoftHSM2 token
+# against a software key and the token's own rate (bench/managed_keys.py),
+# the sandbox alone (dispatch) and the host's key operations, old
+# RustCrypto calls against today's (keys).
 # The BENCH_* environment passes through to bench/run.sh (see its header),
 # e.g. `BENCH_BASELINE=/path/to/old/coffer just bench` for an A/B of an old
 # build against this one, `BENCH_SKIP_BUILD=1` to use the binaries built.
 bench *ARGS:
     bench/run.sh {{ARGS}}
     python3 bench/pki.py --write
+    cargo build --release -p coffer-host --example pkcs11_sign_rate
+    python3 bench/managed_keys.py --write
     cargo bench -p coffer-host --bench dispatch
     cargo bench -p coffer-host --bench keys
 

@@ -188,26 +188,34 @@ def setup_pki(s: Server, mount: str = MOUNT) -> None:
         s.call("POST", f"{mount}/roles/{name}", {"allow_any_name": True, "max_ttl": "24h", **params})
 
 
-def wrk_issue(s: Server, role: str, work: str) -> dict:
-    script = os.path.join(work, f"issue-{role}.lua")
+def wrk_post(s: Server, path: str, body: str, work: str, connections: int = CONNECTIONS,
+             duration: int = DURATION) -> dict:
+    """POSTs `body` to `path` with wrk (a 1 s warm-up, then `duration` s):
+    requests per second and the server's CPU time per request. Any
+    non-2xx answer fails the run."""
+    script = os.path.join(work, "post.lua")
     pathlib.Path(script).write_text(
         'wrk.method = "POST"\n'
-        f"wrk.body = '{CN_BODY}'\n"
+        f"wrk.body = '{body}'\n"
         f'wrk.headers["X-Vault-Token"] = "{s.token}"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
-    url = f"{s.addr}/v1/{MOUNT}/issue/{role}"
-    subprocess.run(LOAD_ON + ["wrk", "-t1", f"-c{CONNECTIONS}", "-d1s", "-s", script, url],
+    url = f"{s.addr}/v1/{path}"
+    subprocess.run(LOAD_ON + ["wrk", "-t1", f"-c{connections}", "-d1s", "-s", script, url],
                    check=True, capture_output=True)
     before = cpu_ticks(s.pid)
-    out = subprocess.run(LOAD_ON + ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}s", "-s", script, url],
+    out = subprocess.run(LOAD_ON + ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", script, url],
                          check=True, capture_output=True, text=True).stdout
     after = cpu_ticks(s.pid)
     if "Non-2xx" in out:
-        raise RuntimeError(f"{s.name}: issue/{role} answered errors:\n{out}")
+        raise RuntimeError(f"{s.name}: {path} answered errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     return {"req_s": rps, "cpu_us": (after - before) / CLK_TCK * 1e6 / max(total, 1)}
+
+
+def wrk_issue(s: Server, role: str, work: str) -> dict:
+    return wrk_post(s, f"{MOUNT}/issue/{role}", CN_BODY, work)
 
 
 def issue_many(s: Server, role: str, n: int, mount: str = MOUNT) -> list[str]:
