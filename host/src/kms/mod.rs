@@ -14,15 +14,18 @@
 //! - Opening runs on tokio's blocking pool under [`OPEN_TIMEOUT`]: a hung
 //!   device holds neither a runtime worker nor the request past it.
 //!
-//! Backends: `pkcs11.rs` (cryptoki). The cloud KMSs of the seed are named
-//! by `record::BackendType` and refused as not yet available.
+//! Backends: `pkcs11/` (cryptoki, blocking: its calls run on tokio's
+//! blocking pool) and `awskms/` (aws-sdk-kms, async: its calls run on the
+//! KMS runtime, [`remote`]). Azure Key Vault and Google Cloud KMS are
+//! named by `record::BackendType` and refused as not yet available.
 
+pub mod awskms;
 pub mod pkcs11;
 pub mod record;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::api::ApiError;
@@ -222,23 +225,74 @@ impl ManagedKeyStore {
         let record = Arc::clone(record);
         let libraries = Arc::clone(&self.pkcs11);
         async move {
-            let opening = tokio::task::spawn_blocking(move || match &record.backend {
-                Backend::Pkcs11(params) => {
-                    pkcs11::open(&libraries, &record.name, params, &record.generic)
-                        .map(|k| Arc::new(k) as Arc<dyn KeyHandle>)
+            let opening = async move {
+                match &record.backend {
+                    Backend::Pkcs11(params) => {
+                        let params = params.clone();
+                        tokio::task::spawn_blocking(move || {
+                            pkcs11::open(&libraries, &record.name, &params, &record.generic)
+                                .map(|k| Arc::new(k) as Arc<dyn KeyHandle>)
+                        })
+                        .await
+                        .map_err(|e| {
+                            ManagedKeyError::Unavailable(format!(
+                                "opening the managed key failed: {e}"
+                            ))
+                        })?
+                    }
+                    Backend::Awskms(params) => {
+                        awskms::open(record.name.clone(), params.clone(), record.generic.clone())
+                            .await
+                    }
                 }
-            });
-            match tokio::time::timeout(OPEN_TIMEOUT, opening).await {
-                Ok(Ok(opened)) => opened,
-                Ok(Err(e)) => Err(ManagedKeyError::Unavailable(format!(
-                    "opening the managed key failed: {e}"
-                ))),
-                Err(_) => Err(ManagedKeyError::Unavailable(format!(
-                    "the key's backend did not answer within {} s",
-                    OPEN_TIMEOUT.as_secs()
-                ))),
-            }
+            };
+            tokio::time::timeout(OPEN_TIMEOUT, opening)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ManagedKeyError::Unavailable(format!(
+                        "the key's backend did not answer within {} s",
+                        OPEN_TIMEOUT.as_secs()
+                    )))
+                })
         }
+    }
+}
+
+/// The runtime KMS clients run on (two threads of their own), so that
+/// their I/O never runs on the server's workers.
+static REMOTE: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+
+/// Runs `work` on the KMS runtime and waits for it.
+#[cfg_attr(not(feature = "awskms"), allow(dead_code))]
+pub(crate) async fn remote<F>(work: F) -> Result<F::Output, RemoteError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let runtime = REMOTE.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("coffer-kms")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    match runtime {
+        Ok(runtime) => runtime
+            .spawn(work)
+            .await
+            .map_err(|e| RemoteError(format!("a KMS call failed: {e}"))),
+        Err(e) => Err(RemoteError(format!("the KMS runtime cannot start: {e}"))),
+    }
+}
+
+/// A KMS call that did not finish (its runtime is gone, or it panicked).
+#[derive(Debug)]
+pub(crate) struct RemoteError(String);
+
+impl std::fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::pkcs11;
+use super::{awskms, pkcs11};
 use crate::api::ApiError;
 use crate::fields::{opt_bool, opt_string_list};
 
@@ -188,6 +188,8 @@ impl Generic {
 pub enum Backend {
     /// `pkcs11`.
     Pkcs11(pkcs11::Params),
+    /// `awskms`.
+    Awskms(awskms::Params),
 }
 
 impl Backend {
@@ -195,6 +197,7 @@ impl Backend {
     pub fn kind(&self) -> BackendType {
         match self {
             Backend::Pkcs11(_) => BackendType::Pkcs11,
+            Backend::Awskms(_) => BackendType::Awskms,
         }
     }
 }
@@ -281,14 +284,22 @@ impl Record {
         generic.update(data)?;
         let backend = match kind {
             BackendType::Pkcs11 => {
-                let previous = existing.map(|r| match &r.backend {
-                    Backend::Pkcs11(p) => p,
+                let previous = existing.and_then(|r| match &r.backend {
+                    Backend::Pkcs11(p) => Some(p),
+                    _ => None,
                 });
                 Backend::Pkcs11(pkcs11::Params::from_request(data, previous, &generic)?)
             }
+            BackendType::Awskms => {
+                let previous = existing.and_then(|r| match &r.backend {
+                    Backend::Awskms(p) => Some(p),
+                    _ => None,
+                });
+                Backend::Awskms(awskms::Params::from_request(data, previous, &generic)?)
+            }
             other => {
                 return Err(ApiError::bad(format!(
-                    "managed keys of type {:?} are not available in this server yet: use pkcs11",
+                    "managed keys of type {:?} are not available in this server yet: use pkcs11 or awskms",
                     other.name()
                 )))
             }
@@ -312,6 +323,7 @@ impl Record {
         self.generic.show(&mut out);
         match &self.backend {
             Backend::Pkcs11(p) => p.show(&mut out),
+            Backend::Awskms(p) => p.show(&mut out),
         }
         Value::Object(out)
     }
@@ -321,6 +333,7 @@ impl Record {
 fn backend_fields(kind: BackendType) -> &'static [&'static str] {
     match kind {
         BackendType::Pkcs11 => &pkcs11::FIELDS,
+        BackendType::Awskms => &awskms::FIELDS,
         _ => &[],
     }
 }

@@ -1,5 +1,6 @@
-"""Fixtures of the managed-keys suite: a real SoftHSM2 token and a Coffer
-dev server whose `kms_library "pkcs11"` stanza names SoftHSM2's library.
+"""Fixtures of the managed-keys suite: a real SoftHSM2 token, a real
+LocalStack (AWS KMS), and a Coffer dev server whose `kms_library "pkcs11"`
+stanza names SoftHSM2's library.
 
 - `softhsm` (session): a fresh token directory and `softhsm2.conf` in a
   temporary folder, two tokens made by `softhsm2-util --init-token`
@@ -10,6 +11,10 @@ dev server whose `kms_library "pkcs11"` stanza names SoftHSM2's library.
 - `hsm`: a python-pkcs11 view of the tokens, independent of the server,
   to make keys before the server uses them and to read public keys back
   by label.
+- `localstack` (session): LocalStack's KMS on a free port of 127.0.0.1,
+  started from the virtualenv `scripts/setup.sh` makes
+  (`COFFER_LOCALSTACK_PYTHON`), with its files in a temporary folder; and
+  `aws`, a boto3 KMS client on it, independent of the server.
 
 OpenBao has no managed keys (a Vault Enterprise feature), so with
 `COFFER_TEST_TARGET=openbao` the suite is skipped.
@@ -25,8 +30,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
+import requests
 
 _HERE = pathlib.Path(__file__).resolve().parent
 for sub in ("transit", "pki"):
@@ -34,7 +41,7 @@ for sub in ("transit", "pki"):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from transit_helpers import Api, CofferProcess, on_openbao  # noqa: E402
+from transit_helpers import Api, CofferProcess, free_port, on_openbao  # noqa: E402
 
 from hsm_helpers import Hsm  # noqa: E402
 
@@ -123,6 +130,78 @@ def server(softhsm):
 @pytest.fixture(scope="session")
 def api(server) -> Api:
     return Api(server.addr, server.root_token)
+
+
+def localstack_python() -> str:
+    python = os.environ.get("COFFER_LOCALSTACK_PYTHON") or str(
+        pathlib.Path.home() / ".cache" / "coffer" / "localstack-venv" / "bin" / "python"
+    )
+    if not pathlib.Path(python).is_file():
+        pytest.fail(f"LocalStack's Python {python} is missing (scripts/setup.sh makes it)")
+    return python
+
+
+@dataclasses.dataclass
+class LocalStack:
+    endpoint: str
+    region: str = "us-east-1"
+    access_key: str = "test"
+    secret_key: str = "test"
+
+
+@pytest.fixture(scope="session")
+def localstack() -> LocalStack:
+    root = pathlib.Path(tempfile.mkdtemp(prefix="coffer-localstack-"))
+    port = free_port()
+    env = dict(
+        os.environ,
+        GATEWAY_SERVER="hypercorn",
+        SERVICES="kms",
+        DNS_ADDRESS="0",
+        GATEWAY_LISTEN=f"127.0.0.1:{port}",
+        FILESYSTEM_ROOT=str(root),
+        SKIP_SSL_CERT_DOWNLOAD="1",
+        DISABLE_EVENTS="1",
+    )
+    log = open(root / "localstack.log", "w")
+    proc = subprocess.Popen(
+        [localstack_python(), "-m", "localstack.runtime.main"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"LocalStack exited: {(root / 'localstack.log').read_text()[-3000:]}")
+            try:
+                health = requests.get(f"{endpoint}/_localstack/health", timeout=2).json()
+                if health.get("services", {}).get("kms") in ("available", "running"):
+                    break
+            except (requests.RequestException, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("LocalStack did not start in 90 s")
+            time.sleep(0.3)
+        yield LocalStack(endpoint)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def aws(localstack):
+    """A boto3 KMS client on LocalStack (not the server's)."""
+    import boto3
+
+    return boto3.client(
+        "kms", endpoint_url=localstack.endpoint, region_name=localstack.region,
+        aws_access_key_id=localstack.access_key, aws_secret_access_key=localstack.secret_key,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,361 @@
+//! The AWS KMS client and the opened key (see the module's doc in
+//! `mod.rs`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::Client;
+use aws_smithy_types::timeout::TimeoutConfig;
+use zeroize::Zeroizing;
+
+use super::Params;
+use crate::crypto::{
+    ecdsa_from_der, prepare_external, Cipher, Cost, CryptoError, ExternalSignature, HashAlgorithm,
+    KeyFuture, KeyHandle, KeyKind, KeyType, Operation, PrivateKeyFormat, PublicKey, SignOptions,
+};
+use crate::keys::managed::ManagedKeyError;
+use crate::kms::record::{Generic, Usage};
+use crate::kms::remote;
+
+/// The longest one KMS call may take, and to connect.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// An opened AWS KMS key.
+pub struct AwsKey {
+    name: String,
+    client: Client,
+    key_id: String,
+    key_type: KeyType,
+    public: PublicKey,
+    generic: Generic,
+}
+
+impl fmt::Debug for AwsKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsKey")
+            .field("name", &self.name)
+            .field("key_id", &self.key_id)
+            .field("key_type", &self.key_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed call: the service's answer is the caller's mistake (400), a
+/// call that did not reach it or timed out is 503.
+fn sdk_error<E, R>(what: &str, e: SdkError<E, R>) -> ManagedKeyError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug,
+{
+    match &e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            let code = err.code().unwrap_or("error");
+            let message = err.message().unwrap_or_default();
+            ManagedKeyError::Invalid(format!("AWS KMS refused {what}: {code}: {message}"))
+        }
+        other => ManagedKeyError::Unavailable(format!(
+            "AWS KMS could not be reached for {what}: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(other)
+        )),
+    }
+}
+
+async fn client(params: &Params) -> Client {
+    let mut config = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(params.region.clone()))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
+    if let (Some(access), Some(secret)) = (&params.access_key, &params.secret_key) {
+        config = config.credentials_provider(Credentials::new(
+            access.clone(),
+            secret.clone(),
+            None,
+            None,
+            "coffer-managed-key",
+        ));
+    } else {
+        config = config.credentials_provider(
+            aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .region(Region::new(params.region.clone()))
+                .build()
+                .await,
+        );
+    }
+    if let Some(endpoint) = &params.endpoint {
+        config = config.endpoint_url(endpoint.clone());
+    }
+    Client::from_conf(config.build())
+}
+
+/// The key spec `params` ask to generate.
+fn spec(params: &Params) -> Result<KeySpec, ManagedKeyError> {
+    Ok(
+        match (
+            params.key_type.as_str(),
+            params.key_bits,
+            params.curve.as_deref(),
+        ) {
+            ("RSA", 2048, _) => KeySpec::Rsa2048,
+            ("RSA", 3072, _) => KeySpec::Rsa3072,
+            ("RSA", 4096, _) => KeySpec::Rsa4096,
+            ("ECDSA", _, Some("P256")) => KeySpec::EccNistP256,
+            ("ECDSA", _, Some("P384")) => KeySpec::EccNistP384,
+            ("ECDSA", _, Some("P521")) => KeySpec::EccNistP521,
+            _ => {
+                return Err(ManagedKeyError::Invalid(
+                    "key_type, key_bits and curve do not name a key AWS KMS can make".into(),
+                ))
+            }
+        },
+    )
+}
+
+/// Opens (or, if allowed, makes) the key `params` names.
+pub async fn open(
+    name: String,
+    params: Params,
+    generic: Generic,
+) -> Result<Arc<dyn KeyHandle>, ManagedKeyError> {
+    remote(async move {
+        let client = client(&params).await;
+        let public = match client.get_public_key().key_id(&params.kms_key).send().await {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(e))
+                if e.err().is_not_found_exception() && generic.allow_generate_key =>
+            {
+                let made = client
+                    .create_key()
+                    .key_spec(spec(&params)?)
+                    .key_usage(KeyUsageType::SignVerify)
+                    .description(format!("Coffer managed key {name}"))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("CreateKey", e))?;
+                let id = made
+                    .key_metadata()
+                    .map(|m| m.key_id().to_string())
+                    .ok_or_else(|| {
+                        ManagedKeyError::Unavailable("CreateKey gave no key id".into())
+                    })?;
+                client
+                    .create_alias()
+                    .alias_name(&params.kms_key)
+                    .target_key_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("CreateAlias", e))?;
+                tracing::info!(alias = %params.kms_key, "generated a managed key in AWS KMS");
+                client
+                    .get_public_key()
+                    .key_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("GetPublicKey", e))?
+            }
+            Err(e) => return Err(sdk_error("GetPublicKey", e)),
+        };
+        if public.key_usage() != Some(&KeyUsageType::SignVerify) {
+            return Err(ManagedKeyError::Invalid(format!(
+                "AWS KMS key {:?} is not a SIGN_VERIFY key",
+                params.kms_key
+            )));
+        }
+        let der = public
+            .public_key()
+            .ok_or_else(|| ManagedKeyError::Unavailable("GetPublicKey gave no key".into()))?;
+        let key_type = match public.key_spec() {
+            Some(KeySpec::Rsa2048) => KeyType::Rsa2048,
+            Some(KeySpec::Rsa3072) => KeyType::Rsa3072,
+            Some(KeySpec::Rsa4096) => KeyType::Rsa4096,
+            Some(KeySpec::EccNistP256) => KeyType::EcdsaP256,
+            Some(KeySpec::EccNistP384) => KeyType::EcdsaP384,
+            Some(KeySpec::EccNistP521) => KeyType::EcdsaP521,
+            other => {
+                return Err(ManagedKeyError::Invalid(format!(
+                    "AWS KMS key {:?} is {other:?}: only RSA and NIST ECC keys can be managed keys",
+                    params.kms_key
+                )))
+            }
+        };
+        if (params.key_type == "RSA") != key_type.rsa_bits().is_some() {
+            return Err(ManagedKeyError::Invalid(format!(
+                "AWS KMS key {:?} is {key_type}, not key_type {}",
+                params.kms_key, params.key_type
+            )));
+        }
+        let public_key = PublicKey::import(key_type, der.as_ref())
+            .map_err(|e| ManagedKeyError::Invalid(format!("the key's public half: {e}")))?;
+        let key_id = public
+            .key_id()
+            .map(str::to_string)
+            .unwrap_or_else(|| params.kms_key.clone());
+        Ok(Arc::new(AwsKey {
+            name,
+            client,
+            key_id,
+            key_type,
+            public: public_key,
+            generic,
+        }) as Arc<dyn KeyHandle>)
+    })
+    .await
+    .map_err(|e| ManagedKeyError::Unavailable(e.to_string()))?
+}
+
+/// AWS KMS's name for a signature of `prepared`; a 400 for what it has
+/// none for.
+fn algorithm(
+    key_type: KeyType,
+    prepared: &ExternalSignature,
+    salt_given: bool,
+) -> Result<(SigningAlgorithmSpec, Vec<u8>), CryptoError> {
+    use HashAlgorithm::{Sha256, Sha384, Sha512};
+    use SigningAlgorithmSpec as S;
+    let unsupported = |what: String| Err(CryptoError::new(format!("AWS KMS cannot sign {what}")));
+    match prepared {
+        ExternalSignature::Ecdsa { hash, digest } => {
+            let spec = match (key_type, hash) {
+                (KeyType::EcdsaP256, Sha256) => S::EcdsaSha256,
+                (KeyType::EcdsaP384, Sha384) => S::EcdsaSha384,
+                (KeyType::EcdsaP521, Sha512) => S::EcdsaSha512,
+                _ => {
+                    return unsupported(format!(
+                        "{key_type} with {hash}: it pairs each curve with one hash"
+                    ))
+                }
+            };
+            Ok((spec, digest.clone()))
+        }
+        ExternalSignature::RsaPkcs1 {
+            hash: Some(hash),
+            encoded,
+        } => {
+            let spec = match hash {
+                Sha256 => S::RsassaPkcs1V15Sha256,
+                Sha384 => S::RsassaPkcs1V15Sha384,
+                Sha512 => S::RsassaPkcs1V15Sha512,
+                other => return unsupported(format!("PKCS#1 v1.5 with {other}")),
+            };
+            let digest = encoded
+                .get(encoded.len().saturating_sub(hash.output_len())..)
+                .unwrap_or_default();
+            Ok((spec, digest.to_vec()))
+        }
+        ExternalSignature::RsaPkcs1 { hash: None, .. } => {
+            unsupported("PKCS#1 v1.5 without a hash".into())
+        }
+        ExternalSignature::RsaPss {
+            hash,
+            digest,
+            salt_len,
+        } => {
+            if salt_given && *salt_len != hash.output_len() {
+                return unsupported(format!(
+                    "PSS with a {salt_len}-byte salt: its salt is as long as the hash"
+                ));
+            }
+            let spec = match hash {
+                Sha256 => S::RsassaPssSha256,
+                Sha384 => S::RsassaPssSha384,
+                Sha512 => S::RsassaPssSha512,
+                other => return unsupported(format!("PSS with {other}")),
+            };
+            Ok((spec, digest.clone()))
+        }
+    }
+}
+
+impl AwsKey {
+    fn require(&self, usage: Usage) -> Result<(), CryptoError> {
+        if self.generic.allows(usage) {
+            Ok(())
+        } else {
+            Err(CryptoError::new(format!(
+                "managed key {:?} does not allow {:?} (its usages)",
+                self.name,
+                usage.name()
+            )))
+        }
+    }
+}
+
+impl KeyHandle for AwsKey {
+    fn kind(&self) -> KeyKind {
+        KeyKind::Asymmetric(self.key_type)
+    }
+
+    fn cost(&self, _operation: Operation, _input_len: usize) -> Cost {
+        Cost::Remote
+    }
+
+    fn public_key(&self) -> Option<PublicKey> {
+        Some(self.public.clone())
+    }
+
+    fn sign(self: Arc<Self>, message: Vec<u8>, options: SignOptions) -> KeyFuture<Vec<u8>> {
+        Box::pin(async move {
+            self.require(Usage::Sign)?;
+            let prepared = prepare_external(self.key_type, &message, &options)?;
+            let (spec, digest) =
+                algorithm(self.key_type, &prepared, options.salt_length.is_some())?;
+            let this = Arc::clone(&self);
+            let signed = remote(async move {
+                this.client
+                    .sign()
+                    .key_id(&this.key_id)
+                    .message(Blob::new(digest))
+                    .message_type(MessageType::Digest)
+                    .signing_algorithm(spec)
+                    .send()
+                    .await
+            })
+            .await
+            .map_err(|e| CryptoError::unavailable(e.to_string()))?
+            .map_err(|e| match sdk_error("Sign", e) {
+                ManagedKeyError::Unavailable(m) => CryptoError::unavailable(m),
+                other => CryptoError::new(other.to_string()),
+            })?;
+            let signature = signed
+                .signature()
+                .map(|b| b.as_ref().to_vec())
+                .ok_or_else(|| CryptoError::unavailable("AWS KMS gave no signature"))?;
+            if self.key_type.rsa_bits().is_some() {
+                Ok(signature)
+            } else {
+                ecdsa_from_der(self.key_type, &signature, options.encoding)
+            }
+        })
+    }
+
+    fn encrypt(self: Arc<Self>, _plaintext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
+        Box::pin(async { Err(CryptoError::new("an AWS KMS managed key only signs")) })
+    }
+
+    fn decrypt(self: Arc<Self>, _ciphertext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
+        Box::pin(async { Err(CryptoError::new("an AWS KMS managed key only signs")) })
+    }
+
+    fn wrap(self: Arc<Self>, _key: Zeroizing<Vec<u8>>) -> KeyFuture<Vec<u8>> {
+        Box::pin(async { Err(CryptoError::new("an AWS KMS managed key only signs")) })
+    }
+
+    fn unwrap_key(self: Arc<Self>, _wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>> {
+        Box::pin(async { Err(CryptoError::new("an AWS KMS managed key only signs")) })
+    }
+
+    fn export(&self, _format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::new("a managed key is never exported"))
+    }
+}
