@@ -28,6 +28,20 @@
 //! engine_max_queued_calls = 256    # Coffer: calls waiting per mount (then 503)
 //! engine_queue_timeout = "10s"     # Coffer: longest wait for a running slot
 //! graceful_shutdown_timeout = "30s" # Coffer: how long requests in flight may finish at shutdown
+//! # Auto-unseal (instead of Shamir shares; `disabled = "true"` migrates
+//! # back to Shamir), one of:
+//! seal "pkcs11" {
+//!   lib          = "/usr/lib/softhsm/libsofthsm2.so"
+//!   token_label  = "vault"          # or slot = "1234"
+//!   pin          = "1234"
+//!   key_label    = "coffer-root"    # an AES-256 key
+//!   generate_key = "true"           # made at init when missing
+//! }
+//! seal "awskms" {
+//!   region     = "us-east-1"
+//!   kms_key_id = "alias/coffer-seal" # a symmetric key
+//!   # access_key, secret_key (else the environment's), endpoint
+//! }
 //! # PKCS#11 libraries that managed keys (`sys/managed-keys/pkcs11`) name:
 //! kms_library "pkcs11" {
 //!   name    = "softhsm"
@@ -50,6 +64,7 @@ use hcl::{BlockLabel, Expression};
 use crate::http::tls::MinVersion;
 use crate::http::{self, MIN_HEADER_BYTES};
 use crate::sandbox::Limits;
+use crate::seal::auto::{AwsSeal, Pkcs11Seal, SealDevice, SealStanza};
 
 /// The `coffer` command line.
 #[derive(Parser, Debug)]
@@ -153,6 +168,8 @@ pub struct Config {
     pub graceful_shutdown_timeout: Duration,
     /// The PKCS#11 libraries managed keys may name.
     pub kms_libraries: Vec<KmsLibrary>,
+    /// The auto-unseal stanza, if any (`seal "pkcs11"` or `seal "awskms"`).
+    pub seal: Option<SealStanza>,
 }
 
 /// The largest `engine_max_concurrent_calls`.
@@ -213,6 +230,8 @@ impl Config {
                 periodic_interval: Duration::from_secs(60),
                 graceful_shutdown_timeout: DEFAULT_GRACEFUL_SHUTDOWN,
                 kms_libraries: Vec::new(),
+                // Dev mode is unsealed with its one share: no seal stanza.
+                seal: None,
             };
             if let Some(file) = &args.config {
                 // Vault allows -dev with -config: the file tunes limits.
@@ -263,6 +282,7 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
     let mut periodic_interval = Duration::from_secs(60);
     let mut graceful_shutdown_timeout = DEFAULT_GRACEFUL_SHUTDOWN;
     let mut kms_libraries: Vec<KmsLibrary> = Vec::new();
+    let mut seal: Option<SealStanza> = None;
     for attr in body.attributes() {
         let key = attr.key.as_str();
         match key {
@@ -330,7 +350,13 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
             ("kms_library", other) => {
                 anyhow::bail!("unsupported kms_library {other:?}: only \"pkcs11\"")
             }
-            ("telemetry" | "seal" | "service_registration", _) => {
+            ("seal", kind) => {
+                if seal.is_some() {
+                    anyhow::bail!("only one seal stanza is supported");
+                }
+                seal = Some(parse_seal(kind.unwrap_or_default(), &block.body)?);
+            }
+            ("telemetry" | "service_registration", _) => {
                 tracing::warn!("config: block {:?} is ignored", block.identifier.as_str());
             }
             (other, _) => anyhow::bail!("unknown block {other:?}"),
@@ -354,7 +380,98 @@ fn parse_with(text: &str, dev: bool) -> anyhow::Result<Config> {
         periodic_interval,
         graceful_shutdown_timeout,
         kms_libraries,
+        seal,
     })
+}
+
+/// A `seal "pkcs11"` or `seal "awskms"` stanza (Vault's setting names;
+/// booleans may be strings, as Vault writes them).
+fn parse_seal(kind: &str, body: &hcl::Body) -> anyhow::Result<SealStanza> {
+    let mut values: std::collections::BTreeMap<String, &Expression> = Default::default();
+    for attr in body.attributes() {
+        values.insert(attr.key.as_str().to_string(), &attr.expr);
+    }
+    let mut take_string = |key: &str| -> anyhow::Result<Option<String>> {
+        values
+            .remove(key)
+            .map(|e| match e {
+                Expression::Number(n) => Ok(n.to_string()),
+                Expression::Bool(b) => Ok(b.to_string()),
+                other => string(other, &format!("seal.{key}")),
+            })
+            .transpose()
+    };
+    let disabled = match take_string("disabled")? {
+        Some(text) => coffer_rules::parse_bool(&text)
+            .ok_or_else(|| anyhow::anyhow!("seal.disabled must be a boolean"))?,
+        None => false,
+    };
+    let device = match kind {
+        "pkcs11" => {
+            let required = |v: Option<String>, key: &str| {
+                v.filter(|s| !s.is_empty())
+                    .ok_or_else(|| anyhow::anyhow!("seal \"pkcs11\" needs {key}"))
+            };
+            let lib = required(take_string("lib")?, "lib")?;
+            let slot = take_string("slot")?
+                .map(|s| s.trim().parse::<u64>())
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("seal.slot must be a decimal slot number"))?;
+            let token_label = take_string("token_label")?;
+            if slot.is_none() && token_label.is_none() {
+                anyhow::bail!("seal \"pkcs11\" needs slot or token_label");
+            }
+            let pin = required(take_string("pin")?, "pin")?;
+            let key_label = required(take_string("key_label")?, "key_label")?;
+            let generate_key = match take_string("generate_key")? {
+                Some(text) => coffer_rules::parse_bool(&text)
+                    .ok_or_else(|| anyhow::anyhow!("seal.generate_key must be a boolean"))?,
+                None => false,
+            };
+            if let Some(m) = take_string("mechanism")? {
+                let m = m.trim().to_lowercase();
+                if m != "0x1087" && m != "4231" {
+                    anyhow::bail!(
+                        "seal \"pkcs11\": mechanism {m:?} is not supported: only 0x1087 (CKM_AES_GCM)"
+                    );
+                }
+            }
+            SealDevice::Pkcs11(Pkcs11Seal {
+                lib: PathBuf::from(lib),
+                slot,
+                token_label,
+                pin,
+                key_label,
+                generate_key,
+            })
+        }
+        "awskms" => {
+            let region = take_string("region")?
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "us-east-1".into());
+            let access_key = take_string("access_key")?.filter(|s| !s.is_empty());
+            let secret_key = take_string("secret_key")?.filter(|s| !s.is_empty());
+            if access_key.is_some() != secret_key.is_some() {
+                anyhow::bail!("seal \"awskms\": access_key and secret_key go together");
+            }
+            let kms_key_id = take_string("kms_key_id")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("seal \"awskms\" needs kms_key_id"))?;
+            let endpoint = take_string("endpoint")?.filter(|s| !s.is_empty());
+            SealDevice::Awskms(AwsSeal {
+                region,
+                access_key,
+                secret_key,
+                kms_key_id,
+                endpoint,
+            })
+        }
+        other => anyhow::bail!("unsupported seal {other:?}: use \"pkcs11\" or \"awskms\""),
+    };
+    if let Some(unknown) = values.keys().next() {
+        anyhow::bail!("unknown setting {unknown:?} in seal \"{kind}\"");
+    }
+    Ok(SealStanza { disabled, device })
 }
 
 fn parse_kms_library(body: &hcl::Body) -> anyhow::Result<KmsLibrary> {
@@ -617,6 +734,43 @@ mod tests {
             (
                 "kms_library \"pkcs11\" {\n name = \"a\"\n library = \"/a\"\n}\nkms_library \"pkcs11\" {\n name = \"A\"\n library = \"/b\"\n}",
                 "given twice",
+            ),
+        ] {
+            let e = with_listener("", text).unwrap_err().to_string();
+            assert!(e.contains(named), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn seal_stanzas_are_read_and_checked() {
+        let c = with_listener(
+            "",
+            "seal \"pkcs11\" {\n lib = \"/l.so\"\n slot = \"7\"\n pin = \"1\"\n key_label = \"k\"\n generate_key = \"true\"\n disabled = \"false\"\n}",
+        )
+        .unwrap();
+        let stanza = c.seal.unwrap();
+        assert!(!stanza.disabled);
+        assert!(matches!(stanza.device, SealDevice::Pkcs11(ref p)
+            if p.slot == Some(7) && p.generate_key && p.key_label == "k"));
+        let c = with_listener(
+            "",
+            "seal \"awskms\" {\n kms_key_id = \"alias/x\"\n disabled = true\n}",
+        )
+        .unwrap();
+        let stanza = c.seal.unwrap();
+        assert!(stanza.disabled);
+        assert!(matches!(stanza.device, SealDevice::Awskms(ref a) if a.region == "us-east-1"));
+        for (text, named) in [
+            ("seal \"pkcs11\" { lib = \"/l.so\" }", "slot or token_label"),
+            ("seal \"awskms\" { access_key = \"a\" }", "go together"),
+            ("seal \"shamir\" { }", "unsupported seal"),
+            (
+                "seal \"awskms\" {\n kms_key_id = \"k\"\n token = \"t\"\n}",
+                "\"token\"",
+            ),
+            (
+                "seal \"awskms\" { kms_key_id = \"k\" }\nseal \"awskms\" { kms_key_id = \"k\" }",
+                "one seal",
             ),
         ] {
             let e = with_listener("", text).unwrap_err().to_string();

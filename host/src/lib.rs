@@ -104,12 +104,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             id
         }
     };
+    // The auto seal's device; a disabled stanza means "migrate to Shamir".
+    let auto_seal = match &config.seal {
+        Some(stanza) if !stanza.disabled => Some(seal::auto::wrapper(&stanza.device)?),
+        _ => None,
+    };
     let server = Arc::new(Server::new(server::ServerParts {
         storage,
         sandbox,
         plugin_dir: config.plugin_dir.clone(),
         cluster_id,
         managed_keys,
+        auto_seal,
     }));
     let fail = |e: api::ApiError| anyhow::anyhow!("{}", e.messages().join("; "));
     // Dev mode: initialised with one share, unsealed, `secret/` mounted.
@@ -157,6 +163,24 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     if let Some((key, token)) = &shown {
         writeln!(out, "              Unseal Key: {key}")?;
         writeln!(out, "              Root Token: {token}")?;
+    } else if server.seal.unseals_itself().map_err(fail)? {
+        writeln!(
+            out,
+            "                    Seal: {} (auto-unseal)",
+            server.seal.configured_type().name()
+        )?;
+    } else if let Some(status) = server
+        .seal
+        .status()
+        .ok()
+        .filter(|s| s.initialized && s.migration)
+    {
+        writeln!(
+            out,
+            "                    Seal: migrating from {} to {}; unseal with `sys/unseal` and migrate=true",
+            status.seal_type.name(),
+            server.seal.configured_type().name()
+        )?;
     } else if server.seal.config().map_err(fail)?.is_some() {
         writeln!(
             out,
@@ -176,6 +200,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     drop(out);
 
     let ticker = tokio::spawn(periodic(server.clone(), config.periodic_interval));
+    let auto_unseal = tokio::spawn(auto_unseal(server.clone()));
     http::serve(
         listener,
         tls,
@@ -186,7 +211,35 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     )
     .await;
     ticker.abort();
+    auto_unseal.abort();
     Ok(())
+}
+
+/// Unseals through the auto seal at start, if the server is initialised
+/// with the seal that is configured: tried until it works, every 5 s (each
+/// try bounded by `seal::auto::DEVICE_TIMEOUT`), so a device that is late
+/// at start is waited for without holding anything else.
+async fn auto_unseal(server: Arc<Server>) {
+    loop {
+        match server.seal.unseals_itself() {
+            Ok(true) => {}
+            _ => return,
+        }
+        match server.auto_unseal().await {
+            Ok(()) => {
+                tracing::info!(
+                    "unsealed by the {} seal",
+                    server.seal.configured_type().name()
+                );
+                return;
+            }
+            Err(e) => tracing::error!(
+                "auto-unseal failed (trying again in 5 s): {}",
+                e.messages().join("; ")
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
 }
 
 /// Mounts kv version 1 at `secret/`, as Vault's dev server does.

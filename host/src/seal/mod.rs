@@ -16,15 +16,24 @@
 //! share set fails authentication of the root key: the attempt is refused,
 //! progress starts over, nothing stored changes.
 //!
+//! With an auto seal (`seal "pkcs11"` or `seal "awskms"`, see [`auto`]),
+//! the unseal key is a **recovery key** instead, and the root key is also
+//! stored wrapped by the seal's device (`auto-root-key`), which unseals the
+//! server by itself. A stored seal that differs from the configured one is
+//! a **migration**: the server stays sealed until the old seal's shares are
+//! submitted with `migrate`, then stores the root key the new way (the
+//! shares stay valid: unseal keys become recovery keys and back).
+//!
 //! This module only holds the keys and the unseal progress; bringing the
 //! server's state up and down around them is `server.rs`'s job.
 
+pub mod auto;
 pub mod gate;
 pub mod shamir;
 
 pub use gate::{Gate, Unsealed};
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -35,19 +44,43 @@ use crate::api::ApiError;
 use crate::storage::barrier::{open_with, seal_with, Keyring};
 use crate::storage::Storage;
 
+use self::auto::{SealType, Wrapper};
+
 const CONFIG: &str = "config";
 const ROOT_KEY: &str = "root-key";
 const KEYRING: &str = "keyring";
+const AUTO_ROOT_KEY: &str = "auto-root-key";
 const ROOT_KEY_AAD: &[u8] = b"coffer/root-key";
 const KEYRING_AAD: &[u8] = b"coffer/keyring";
 
-/// How the unseal key was split (stored in clear: it is not secret).
+/// How the root key is sealed and the unseal (or recovery) key split
+/// (stored in clear: it is not secret).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct SealConfig {
-    /// Shares handed out.
+    /// Shares handed out (Shamir).
     pub secret_shares: u8,
-    /// Shares needed to unseal.
+    /// Shares needed to unseal (Shamir).
     pub secret_threshold: u8,
+    /// What seals the root key.
+    #[serde(default, rename = "type")]
+    pub seal_type: SealType,
+    /// Recovery shares handed out (auto seals).
+    #[serde(default)]
+    pub recovery_shares: u8,
+    /// Recovery shares needed (auto seals).
+    #[serde(default)]
+    pub recovery_threshold: u8,
+}
+
+impl SealConfig {
+    /// The shares that open the stored root key, and how many are needed.
+    fn shares(&self) -> (u8, u8) {
+        if self.seal_type == SealType::Shamir {
+            (self.secret_shares, self.secret_threshold)
+        } else {
+            (self.recovery_shares, self.recovery_threshold)
+        }
+    }
 }
 
 /// What `sys/seal-status` reports about the seal itself.
@@ -62,6 +95,10 @@ pub struct SealStatus {
     pub progress: usize,
     /// Identifies the current unseal attempt ("" when none).
     pub nonce: String,
+    /// The stored seal (the configured one before init).
+    pub seal_type: SealType,
+    /// Whether a migration to the configured seal waits for shares.
+    pub migration: bool,
 }
 
 /// What `sys/init` produced.
@@ -80,6 +117,41 @@ pub enum Submitted {
     /// The threshold was met and the keys opened: the caller installs the
     /// keyring.
     Unsealed(Keyring),
+    /// The threshold was met with `migrate`: the caller has the configured
+    /// seal wrap the root key (if it is an auto seal), then calls
+    /// [`Seal::commit_migration`].
+    Migrate(Migration),
+}
+
+/// A migration between seals, once the old seal's shares opened the root
+/// key.
+pub struct Migration {
+    root_key: Zeroizing<[u8; 32]>,
+    config: SealConfig,
+}
+
+impl Migration {
+    /// The root key, for the new seal to wrap.
+    pub fn root_key(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.root_key.to_vec())
+    }
+}
+
+/// An auto seal's init, before the device wrapped the root key.
+pub struct PreparedInit {
+    recovery_keys: Vec<Zeroizing<Vec<u8>>>,
+    root_key: Zeroizing<[u8; 32]>,
+    keyring: Keyring,
+    sealed_root: Vec<u8>,
+    sealed_keyring: Vec<u8>,
+    config: SealConfig,
+}
+
+impl PreparedInit {
+    /// The root key, for the device to wrap.
+    pub fn root_key(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.root_key.to_vec())
+    }
 }
 
 #[derive(Default)]
@@ -91,6 +163,8 @@ struct Progress {
 /// The seal's keys and unseal progress.
 pub struct Seal {
     storage: Storage,
+    /// The configured auto seal (none: Shamir, or a disabled stanza).
+    auto: Option<Arc<dyn Wrapper>>,
     progress: Mutex<Progress>,
     root_key: Mutex<Option<Zeroizing<[u8; 32]>>>,
     /// Serialises init, unseal and rotate.
@@ -109,10 +183,17 @@ fn poisoned() -> ApiError {
 }
 
 impl Seal {
-    /// The seal of the database in `storage`.
+    /// The seal of the database in `storage` (Shamir).
     pub fn new(storage: Storage) -> Self {
+        Self::with_auto(storage, None)
+    }
+
+    /// The seal of the database in `storage`, with the configured auto
+    /// seal's device (none: Shamir).
+    pub fn with_auto(storage: Storage, auto: Option<Arc<dyn Wrapper>>) -> Self {
         Seal {
             storage,
+            auto,
             progress: Mutex::new(Progress::default()),
             root_key: Mutex::new(None),
             lock: Mutex::new(()),
@@ -129,16 +210,40 @@ impl Seal {
         }
     }
 
+    /// The configured auto seal's device, if any.
+    pub fn auto(&self) -> Option<Arc<dyn Wrapper>> {
+        self.auto.clone()
+    }
+
+    /// The configured seal.
+    pub fn configured_type(&self) -> SealType {
+        self.auto
+            .as_ref()
+            .map_or(SealType::Shamir, |w| w.seal_type())
+    }
+
+    /// Whether the server should unseal itself: initialised with the auto
+    /// seal that is configured.
+    pub fn unseals_itself(&self) -> Result<bool, ApiError> {
+        Ok(self.auto.is_some()
+            && self
+                .config()?
+                .is_some_and(|c| c.seal_type == self.configured_type()))
+    }
+
     /// Progress and configuration, for `sys/seal-status`.
     pub fn status(&self) -> Result<SealStatus, ApiError> {
         let config = self.config()?;
         let progress = self.progress.lock().map_err(|_| poisoned())?;
+        let (shares, threshold) = config.map_or((0, 0), |c| c.shares());
         Ok(SealStatus {
             initialized: config.is_some(),
-            threshold: config.map_or(0, |c| c.secret_threshold),
-            shares: config.map_or(0, |c| c.secret_shares),
+            threshold,
+            shares,
             progress: progress.shares.len(),
             nonce: progress.nonce.clone(),
+            seal_type: config.map_or(self.configured_type(), |c| c.seal_type),
+            migration: config.is_some_and(|c| c.seal_type != self.configured_type()),
         })
     }
 
@@ -147,21 +252,53 @@ impl Seal {
     /// with, then seals.
     pub fn init(&self, shares: u8, threshold: u8) -> Result<Initialized, ApiError> {
         let _guard = self.lock.lock().map_err(|_| poisoned())?;
+        if self.auto.is_some() {
+            return Err(ApiError::bad(format!(
+                "this server's seal is {}: initialise it with recovery_shares and recovery_threshold",
+                self.configured_type().name()
+            )));
+        }
+        let made = self.make_keys(shares, threshold, "secret")?;
+        let config = SealConfig {
+            secret_shares: shares,
+            secret_threshold: threshold,
+            seal_type: SealType::Shamir,
+            recovery_shares: 0,
+            recovery_threshold: 0,
+        };
+        let config = serde_json::to_vec(&config).map_err(ApiError::internal)?;
+        // One transaction: a crash leaves the server either uninitialised
+        // or fully initialised.
+        self.storage.seal_write(&[
+            (ROOT_KEY, &made.sealed_root),
+            (KEYRING, &made.sealed_keyring),
+            (CONFIG, &config),
+        ])?;
+        Ok(Initialized {
+            keys: made.recovery_keys,
+            keyring: made.keyring,
+        })
+    }
+
+    /// The keys of a new seal: a root key sealed under a new key split into
+    /// `shares` (`what`: `secret` or `recovery`, for messages), and a keyring
+    /// sealed under the root key. Refused if already initialised.
+    fn make_keys(&self, shares: u8, threshold: u8, what: &str) -> Result<PreparedInit, ApiError> {
         if self.config()?.is_some() {
             return Err(ApiError::bad("Vault is already initialized"));
         }
         if shares == 0 {
-            return Err(ApiError::bad("secret_shares must be at least 1"));
+            return Err(ApiError::bad(format!("{what}_shares must be at least 1")));
         }
         if threshold == 0 || threshold > shares {
-            return Err(ApiError::bad(
-                "secret_threshold must be at least 1 and at most secret_shares",
-            ));
+            return Err(ApiError::bad(format!(
+                "{what}_threshold must be at least 1 and at most {what}_shares"
+            )));
         }
         if shares > 1 && threshold == 1 {
-            return Err(ApiError::bad(
-                "secret_threshold must be greater than one for multiple shares",
-            ));
+            return Err(ApiError::bad(format!(
+                "{what}_threshold must be greater than one for multiple shares"
+            )));
         }
         let unseal_key = Zeroizing::new(rand::random::<[u8; 32]>());
         let root_key = Zeroizing::new(rand::random::<[u8; 32]>());
@@ -179,19 +316,99 @@ impl Seal {
                 .map(Zeroizing::new)
                 .collect()
         };
-        let config = serde_json::to_vec(&SealConfig {
-            secret_shares: shares,
-            secret_threshold: threshold,
+        Ok(PreparedInit {
+            recovery_keys: keys,
+            root_key,
+            keyring,
+            sealed_root,
+            sealed_keyring,
+            config: SealConfig {
+                secret_shares: 0,
+                secret_threshold: 0,
+                seal_type: self.configured_type(),
+                recovery_shares: shares,
+                recovery_threshold: threshold,
+            },
         })
-        .map_err(ApiError::internal)?;
-        // One transaction: a crash leaves the server either uninitialised
-        // or fully initialised.
+    }
+
+    /// An auto seal's `sys/init`, first half: the keys, with the root key
+    /// sealed under a recovery key split into `shares`. The caller has the
+    /// device wrap [`PreparedInit::root_key`], then calls
+    /// [`Seal::commit_init`].
+    pub fn prepare_init(&self, shares: u8, threshold: u8) -> Result<PreparedInit, ApiError> {
+        let _guard = self.lock.lock().map_err(|_| poisoned())?;
+        if self.auto.is_none() {
+            return Err(ApiError::internal("no auto seal is configured"));
+        }
+        self.make_keys(shares, threshold, "recovery")
+    }
+
+    /// An auto seal's `sys/init`, second half: stores everything, with the
+    /// root key as the device wrapped it, in one transaction. Gives the
+    /// recovery keys and the keyring.
+    pub fn commit_init(
+        &self,
+        prepared: PreparedInit,
+        wrapped_root: &[u8],
+    ) -> Result<Initialized, ApiError> {
+        let _guard = self.lock.lock().map_err(|_| poisoned())?;
+        if self.config()?.is_some() {
+            return Err(ApiError::bad("Vault is already initialized"));
+        }
+        let config = serde_json::to_vec(&prepared.config).map_err(ApiError::internal)?;
         self.storage.seal_write(&[
-            (ROOT_KEY, &sealed_root),
-            (KEYRING, &sealed_keyring),
+            (ROOT_KEY, &prepared.sealed_root),
+            (AUTO_ROOT_KEY, wrapped_root),
+            (KEYRING, &prepared.sealed_keyring),
             (CONFIG, &config),
         ])?;
-        Ok(Initialized { keys, keyring })
+        Ok(Initialized {
+            keys: prepared.recovery_keys,
+            keyring: prepared.keyring,
+        })
+    }
+
+    /// The root key as the auto seal's device wrapped it.
+    pub fn wrapped_root(&self) -> Result<Vec<u8>, ApiError> {
+        self.storage
+            .seal_get(AUTO_ROOT_KEY)?
+            .ok_or_else(|| ApiError::internal("the stored auto-unseal root key is missing"))
+    }
+
+    /// Opens the keyring with a root key the device gave back (auto-unseal).
+    pub fn unseal_with_root(&self, root: &[u8]) -> Result<Keyring, ApiError> {
+        let _guard = self.lock.lock().map_err(|_| poisoned())?;
+        let root_key: Zeroizing<[u8; 32]> = Zeroizing::new(root.try_into().map_err(|_| {
+            ApiError::internal("the seal's device gave a root key of the wrong length")
+        })?);
+        let keyring = self.open_keyring(&root_key)?;
+        *self.root_key.lock().map_err(|_| poisoned())? = Some(root_key);
+        Ok(keyring)
+    }
+
+    /// Stores the root key the way the configured seal wants it (`wrapped`
+    /// by its device for an auto seal; none for Shamir) and opens the
+    /// keyring: the end of a migration.
+    pub fn commit_migration(
+        &self,
+        migration: Migration,
+        wrapped: Option<&[u8]>,
+    ) -> Result<Keyring, ApiError> {
+        let _guard = self.lock.lock().map_err(|_| poisoned())?;
+        let config = serde_json::to_vec(&migration.config).map_err(ApiError::internal)?;
+        match wrapped {
+            Some(wrapped) => self
+                .storage
+                .seal_write(&[(AUTO_ROOT_KEY, wrapped), (CONFIG, &config)])?,
+            None => self
+                .storage
+                .seal_update(&[(CONFIG, &config)], &[AUTO_ROOT_KEY])?,
+        }
+        let keyring = self.open_keyring(&migration.root_key)?;
+        *self.root_key.lock().map_err(|_| poisoned())? = Some(migration.root_key);
+        tracing::info!("the seal migrated to {}", migration.config.seal_type.name());
+        Ok(keyring)
     }
 
     /// `sys/unseal` with `reset`: forgets submitted shares.
@@ -203,11 +420,42 @@ impl Seal {
     /// `sys/unseal` with a `key` (hex or base64). A share already submitted
     /// is ignored, as Vault does.
     pub fn submit(&self, key: &str) -> Result<Submitted, ApiError> {
+        self.submit_for(key, false)
+    }
+
+    /// [`Seal::submit`], with `migrate` (Vault's `sys/unseal` field) for a
+    /// migration between the stored seal and the configured one.
+    pub fn submit_for(&self, key: &str, migrate: bool) -> Result<Submitted, ApiError> {
         let share = decode_share(key)?;
         let _guard = self.lock.lock().map_err(|_| poisoned())?;
         let config = self
             .config()?
             .ok_or_else(|| ApiError::bad("Vault is not initialized"))?;
+        let (stored, configured) = (config.seal_type, self.configured_type());
+        if stored == configured && stored != SealType::Shamir {
+            return Err(ApiError::bad(format!(
+                "this server unseals itself with its {} seal: recovery keys do not unseal it",
+                stored.name()
+            )));
+        }
+        if stored != configured && !migrate {
+            return Err(ApiError::bad(format!(
+                "the seal is migrating from {} to {}: submit the {} keys with migrate=true",
+                stored.name(),
+                configured.name(),
+                if stored == SealType::Shamir {
+                    "unseal"
+                } else {
+                    "recovery"
+                }
+            )));
+        }
+        if stored == configured && migrate {
+            return Err(ApiError::bad(
+                "no seal migration is configured: migrate applies only when the seal stanza changed",
+            ));
+        }
+        let (_, threshold) = config.shares();
         let shares = {
             let mut progress = self.progress.lock().map_err(|_| poisoned())?;
             if !progress
@@ -220,14 +468,14 @@ impl Seal {
             if progress.nonce.is_empty() {
                 progress.nonce = uuid::Uuid::new_v4().to_string();
             }
-            if progress.shares.len() < config.secret_threshold as usize {
+            if progress.shares.len() < usize::from(threshold) {
                 return Ok(Submitted::Progress);
             }
             std::mem::take(&mut *progress).shares
         };
         // Progress is reset whatever happens next: a failed attempt starts
         // over cleanly, as in Vault.
-        let unseal_key = if config.secret_threshold == 1 {
+        let unseal_key = if threshold == 1 {
             shares
                 .into_iter()
                 .next()
@@ -256,6 +504,29 @@ impl Seal {
                 .try_into()
                 .map_err(|_| ApiError::internal("the stored root key has the wrong length"))?,
         );
+        if stored != configured {
+            let (shares, threshold) = config.shares();
+            let config = if configured == SealType::Shamir {
+                SealConfig {
+                    secret_shares: shares,
+                    secret_threshold: threshold,
+                    seal_type: SealType::Shamir,
+                    recovery_shares: 0,
+                    recovery_threshold: 0,
+                }
+            } else {
+                SealConfig {
+                    secret_shares: 0,
+                    secret_threshold: 0,
+                    seal_type: configured,
+                    recovery_shares: shares,
+                    recovery_threshold: threshold,
+                }
+            };
+            // Check the keyring opens before anything changes.
+            self.open_keyring(&root_key)?;
+            return Ok(Submitted::Migrate(Migration { root_key, config }));
+        }
         let keyring = self.open_keyring(&root_key)?;
         *self.root_key.lock().map_err(|_| poisoned())? = Some(root_key);
         Ok(Submitted::Unsealed(keyring))
@@ -329,6 +600,7 @@ mod tests {
         match s {
             Submitted::Unsealed(k) => k,
             Submitted::Progress => panic!("still sealed"),
+            Submitted::Migrate(_) => panic!("migrating"),
         }
     }
 

@@ -34,15 +34,77 @@ impl Server {
         Ok((init.keys, token))
     }
 
-    /// `sys/unseal` with one share; unseals when the threshold is met.
-    pub async fn submit_share(&self, key: &str) -> Result<(), ApiError> {
+    /// `sys/init` with an auto seal: the root key wrapped by the seal's
+    /// device and sealed under recovery shares; then the server unseals
+    /// itself through the device. Gives the recovery shares and the root
+    /// token.
+    pub async fn initialize_auto(
+        &self,
+        recovery_shares: u8,
+        recovery_threshold: u8,
+    ) -> Result<(UnsealShares, String), ApiError> {
+        let wrapper = self
+            .seal
+            .auto()
+            .ok_or_else(|| ApiError::internal("no auto seal is configured"))?;
+        let prepared = self
+            .seal
+            .prepare_init(recovery_shares, recovery_threshold)?;
+        let wrapped = wrapper.wrap(prepared.root_key()).await?;
+        let init = self.seal.commit_init(prepared, &wrapped)?;
+        let token = crate::auth::tokens::new_token();
+        let written = self
+            .gate
+            .initialize(init.keyring, |u| {
+                self.auth.tokens.load(u)?;
+                self.auth.tokens.create(u, &token, root_entry())
+            })
+            .await;
+        self.auth.clear();
+        written?;
+        self.auto_unseal().await?;
+        Ok((init.keys, token))
+    }
+
+    /// Unseals through the auto seal's device (at start, and after an auto
+    /// seal's init).
+    pub async fn auto_unseal(&self) -> Result<(), ApiError> {
         if self.is_unsealed() {
             return Ok(());
         }
-        if let Submitted::Unsealed(keyring) = self.seal.submit(key)? {
-            self.unseal_with(keyring).await?;
+        let wrapper = self
+            .seal
+            .auto()
+            .ok_or_else(|| ApiError::internal("no auto seal is configured"))?;
+        let root = wrapper.unwrap(self.seal.wrapped_root()?).await?;
+        let keyring = self.seal.unseal_with_root(&root)?;
+        self.unseal_with(keyring).await
+    }
+
+    /// `sys/unseal` with one share; unseals when the threshold is met.
+    pub async fn submit_share(&self, key: &str) -> Result<(), ApiError> {
+        self.submit_share_for(key, false).await
+    }
+
+    /// [`Server::submit_share`] with Vault's `migrate`: at the threshold of a
+    /// migration, the configured seal takes over the root key (its device
+    /// wraps it, for an auto seal), then the server unseals.
+    pub async fn submit_share_for(&self, key: &str, migrate: bool) -> Result<(), ApiError> {
+        if self.is_unsealed() {
+            return Ok(());
         }
-        Ok(())
+        match self.seal.submit_for(key, migrate)? {
+            Submitted::Progress => Ok(()),
+            Submitted::Unsealed(keyring) => self.unseal_with(keyring).await,
+            Submitted::Migrate(migration) => {
+                let wrapped = match self.seal.auto() {
+                    Some(wrapper) => Some(wrapper.wrap(migration.root_key()).await?),
+                    None => None,
+                };
+                let keyring = self.seal.commit_migration(migration, wrapped.as_deref())?;
+                self.unseal_with(keyring).await
+            }
+        }
     }
 
     /// Brings the server up behind an opened keyring: policies, audit

@@ -73,6 +73,8 @@ pub struct ServerParts {
     pub cluster_id: String,
     /// The managed keys (also the sandbox's managed-key backend).
     pub managed_keys: Arc<crate::kms::ManagedKeyStore>,
+    /// The configured auto seal's device (none: Shamir).
+    pub auto_seal: Option<Arc<dyn crate::seal::auto::Wrapper>>,
 }
 
 impl Server {
@@ -80,7 +82,7 @@ impl Server {
     pub fn new(parts: ServerParts) -> Self {
         Server {
             auth: Auth::new(parts.storage.clone()),
-            seal: Seal::new(parts.storage.clone()),
+            seal: Seal::with_auto(parts.storage.clone(), parts.auto_seal),
             gate: Gate::default(),
             mounts: Mounts::new(parts.storage.clone(), parts.sandbox, parts.plugin_dir),
             storage: parts.storage,
@@ -138,6 +140,7 @@ mod tests {
             plugin_dir: None,
             cluster_id: "test".into(),
             managed_keys: Arc::new(crate::kms::ManagedKeyStore::new(storage.clone(), &[])),
+            auto_seal: None,
         });
         let (keys, _) = server.initialize(1, 1, Some("root")).await.unwrap();
         let key = hex::encode(keys[0].as_slice());

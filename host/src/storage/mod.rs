@@ -268,12 +268,24 @@ impl Storage {
 
     /// Writes `seal` records, all in one transaction.
     pub fn seal_write(&self, writes: &[(&str, &[u8])]) -> Result<(), StorageError> {
+        self.seal_update(writes, &[])
+    }
+
+    /// Writes `seal` records and removes others, all in one transaction.
+    pub fn seal_update(
+        &self,
+        writes: &[(&str, &[u8])],
+        removes: &[&str],
+    ) -> Result<(), StorageError> {
         let mut txn = self.db.begin_write().map_err(err)?;
         txn.set_durability(self.durability).map_err(err)?;
         {
             let mut table = txn.open_table(SEAL).map_err(err)?;
             for (key, value) in writes {
                 table.insert(*key, *value).map_err(err)?;
+            }
+            for key in removes {
+                table.remove(*key).map_err(err)?;
             }
         }
         txn.commit().map_err(err)

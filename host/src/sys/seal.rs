@@ -8,6 +8,7 @@ use super::health::VERSION;
 use super::only;
 use crate::api::{ApiError, ApiResult, Method, Reply};
 use crate::fields::{opt_bool, opt_string, opt_u64};
+use crate::seal::auto::SealType;
 use crate::seal::Unsealed;
 use crate::server::Server;
 
@@ -39,17 +40,48 @@ pub async fn init(server: &Server, method: Method, data: &Map<String, Value>) ->
             .ok()
             .ok_or_else(|| ApiError::bad(format!("{field:?} must be at most 255")))
     };
+    let hex_of = |keys: &[zeroize::Zeroizing<Vec<u8>>]| {
+        keys.iter()
+            .map(|k| hex::encode(k.as_slice()))
+            .collect::<Vec<_>>()
+    };
+    let base64_of = |keys: &[zeroize::Zeroizing<Vec<u8>>]| {
+        keys.iter()
+            .map(|k| base64::engine::general_purpose::STANDARD.encode(k.as_slice()))
+            .collect::<Vec<_>>()
+    };
+    if server.seal.auto().is_some() {
+        // An auto seal: recovery shares (Vault's CLI defaults, 5 and 3,
+        // when not given); secret_shares does not apply.
+        let or = |field: &str, default: u8| -> Result<u8, ApiError> {
+            match opt_u64(data, field)? {
+                None | Some(0) => Ok(default),
+                Some(n) => u8::try_from(n)
+                    .map_err(|_| ApiError::bad(format!("{field:?} must be at most 255"))),
+            }
+        };
+        let shares = or("recovery_shares", 5)?;
+        let threshold = or("recovery_threshold", 3)?;
+        let (keys, root_token) = server.initialize_auto(shares, threshold).await?;
+        return Ok(Reply::Bare {
+            status: 200,
+            body: json!({
+                "keys": [],
+                "keys_base64": [],
+                "recovery_keys": hex_of(&keys),
+                "recovery_keys_base64": base64_of(&keys),
+                "root_token": root_token,
+            }),
+        });
+    }
     let shares = count("secret_shares")?;
     let threshold = count("secret_threshold")?;
     let (keys, root_token) = server.initialize(shares, threshold, None).await?;
     Ok(Reply::Bare {
         status: 200,
         body: json!({
-            "keys": keys.iter().map(|k| hex::encode(k.as_slice())).collect::<Vec<_>>(),
-            "keys_base64": keys
-                .iter()
-                .map(|k| base64::engine::general_purpose::STANDARD.encode(k.as_slice()))
-                .collect::<Vec<_>>(),
+            "keys": hex_of(&keys),
+            "keys_base64": base64_of(&keys),
             "root_token": root_token,
         }),
     })
@@ -70,7 +102,8 @@ pub async fn unseal(server: &Server, method: Method, data: &Map<String, Value>) 
     if server.seal.config()?.is_none() {
         return Err(ApiError::bad("Vault is not initialized"));
     }
-    server.submit_share(&key).await?;
+    let migrate = opt_bool(data, "migrate")?.unwrap_or(false);
+    server.submit_share_for(&key, migrate).await?;
     status(server, Method::Read)
 }
 
@@ -89,7 +122,7 @@ pub fn status(server: &Server, method: Method) -> ApiResult {
     let s = server.seal.status()?;
     let sealed = !server.is_unsealed();
     let mut body = json!({
-        "type": "shamir",
+        "type": s.seal_type.name(),
         "initialized": s.initialized,
         "sealed": sealed,
         "t": s.threshold,
@@ -98,8 +131,8 @@ pub fn status(server: &Server, method: Method) -> ApiResult {
         "nonce": s.nonce,
         "version": VERSION,
         "build_date": "",
-        "migration": false,
-        "recovery_seal": false,
+        "migration": s.migration,
+        "recovery_seal": s.seal_type != SealType::Shamir,
         "storage_type": "redb",
     });
     if !sealed {

@@ -120,3 +120,58 @@ def test_a_key_of_the_wrong_type_is_refused(api, aws, localstack):
     enc = aws.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
     r = aws_key(api, localstack, unique("awssym"), kms_key=enc["KeyId"], key_type="RSA")
     assert r.status == 400, r
+
+
+def test_a_hung_kms_is_bounded_and_stalls_no_other_mount(api):
+    """A "KMS" that accepts connections and never answers: creating a key
+    on it ends with a 503 within the open deadline (20 s), and meanwhile
+    another mount answers at once."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)  # read nothing, answer nothing
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = listener.getsockname()[1]
+    result = {}
+
+    def create():
+        start = time.monotonic()
+        result["r"] = api.post(
+            f"sys/managed-keys/awskms/{unique('hung')}",
+            {"access_key": "a", "secret_key": "b", "endpoint": f"http://127.0.0.1:{port}",
+             "kms_key": "alias/hung", "key_type": "ECDSA", "curve": "P256"},
+        )
+        result["seconds"] = time.monotonic() - start
+
+    worker = threading.Thread(target=create)
+    worker.start()
+    try:
+        time.sleep(1)
+        assert held, "the server reached the hung KMS"
+        for _ in range(5):
+            start = time.monotonic()
+            assert api.get("sys/mounts").status == 200
+            assert api.post("secret/hung-probe", {"v": "1"}).status == 204
+            assert time.monotonic() - start < 2, "another mount waited on the hung KMS"
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+        r = result["r"]
+        assert r.status == 503, r
+        assert result["seconds"] < 30, result["seconds"]
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()

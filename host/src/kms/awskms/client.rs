@@ -14,6 +14,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use zeroize::Zeroizing;
 
 use super::Params;
+use crate::api::ApiError;
 use crate::crypto::{
     ecdsa_from_der, prepare_external, Cipher, Cost, CryptoError, ExternalSignature, HashAlgorithm,
     KeyFuture, KeyHandle, KeyKind, KeyType, Operation, PrivateKeyFormat, PublicKey, SignOptions,
@@ -21,6 +22,7 @@ use crate::crypto::{
 use crate::keys::managed::ManagedKeyError;
 use crate::kms::record::{Generic, Usage};
 use crate::kms::remote;
+use crate::seal::auto::{bounded, AwsSeal, SealType, WrapFuture, Wrapper};
 
 /// The longest one KMS call may take, and to connect.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,33 +70,47 @@ where
 }
 
 async fn client(params: &Params) -> Client {
+    client_for(
+        &params.region,
+        params
+            .access_key
+            .as_deref()
+            .zip(params.secret_key.as_deref()),
+        params.endpoint.as_deref(),
+    )
+    .await
+}
+
+/// A client for `region`, with these keys (else the environment's chain)
+/// and endpoint (else AWS's).
+async fn client_for(region: &str, keys: Option<(&str, &str)>, endpoint: Option<&str>) -> Client {
     let mut config = aws_sdk_kms::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(params.region.clone()))
+        .region(Region::new(region.to_string()))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         );
-    if let (Some(access), Some(secret)) = (&params.access_key, &params.secret_key) {
+    if let Some((access, secret)) = keys {
         config = config.credentials_provider(Credentials::new(
-            access.clone(),
-            secret.clone(),
+            access.to_string(),
+            secret.to_string(),
             None,
             None,
-            "coffer-managed-key",
+            "coffer",
         ));
     } else {
         config = config.credentials_provider(
             aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                .region(Region::new(params.region.clone()))
+                .region(Region::new(region.to_string()))
                 .build()
                 .await,
         );
     }
-    if let Some(endpoint) = &params.endpoint {
-        config = config.endpoint_url(endpoint.clone());
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint.to_string());
     }
     Client::from_conf(config.build())
 }
@@ -357,5 +373,84 @@ impl KeyHandle for AwsKey {
 
     fn export(&self, _format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
         Err(CryptoError::new("a managed key is never exported"))
+    }
+}
+
+/// The `awskms` seal: the root key encrypted by a symmetric KMS key, with
+/// the encryption context `coffer=root-key`.
+pub struct AwsSealWrapper {
+    settings: AwsSeal,
+}
+
+impl AwsSealWrapper {
+    /// The wrapper of a `seal "awskms"` stanza.
+    pub fn new(settings: AwsSeal) -> Self {
+        AwsSealWrapper { settings }
+    }
+}
+
+/// The seal's view of a failed KMS call: always a 503 (the server cannot
+/// unseal), naming AWS's code when it answered.
+fn seal_error<E, R>(what: &str, e: SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug,
+{
+    ApiError::Unavailable(format!("the awskms seal: {}", sdk_error(what, e)))
+}
+
+impl Wrapper for AwsSealWrapper {
+    fn seal_type(&self) -> SealType {
+        SealType::Awskms
+    }
+
+    fn wrap(&self, root_key: Zeroizing<Vec<u8>>) -> WrapFuture<Vec<u8>> {
+        let s = self.settings.clone();
+        Box::pin(bounded(async move {
+            remote(async move {
+                let keys = s.access_key.as_deref().zip(s.secret_key.as_deref());
+                let client = client_for(&s.region, keys, s.endpoint.as_deref()).await;
+                let out = client
+                    .encrypt()
+                    .key_id(&s.kms_key_id)
+                    .plaintext(Blob::new(root_key.to_vec()))
+                    .encryption_context("coffer", "root-key")
+                    .send()
+                    .await
+                    .map_err(|e| seal_error("Encrypt", e))?;
+                out.ciphertext_blob()
+                    .map(|b| b.as_ref().to_vec())
+                    .ok_or_else(|| {
+                        ApiError::Unavailable("the awskms seal: Encrypt gave nothing".into())
+                    })
+            })
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        }))
+    }
+
+    fn unwrap(&self, blob: Vec<u8>) -> WrapFuture<Zeroizing<Vec<u8>>> {
+        let s = self.settings.clone();
+        Box::pin(bounded(async move {
+            remote(async move {
+                let keys = s.access_key.as_deref().zip(s.secret_key.as_deref());
+                let client = client_for(&s.region, keys, s.endpoint.as_deref()).await;
+                let out = client
+                    .decrypt()
+                    .key_id(&s.kms_key_id)
+                    .ciphertext_blob(Blob::new(blob))
+                    .encryption_context("coffer", "root-key")
+                    .send()
+                    .await
+                    .map_err(|e| seal_error("Decrypt", e))?;
+                out.plaintext()
+                    .map(|b| Zeroizing::new(b.as_ref().to_vec()))
+                    .ok_or_else(|| {
+                        ApiError::Unavailable("the awskms seal: Decrypt gave nothing".into())
+                    })
+            })
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        }))
     }
 }

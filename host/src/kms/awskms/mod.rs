@@ -18,7 +18,7 @@ pub use self::params::{Params, FIELDS};
 mod client;
 
 #[cfg(feature = "awskms")]
-pub use self::client::open;
+pub use self::client::{open, AwsSealWrapper};
 
 /// Without the feature: every key is refused, naming the feature.
 #[cfg(not(feature = "awskms"))]

@@ -20,7 +20,7 @@ mod key;
 mod params;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
@@ -43,10 +43,48 @@ pub use self::key::Pkcs11Key;
 use self::params::Curve;
 pub use self::params::{Params, FIELDS};
 
+/// Every PKCS#11 library this process loaded, by path: each is loaded and
+/// initialised once, whoever asks (managed keys, the seal).
+static LOADED: Mutex<Option<HashMap<PathBuf, Pkcs11>>> = Mutex::new(None);
+
+/// The context of the library at `path`, loaded and initialised once per
+/// process; an error naming the path if it does not load.
+pub fn context_for(path: &Path) -> Result<Pkcs11, String> {
+    let mut loaded = LOADED
+        .lock()
+        .map_err(|_| "the PKCS#11 library table is poisoned".to_string())?;
+    let loaded = loaded.get_or_insert_with(HashMap::new);
+    if let Some(context) = loaded.get(path) {
+        return Ok(context.clone());
+    }
+    let context = Pkcs11::new(path)
+        .map_err(|e| format!("cannot load the PKCS#11 library {}: {e}", path.display()))?;
+    match context.initialize(CInitializeArgs::OsThreads) {
+        Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => {
+            return Err(format!(
+                "cannot initialise the PKCS#11 library {}: {e}",
+                path.display()
+            ))
+        }
+    }
+    loaded.insert(path.to_path_buf(), context.clone());
+    Ok(context)
+}
+
+/// Logs `session` in with `pin`; a token already logged in by this process
+/// is accepted as it is (the seal's own session: its PIN is the operator's
+/// configuration, checked when that login was made).
+pub fn log_in(session: &Session, pin: &str) -> Result<(), String> {
+    match session.login(UserType::User, Some(&AuthPin::new(pin.to_string()))) {
+        Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(e) => Err(format!("logging in to the HSM failed: {e}")),
+    }
+}
+
 /// The configured PKCS#11 libraries, each loaded on first use.
 pub struct Libraries {
     configured: HashMap<String, PathBuf>,
-    loaded: Mutex<HashMap<String, Pkcs11>>,
     /// Per (library, slot): the SHA-256 of the PIN the token is logged in
     /// with (see the module's doc).
     logins: Mutex<HashMap<(String, u64), [u8; 32]>>,
@@ -60,41 +98,19 @@ impl Libraries {
                 .iter()
                 .map(|l| (l.name.clone(), l.library.clone()))
                 .collect(),
-            loaded: Mutex::new(HashMap::new()),
             logins: Mutex::new(HashMap::new()),
         }
     }
 
     /// The context of library `name`, loaded and initialised once.
     fn context(&self, name: &str) -> Result<Pkcs11, ManagedKeyError> {
-        let mut loaded = self.loaded.lock().map_err(|_| {
-            ManagedKeyError::Unavailable("the PKCS#11 library table is poisoned".into())
-        })?;
-        if let Some(context) = loaded.get(name) {
-            return Ok(context.clone());
-        }
         let path = self.configured.get(name).ok_or_else(|| {
             ManagedKeyError::Invalid(format!(
                 "no kms_library \"pkcs11\" named {name:?} in the server's configuration"
             ))
         })?;
-        let context = Pkcs11::new(path).map_err(|e| {
-            ManagedKeyError::Invalid(format!(
-                "cannot load the PKCS#11 library {} of kms_library {name:?}: {e}",
-                path.display()
-            ))
-        })?;
-        match context.initialize(CInitializeArgs::OsThreads) {
-            Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => {
-                return Err(ManagedKeyError::Invalid(format!(
-                    "cannot initialise the PKCS#11 library {}: {e}",
-                    path.display()
-                )))
-            }
-        }
-        loaded.insert(name.to_string(), context.clone());
-        Ok(context)
+        context_for(path)
+            .map_err(|e| ManagedKeyError::Invalid(format!("kms_library {name:?}: {e}")))
     }
 
     /// Logs `session` (on `slot` of `library`) in with `pin`, or checks
@@ -188,14 +204,24 @@ pub fn open(
 
 /// The slot `slot` or `token_label` names, holding a token.
 fn find_slot(context: &Pkcs11, params: &Params) -> Result<Slot, ManagedKeyError> {
+    find_slot_by(context, params.slot, params.token_label.as_deref())
+}
+
+/// The slot numbered `slot_id` and/or holding the token labelled
+/// `token_label`.
+pub fn find_slot_by(
+    context: &Pkcs11,
+    slot_id: Option<u64>,
+    token_label: Option<&str>,
+) -> Result<Slot, ManagedKeyError> {
     let slots = context
         .get_slots_with_token()
         .map_err(|e| device(format!("cannot list the HSM's slots: {e}")))?;
     for slot in slots {
-        if params.slot.is_some_and(|id| id != slot.id()) {
+        if slot_id.is_some_and(|id| id != slot.id()) {
             continue;
         }
-        let Some(label) = &params.token_label else {
+        let Some(label) = token_label else {
             return Ok(slot);
         };
         let info = context
@@ -205,18 +231,16 @@ fn find_slot(context: &Pkcs11, params: &Params) -> Result<Slot, ManagedKeyError>
             return Ok(slot);
         }
     }
-    Err(ManagedKeyError::Invalid(
-        match (params.slot, &params.token_label) {
-            (Some(slot), Some(label)) => {
-                format!("slot {slot} holds no token labelled {label:?}")
-            }
-            (Some(slot), None) => format!("no slot {slot} with a token in the HSM"),
-            (None, label) => format!(
-                "no token labelled {:?} in the HSM",
-                label.as_deref().unwrap_or_default()
-            ),
-        },
-    ))
+    Err(ManagedKeyError::Invalid(match (slot_id, token_label) {
+        (Some(slot), Some(label)) => {
+            format!("slot {slot} holds no token labelled {label:?}")
+        }
+        (Some(slot), None) => format!("no slot {slot} with a token in the HSM"),
+        (None, label) => format!(
+            "no token labelled {:?} in the HSM",
+            label.unwrap_or_default()
+        ),
+    }))
 }
 
 /// "label "x" and id 0a0b": what identifies the key, for messages.
