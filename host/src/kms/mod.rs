@@ -20,6 +20,7 @@
 //! named by `record::BackendType` and refused as not yet available.
 
 pub mod awskms;
+pub mod azure;
 pub mod pkcs11;
 pub mod record;
 
@@ -244,6 +245,10 @@ impl ManagedKeyStore {
                         awskms::open(record.name.clone(), params.clone(), record.generic.clone())
                             .await
                     }
+                    Backend::Azurekeyvault(params) => {
+                        azure::open(record.name.clone(), params.clone(), record.generic.clone())
+                            .await
+                    }
                 }
             };
             tokio::time::timeout(OPEN_TIMEOUT, opening)
@@ -263,7 +268,10 @@ impl ManagedKeyStore {
 static REMOTE: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
 
 /// Runs `work` on the KMS runtime and waits for it.
-#[cfg_attr(not(feature = "awskms"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "awskms", feature = "azurekeyvault")),
+    allow(dead_code)
+)]
 pub(crate) async fn remote<F>(work: F) -> Result<F::Output, RemoteError>
 where
     F: Future + Send + 'static,

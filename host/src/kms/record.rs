@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{awskms, pkcs11};
+use super::{awskms, azure, pkcs11};
 use crate::api::ApiError;
 use crate::fields::{opt_bool, opt_string_list};
 
@@ -190,6 +190,8 @@ pub enum Backend {
     Pkcs11(pkcs11::Params),
     /// `awskms`.
     Awskms(awskms::Params),
+    /// `azurekeyvault`.
+    Azurekeyvault(azure::Params),
 }
 
 impl Backend {
@@ -198,6 +200,7 @@ impl Backend {
         match self {
             Backend::Pkcs11(_) => BackendType::Pkcs11,
             Backend::Awskms(_) => BackendType::Awskms,
+            Backend::Azurekeyvault(_) => BackendType::Azurekeyvault,
         }
     }
 }
@@ -297,9 +300,16 @@ impl Record {
                 });
                 Backend::Awskms(awskms::Params::from_request(data, previous, &generic)?)
             }
+            BackendType::Azurekeyvault => {
+                let previous = existing.and_then(|r| match &r.backend {
+                    Backend::Azurekeyvault(p) => Some(p),
+                    _ => None,
+                });
+                Backend::Azurekeyvault(azure::Params::from_request(data, previous, &generic)?)
+            }
             other => {
                 return Err(ApiError::bad(format!(
-                    "managed keys of type {:?} are not available in this server yet: use pkcs11 or awskms",
+                    "managed keys of type {:?} are not available in this server yet: use pkcs11, awskms or azurekeyvault",
                     other.name()
                 )))
             }
@@ -324,6 +334,7 @@ impl Record {
         match &self.backend {
             Backend::Pkcs11(p) => p.show(&mut out),
             Backend::Awskms(p) => p.show(&mut out),
+            Backend::Azurekeyvault(p) => p.show(&mut out),
         }
         Value::Object(out)
     }
@@ -334,6 +345,7 @@ fn backend_fields(kind: BackendType) -> &'static [&'static str] {
     match kind {
         BackendType::Pkcs11 => &pkcs11::FIELDS,
         BackendType::Awskms => &awskms::FIELDS,
+        BackendType::Azurekeyvault => &azure::FIELDS,
         _ => &[],
     }
 }

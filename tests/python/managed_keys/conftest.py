@@ -11,6 +11,9 @@ stanza names SoftHSM2's library.
 - `hsm`: a python-pkcs11 view of the tokens, independent of the server,
   to make keys before the server uses them and to read public keys back
   by label.
+- `azure_tls` / `azure` (session): a self-signed certificate (the server
+  trusts it through `SSL_CERT_FILE`) and the test Azure Key Vault
+  (`azure_keyvault_server.py`) serving with it.
 - `localstack` (session): LocalStack's KMS on a free port of 127.0.0.1,
   started from the virtualenv `scripts/setup.sh` makes
   (`COFFER_LOCALSTACK_PYTHON`), with its files in a temporary folder; and
@@ -114,13 +117,36 @@ def softhsm() -> SoftHsm:
 
 
 @pytest.fixture(scope="session")
-def server(softhsm):
+def azure_tls(softhsm):
+    """The test Azure Key Vault's self-signed certificate and key; the
+    server trusts it through SSL_CERT_FILE (its only trusted root)."""
+    from azure_keyvault_server import make_tls
+
+    return make_tls(softhsm.directory)
+
+
+@pytest.fixture(scope="session")
+def azure(azure_tls):
+    """The test Azure Key Vault (see azure_keyvault_server.py: the real
+    REST wire protocol of the calls used, since no emulator exists)."""
+    from azure_keyvault_server import FakeKeyVault
+
+    vault = FakeKeyVault(azure_tls[1], azure_tls[2], tenant="00000000-0000-0000-0000-00000000c0ff",
+                         client_id="coffer-test", secret="s3cret")
+    try:
+        yield vault
+    finally:
+        vault.stop()
+
+
+@pytest.fixture(scope="session")
+def server(softhsm, azure_tls):
     config = softhsm.directory / "coffer.hcl"
     config.write_text(
         f'kms_library "pkcs11" {{\n  name = "SoftHSM"\n  library = "{softhsm.library}"\n}}\n'
         'kms_library "pkcs11" {\n  name = "missing"\n  library = "/nonexistent/libpkcs11.so"\n}\n'
     )
-    proc = CofferProcess.dev(str(config), env=softhsm.env)
+    proc = CofferProcess.dev(str(config), env={**softhsm.env, "SSL_CERT_FILE": str(azure_tls[0])})
     try:
         yield proc
     finally:
