@@ -21,6 +21,7 @@
 
 pub mod awskms;
 pub mod azure;
+pub mod gcp;
 pub mod pkcs11;
 pub mod record;
 
@@ -249,6 +250,9 @@ impl ManagedKeyStore {
                         azure::open(record.name.clone(), params.clone(), record.generic.clone())
                             .await
                     }
+                    Backend::Gcpckms(params) => {
+                        gcp::open(record.name.clone(), params.clone(), record.generic.clone()).await
+                    }
                 }
             };
             tokio::time::timeout(OPEN_TIMEOUT, opening)
@@ -269,7 +273,7 @@ static REMOTE: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new
 
 /// Runs `work` on the KMS runtime and waits for it.
 #[cfg_attr(
-    not(any(feature = "awskms", feature = "azurekeyvault")),
+    not(any(feature = "awskms", feature = "azurekeyvault", feature = "gcpckms")),
     allow(dead_code)
 )]
 pub(crate) async fn remote<F>(work: F) -> Result<F::Output, RemoteError>

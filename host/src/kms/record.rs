@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{awskms, azure, pkcs11};
+use super::{awskms, azure, gcp, pkcs11};
 use crate::api::ApiError;
 use crate::fields::{opt_bool, opt_string_list};
 
@@ -192,6 +192,8 @@ pub enum Backend {
     Awskms(awskms::Params),
     /// `azurekeyvault`.
     Azurekeyvault(azure::Params),
+    /// `gcpckms`.
+    Gcpckms(gcp::Params),
 }
 
 impl Backend {
@@ -201,6 +203,7 @@ impl Backend {
             Backend::Pkcs11(_) => BackendType::Pkcs11,
             Backend::Awskms(_) => BackendType::Awskms,
             Backend::Azurekeyvault(_) => BackendType::Azurekeyvault,
+            Backend::Gcpckms(_) => BackendType::Gcpckms,
         }
     }
 }
@@ -307,11 +310,12 @@ impl Record {
                 });
                 Backend::Azurekeyvault(azure::Params::from_request(data, previous, &generic)?)
             }
-            other => {
-                return Err(ApiError::bad(format!(
-                    "managed keys of type {:?} are not available in this server yet: use pkcs11, awskms or azurekeyvault",
-                    other.name()
-                )))
+            BackendType::Gcpckms => {
+                let previous = existing.and_then(|r| match &r.backend {
+                    Backend::Gcpckms(p) => Some(p),
+                    _ => None,
+                });
+                Backend::Gcpckms(gcp::Params::from_request(data, previous, &generic)?)
             }
         };
         Ok(Record {
@@ -335,6 +339,7 @@ impl Record {
             Backend::Pkcs11(p) => p.show(&mut out),
             Backend::Awskms(p) => p.show(&mut out),
             Backend::Azurekeyvault(p) => p.show(&mut out),
+            Backend::Gcpckms(p) => p.show(&mut out),
         }
         Value::Object(out)
     }
@@ -346,6 +351,6 @@ fn backend_fields(kind: BackendType) -> &'static [&'static str] {
         BackendType::Pkcs11 => &pkcs11::FIELDS,
         BackendType::Awskms => &awskms::FIELDS,
         BackendType::Azurekeyvault => &azure::FIELDS,
-        _ => &[],
+        BackendType::Gcpckms => &gcp::FIELDS,
     }
 }

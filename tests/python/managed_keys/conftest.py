@@ -14,6 +14,8 @@ stanza names SoftHSM2's library.
 - `azure_tls` / `azure` (session): a self-signed certificate (the server
   trusts it through `SSL_CERT_FILE`) and the test Azure Key Vault
   (`azure_keyvault_server.py`) serving with it.
+- `gcp` (session): the test Google Cloud KMS (`gcp_kms_server.py`) and a
+  service account's credentials file for it.
 - `localstack` (session): LocalStack's KMS on a free port of 127.0.0.1,
   started from the virtualenv `scripts/setup.sh` makes
   (`COFFER_LOCALSTACK_PYTHON`), with its files in a temporary folder; and
@@ -26,6 +28,7 @@ OpenBao has no managed keys (a Vault Enterprise feature), so with
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pathlib
 import re
@@ -137,6 +140,22 @@ def azure(azure_tls):
         yield vault
     finally:
         vault.stop()
+
+
+@pytest.fixture(scope="session")
+def gcp(softhsm):
+    """The test Google Cloud KMS (see gcp_kms_server.py: the real REST wire
+    protocol of the calls used, since no emulator exists), and a service
+    account's credentials file for it."""
+    from gcp_kms_server import FakeCloudKms, service_account
+
+    kms = FakeCloudKms()
+    kms.credentials = softhsm.directory / "gcp-credentials.json"
+    kms.credentials.write_text(json.dumps(service_account(f"{kms.url}/token")))
+    try:
+        yield kms
+    finally:
+        kms.stop()
 
 
 @pytest.fixture(scope="session")

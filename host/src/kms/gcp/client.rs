@@ -1,0 +1,296 @@
+//! The Cloud KMS client and the opened key (see `mod.rs`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use google_cloud_gax::retry_policy::LimitedAttemptCount;
+use google_cloud_kms_v1::client::KeyManagementService;
+use google_cloud_kms_v1::model::crypto_key::CryptoKeyPurpose;
+use google_cloud_kms_v1::model::crypto_key_version::CryptoKeyVersionAlgorithm;
+use google_cloud_kms_v1::model::{CryptoKey, CryptoKeyVersionTemplate, Digest};
+use zeroize::Zeroizing;
+
+use super::Params;
+use crate::crypto::{
+    ecdsa_from_der, prepare_external, Cipher, Cost, CryptoError, ExternalSignature, HashAlgorithm,
+    KeyFuture, KeyHandle, KeyKind, KeyType, Operation, PrivateKeyFormat, PublicKey, RsaPadding,
+    SignOptions,
+};
+use crate::keys::managed::ManagedKeyError;
+use crate::kms::record::{Generic, Usage};
+use crate::kms::remote;
+
+/// The longest one attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An opened Cloud KMS key version.
+pub struct GcpKey {
+    name: String,
+    client: KeyManagementService,
+    version_name: String,
+    key_type: KeyType,
+    hash: HashAlgorithm,
+    pss: bool,
+    public: PublicKey,
+    generic: Generic,
+}
+
+impl fmt::Debug for GcpKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcpKey")
+            .field("name", &self.name)
+            .field("version_name", &self.version_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed call: Cloud KMS's answer (or its refusal of the credentials)
+/// is a 400; a call that did not reach it is a 503.
+fn gcp_error(what: &str, e: &google_cloud_kms_v1::Error) -> ManagedKeyError {
+    if e.is_authentication() || matches!(e.http_status_code(), Some(401 | 403)) {
+        return ManagedKeyError::Invalid(format!(
+            "Google Cloud KMS refused the credentials for {what}: {e}"
+        ));
+    }
+    if let Some(status) = e.http_status_code() {
+        return ManagedKeyError::Invalid(format!(
+            "Google Cloud KMS answered {what} with {status}: {e}"
+        ));
+    }
+    if e.is_connect() || e.is_io() || e.is_timeout() || e.is_transport() || e.is_exhausted() {
+        return ManagedKeyError::Unavailable(format!(
+            "Google Cloud KMS could not be reached for {what}: {e}"
+        ));
+    }
+    ManagedKeyError::Invalid(format!("Google Cloud KMS failed {what}: {e}"))
+}
+
+/// The credentials `params` name: a file's path or the JSON itself; else
+/// `GOOGLE_CREDENTIALS` (the same forms) or the environment's default
+/// (`GOOGLE_APPLICATION_CREDENTIALS`, the metadata server).
+fn credentials(
+    params: &Params,
+) -> Result<google_cloud_auth::credentials::Credentials, ManagedKeyError> {
+    let given = params.credentials.clone().or_else(|| {
+        std::env::var("GOOGLE_CREDENTIALS")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    let invalid = |e: String| ManagedKeyError::Invalid(format!("\"credentials\": {e}"));
+    let Some(given) = given else {
+        return google_cloud_auth::credentials::Builder::default()
+            .build()
+            .map_err(|e| invalid(e.to_string()));
+    };
+    let text = if given.trim_start().starts_with('{') {
+        given
+    } else {
+        std::fs::read_to_string(&given)
+            .map_err(|e| invalid(format!("cannot read the file {given:?}: {e}")))?
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("not JSON: {e}")))?;
+    google_cloud_auth::credentials::service_account::Builder::new(json)
+        .build()
+        .map_err(|e| invalid(format!("not a service account's key: {e}")))
+}
+
+async fn client(params: &Params) -> Result<KeyManagementService, ManagedKeyError> {
+    let mut builder = KeyManagementService::builder()
+        .with_credentials(credentials(params)?)
+        .with_retry_policy(LimitedAttemptCount::new(2))
+        .with_attempt_timeout(ATTEMPT_TIMEOUT);
+    if let Some(endpoint) = &params.endpoint {
+        builder = builder.with_endpoint(endpoint.clone());
+    }
+    builder
+        .build()
+        .await
+        .map_err(|e| ManagedKeyError::Invalid(format!("Google Cloud KMS client: {e}")))
+}
+
+/// Opens (or, if allowed, makes) the key version `params` names.
+pub async fn open(
+    name: String,
+    params: Params,
+    generic: Generic,
+) -> Result<Arc<dyn KeyHandle>, ManagedKeyError> {
+    let (key_type, hash, pss) = params
+        .algorithm()
+        .ok_or_else(|| ManagedKeyError::Invalid(format!("algorithm {:?}", params.algorithm)))?;
+    remote(async move {
+        let client = client(&params).await?;
+        let version_name = params.version_name();
+        let read = client.get_public_key().set_name(&version_name).send().await;
+        let public = match read {
+            Ok(public) => public,
+            Err(e) if e.http_status_code() == Some(404) && generic.allow_generate_key => {
+                let key = CryptoKey::new()
+                    .set_purpose(CryptoKeyPurpose::AsymmetricSign)
+                    .set_version_template(
+                        CryptoKeyVersionTemplate::new()
+                            .set_algorithm(CryptoKeyVersionAlgorithm::from(params.algorithm.as_str())),
+                    );
+                client
+                    .create_crypto_key()
+                    .set_parent(params.key_ring_name())
+                    .set_crypto_key_id(&params.crypto_key)
+                    .set_crypto_key(key)
+                    .send()
+                    .await
+                    .map_err(|e| gcp_error("CreateCryptoKey", &e))?;
+                tracing::info!(key = %params.crypto_key, "generated a managed key in Google Cloud KMS");
+                client
+                    .get_public_key()
+                    .set_name(&version_name)
+                    .send()
+                    .await
+                    .map_err(|e| gcp_error("GetPublicKey", &e))?
+            }
+            Err(e) => return Err(gcp_error("GetPublicKey", &e)),
+        };
+        let algorithm = public.algorithm.name().unwrap_or_default().to_string();
+        if algorithm != params.algorithm {
+            return Err(ManagedKeyError::Invalid(format!(
+                "Google Cloud KMS key version {version_name} is {algorithm}, not {}",
+                params.algorithm
+            )));
+        }
+        let public_key = PublicKey::import(key_type, public.pem.as_bytes())
+            .map_err(|e| ManagedKeyError::Invalid(format!("the key's public half: {e}")))?;
+        Ok(Arc::new(GcpKey {
+            name,
+            client,
+            version_name,
+            key_type,
+            hash,
+            pss,
+            public: public_key,
+            generic,
+        }) as Arc<dyn KeyHandle>)
+    })
+    .await
+    .map_err(|e| ManagedKeyError::Unavailable(e.to_string()))?
+}
+
+impl GcpKey {
+    /// The digest to send for `options`: the key's algorithm fixes the
+    /// hash and padding, so anything else is refused.
+    fn digest(&self, message: &[u8], options: &SignOptions) -> Result<Vec<u8>, CryptoError> {
+        let wanted = options.hash.unwrap_or(HashAlgorithm::Sha256);
+        if wanted != self.hash {
+            return Err(CryptoError::new(format!(
+                "this Google Cloud KMS key signs only with {} (its algorithm), not {wanted}",
+                self.hash
+            )));
+        }
+        if self.key_type.rsa_bits().is_some() && (options.padding == RsaPadding::Pss) != self.pss {
+            return Err(CryptoError::new(format!(
+                "this Google Cloud KMS key signs only with {} padding (its algorithm)",
+                if self.pss { "PSS" } else { "PKCS#1 v1.5" }
+            )));
+        }
+        let options = SignOptions {
+            hash: Some(self.hash),
+            ..*options
+        };
+        Ok(match prepare_external(self.key_type, message, &options)? {
+            ExternalSignature::Ecdsa { digest, .. } | ExternalSignature::RsaPss { digest, .. } => {
+                digest
+            }
+            ExternalSignature::RsaPkcs1 { encoded, .. } => encoded
+                .get(encoded.len().saturating_sub(self.hash.output_len())..)
+                .unwrap_or_default()
+                .to_vec(),
+        })
+    }
+}
+
+impl KeyHandle for GcpKey {
+    fn kind(&self) -> KeyKind {
+        KeyKind::Asymmetric(self.key_type)
+    }
+
+    fn cost(&self, _operation: Operation, _input_len: usize) -> Cost {
+        Cost::Remote
+    }
+
+    fn public_key(&self) -> Option<PublicKey> {
+        Some(self.public.clone())
+    }
+
+    fn sign(self: Arc<Self>, message: Vec<u8>, options: SignOptions) -> KeyFuture<Vec<u8>> {
+        Box::pin(async move {
+            if !self.generic.allows(Usage::Sign) {
+                return Err(CryptoError::new(format!(
+                    "managed key {:?} does not allow \"sign\" (its usages)",
+                    self.name
+                )));
+            }
+            let digest = self.digest(&message, &options)?;
+            let this = Arc::clone(&self);
+            let signed = remote(async move {
+                let digest = match this.hash {
+                    HashAlgorithm::Sha384 => Digest::new().set_sha384(digest),
+                    HashAlgorithm::Sha512 => Digest::new().set_sha512(digest),
+                    _ => Digest::new().set_sha256(digest),
+                };
+                this.client
+                    .asymmetric_sign()
+                    .set_name(&this.version_name)
+                    .set_digest(digest)
+                    .send()
+                    .await
+                    .map_err(|e| match gcp_error("AsymmetricSign", &e) {
+                        ManagedKeyError::Unavailable(m) => CryptoError::unavailable(m),
+                        other => CryptoError::new(other.to_string()),
+                    })
+            })
+            .await
+            .map_err(|e| CryptoError::unavailable(e.to_string()))??;
+            let signature = signed.signature.to_vec();
+            if self.key_type.rsa_bits().is_some() {
+                Ok(signature)
+            } else {
+                ecdsa_from_der(self.key_type, &signature, options.encoding)
+            }
+        })
+    }
+
+    fn encrypt(self: Arc<Self>, _plaintext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
+        Box::pin(async {
+            Err(CryptoError::new(
+                "a Google Cloud KMS managed key only signs",
+            ))
+        })
+    }
+
+    fn decrypt(self: Arc<Self>, _ciphertext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
+        Box::pin(async {
+            Err(CryptoError::new(
+                "a Google Cloud KMS managed key only signs",
+            ))
+        })
+    }
+
+    fn wrap(self: Arc<Self>, _key: Zeroizing<Vec<u8>>) -> KeyFuture<Vec<u8>> {
+        Box::pin(async {
+            Err(CryptoError::new(
+                "a Google Cloud KMS managed key only signs",
+            ))
+        })
+    }
+
+    fn unwrap_key(self: Arc<Self>, _wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>> {
+        Box::pin(async {
+            Err(CryptoError::new(
+                "a Google Cloud KMS managed key only signs",
+            ))
+        })
+    }
+
+    fn export(&self, _format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::new("a managed key is never exported"))
+    }
+}
