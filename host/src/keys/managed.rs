@@ -101,6 +101,17 @@ pub async fn open_for_mount(
     Ok(Arc::new(ManagedHandle(handle)))
 }
 
+/// A backend's failure during a key operation: unreachable stays
+/// `unavailable` (503); anything else is the request's mistake.
+impl From<ManagedKeyError> for CryptoError {
+    fn from(e: ManagedKeyError) -> Self {
+        match e {
+            ManagedKeyError::Unavailable(m) => CryptoError::unavailable(m),
+            other => CryptoError::new(other.to_string()),
+        }
+    }
+}
+
 impl From<ManagedKeyError> for ApiError {
     fn from(e: ManagedKeyError) -> Self {
         match e {

@@ -21,6 +21,7 @@
 
 pub mod awskms;
 pub mod azure;
+pub mod device;
 pub mod gcp;
 pub mod pkcs11;
 pub mod record;

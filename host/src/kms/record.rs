@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{awskms, azure, gcp, pkcs11};
 use crate::api::ApiError;
-use crate::fields::{opt_bool, opt_string_list};
+use crate::fields::{opt_bool, opt_string, opt_string_list};
 
 /// The backend types of the seed, by their path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +219,35 @@ pub struct Record {
     pub generic: Generic,
     /// The backend's.
     pub backend: Backend,
+}
+
+/// A backend's text field: trimmed, blank as absent, absent as `old` (an
+/// update keeps what it does not name).
+pub fn text_field(
+    data: &Map<String, Value>,
+    field: &str,
+    old: Option<&String>,
+) -> Result<Option<String>, ApiError> {
+    Ok(match opt_string(data, field)? {
+        Some(s) if s.trim().is_empty() => None,
+        Some(s) => Some(s.trim().to_string()),
+        None => old.cloned(),
+    })
+}
+
+/// A backend's `key_bits`: 0 (none given), 2048, 3072 or 4096; absent
+/// keeps `old`.
+pub fn key_bits_field(data: &Map<String, Value>, old: Option<u64>) -> Result<u64, ApiError> {
+    let bits = match crate::fields::opt_u64(data, "key_bits")? {
+        Some(bits) => bits,
+        None => old.unwrap_or(0),
+    };
+    if bits != 0 && ![2048, 3072, 4096].contains(&bits) {
+        return Err(ApiError::bad(format!(
+            "unsupported \"key_bits\" {bits}: use 2048, 3072 or 4096"
+        )));
+    }
+    Ok(bits)
 }
 
 /// The fields every type takes besides its backend's.

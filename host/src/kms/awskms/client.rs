@@ -16,11 +16,12 @@ use zeroize::Zeroizing;
 use super::Params;
 use crate::api::ApiError;
 use crate::crypto::{
-    ecdsa_from_der, prepare_external, Cipher, Cost, CryptoError, ExternalSignature, HashAlgorithm,
-    KeyFuture, KeyHandle, KeyKind, KeyType, Operation, PrivateKeyFormat, PublicKey, SignOptions,
+    ecdsa_from_der, CryptoError, ExternalSignature, HashAlgorithm, KeyFuture, KeyHandle, KeyType,
+    PublicKey, SignOptions,
 };
 use crate::keys::managed::ManagedKeyError;
-use crate::kms::record::{Generic, Usage};
+use crate::kms::device::{Device, DeviceKey, DigestSignature, Scheme};
+use crate::kms::record::Generic;
 use crate::kms::remote;
 use crate::seal::auto::{bounded, AwsSeal, SealType, WrapFuture, Wrapper};
 
@@ -28,20 +29,17 @@ use crate::seal::auto::{bounded, AwsSeal, SealType, WrapFuture, Wrapper};
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// An opened AWS KMS key.
-pub struct AwsKey {
-    name: String,
+/// An AWS KMS key's signing (`kms::device::DeviceKey` makes it a key
+/// handle).
+pub struct AwsDevice {
     client: Client,
     key_id: String,
     key_type: KeyType,
-    public: PublicKey,
-    generic: Generic,
 }
 
-impl fmt::Debug for AwsKey {
+impl fmt::Debug for AwsDevice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AwsKey")
-            .field("name", &self.name)
+        f.debug_struct("AwsDevice")
             .field("key_id", &self.key_id)
             .field("key_type", &self.key_type)
             .finish_non_exhaustive()
@@ -217,115 +215,53 @@ pub async fn open(
             .key_id()
             .map(str::to_string)
             .unwrap_or_else(|| params.kms_key.clone());
-        Ok(Arc::new(AwsKey {
-            name,
+        let device = AwsDevice {
             client,
             key_id,
             key_type,
-            public: public_key,
-            generic,
-        }) as Arc<dyn KeyHandle>)
+        };
+        Ok(Arc::new(DeviceKey::new(&name, public_key, generic, device)) as Arc<dyn KeyHandle>)
     })
     .await
     .map_err(|e| ManagedKeyError::Unavailable(e.to_string()))?
 }
 
-/// AWS KMS's name for a signature of `prepared`; a 400 for what it has
-/// none for.
+/// AWS KMS's name for a signature of `signature` by a `key_type` key; a
+/// 400 for what it has none for (each curve pairs with one hash).
 fn algorithm(
     key_type: KeyType,
-    prepared: &ExternalSignature,
-    salt_given: bool,
-) -> Result<(SigningAlgorithmSpec, Vec<u8>), CryptoError> {
+    signature: &DigestSignature,
+) -> Result<SigningAlgorithmSpec, CryptoError> {
     use HashAlgorithm::{Sha256, Sha384, Sha512};
     use SigningAlgorithmSpec as S;
-    let unsupported = |what: String| Err(CryptoError::new(format!("AWS KMS cannot sign {what}")));
-    match prepared {
-        ExternalSignature::Ecdsa { hash, digest } => {
-            let spec = match (key_type, hash) {
-                (KeyType::EcdsaP256, Sha256) => S::EcdsaSha256,
-                (KeyType::EcdsaP384, Sha384) => S::EcdsaSha384,
-                (KeyType::EcdsaP521, Sha512) => S::EcdsaSha512,
-                _ => {
-                    return unsupported(format!(
-                        "{key_type} with {hash}: it pairs each curve with one hash"
-                    ))
-                }
-            };
-            Ok((spec, digest.clone()))
-        }
-        ExternalSignature::RsaPkcs1 {
-            hash: Some(hash),
-            encoded,
-        } => {
-            let spec = match hash {
-                Sha256 => S::RsassaPkcs1V15Sha256,
-                Sha384 => S::RsassaPkcs1V15Sha384,
-                Sha512 => S::RsassaPkcs1V15Sha512,
-                other => return unsupported(format!("PKCS#1 v1.5 with {other}")),
-            };
-            let digest = encoded
-                .get(encoded.len().saturating_sub(hash.output_len())..)
-                .unwrap_or_default();
-            Ok((spec, digest.to_vec()))
-        }
-        ExternalSignature::RsaPkcs1 { hash: None, .. } => {
-            unsupported("PKCS#1 v1.5 without a hash".into())
-        }
-        ExternalSignature::RsaPss {
-            hash,
-            digest,
-            salt_len,
-        } => {
-            if salt_given && *salt_len != hash.output_len() {
-                return unsupported(format!(
-                    "PSS with a {salt_len}-byte salt: its salt is as long as the hash"
-                ));
-            }
-            let spec = match hash {
-                Sha256 => S::RsassaPssSha256,
-                Sha384 => S::RsassaPssSha384,
-                Sha512 => S::RsassaPssSha512,
-                other => return unsupported(format!("PSS with {other}")),
-            };
-            Ok((spec, digest.clone()))
-        }
-    }
-}
-
-impl AwsKey {
-    fn require(&self, usage: Usage) -> Result<(), CryptoError> {
-        if self.generic.allows(usage) {
-            Ok(())
-        } else {
-            Err(CryptoError::new(format!(
-                "managed key {:?} does not allow {:?} (its usages)",
-                self.name,
-                usage.name()
+    Ok(match (signature.scheme, key_type, signature.hash) {
+        (Scheme::Ecdsa, KeyType::EcdsaP256, Sha256) => S::EcdsaSha256,
+        (Scheme::Ecdsa, KeyType::EcdsaP384, Sha384) => S::EcdsaSha384,
+        (Scheme::Ecdsa, KeyType::EcdsaP521, Sha512) => S::EcdsaSha512,
+        (Scheme::Pkcs1, _, Sha256) => S::RsassaPkcs1V15Sha256,
+        (Scheme::Pkcs1, _, Sha384) => S::RsassaPkcs1V15Sha384,
+        (Scheme::Pkcs1, _, Sha512) => S::RsassaPkcs1V15Sha512,
+        (Scheme::Pss, _, Sha256) => S::RsassaPssSha256,
+        (Scheme::Pss, _, Sha384) => S::RsassaPssSha384,
+        (Scheme::Pss, _, Sha512) => S::RsassaPssSha512,
+        (scheme, key_type, hash) => {
+            return Err(CryptoError::new(format!(
+                "AWS KMS cannot sign {scheme:?} with {hash} by a {key_type} key"
             )))
         }
-    }
+    })
 }
 
-impl KeyHandle for AwsKey {
-    fn kind(&self) -> KeyKind {
-        KeyKind::Asymmetric(self.key_type)
-    }
-
-    fn cost(&self, _operation: Operation, _input_len: usize) -> Cost {
-        Cost::Remote
-    }
-
-    fn public_key(&self) -> Option<PublicKey> {
-        Some(self.public.clone())
-    }
-
-    fn sign(self: Arc<Self>, message: Vec<u8>, options: SignOptions) -> KeyFuture<Vec<u8>> {
+impl Device for AwsDevice {
+    fn sign(
+        self: Arc<Self>,
+        prepared: ExternalSignature,
+        options: SignOptions,
+    ) -> KeyFuture<Vec<u8>> {
         Box::pin(async move {
-            self.require(Usage::Sign)?;
-            let prepared = prepare_external(self.key_type, &message, &options)?;
-            let (spec, digest) =
-                algorithm(self.key_type, &prepared, options.salt_length.is_some())?;
+            let signature = DigestSignature::of(prepared, &options, "AWS KMS")?;
+            let spec = algorithm(self.key_type, &signature)?;
+            let digest = signature.digest;
             let this = Arc::clone(&self);
             let signed = remote(async move {
                 this.client
@@ -339,10 +275,7 @@ impl KeyHandle for AwsKey {
             })
             .await
             .map_err(|e| CryptoError::unavailable(e.to_string()))?
-            .map_err(|e| match sdk_error("Sign", e) {
-                ManagedKeyError::Unavailable(m) => CryptoError::unavailable(m),
-                other => CryptoError::new(other.to_string()),
-            })?;
+            .map_err(|e| CryptoError::from(sdk_error("Sign", e)))?;
             let signature = signed
                 .signature()
                 .map(|b| b.as_ref().to_vec())
@@ -353,26 +286,6 @@ impl KeyHandle for AwsKey {
                 ecdsa_from_der(self.key_type, &signature, options.encoding)
             }
         })
-    }
-
-    fn encrypt(self: Arc<Self>, _plaintext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(async { Err(CryptoError::new("an AWS KMS managed key only signs")) })
-    }
-
-    fn decrypt(self: Arc<Self>, _ciphertext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(async { Err(CryptoError::new("an AWS KMS managed key only signs")) })
-    }
-
-    fn wrap(self: Arc<Self>, _key: Zeroizing<Vec<u8>>) -> KeyFuture<Vec<u8>> {
-        Box::pin(async { Err(CryptoError::new("an AWS KMS managed key only signs")) })
-    }
-
-    fn unwrap_key(self: Arc<Self>, _wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>> {
-        Box::pin(async { Err(CryptoError::new("an AWS KMS managed key only signs")) })
-    }
-
-    fn export(&self, _format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::new("a managed key is never exported"))
     }
 }
 

@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::ApiError;
-use crate::fields::{opt_string, opt_u64};
-use crate::kms::record::Generic;
+use crate::kms::record::{key_bits_field, text_field, Generic};
 
 /// Every field an `awskms` key takes besides the generic ones.
 pub const FIELDS: [&str; 8] = [
@@ -52,13 +51,7 @@ impl Params {
         previous: Option<&Params>,
         generic: &Generic,
     ) -> Result<Params, ApiError> {
-        let text = |field: &str, old: Option<&String>| -> Result<Option<String>, ApiError> {
-            Ok(match opt_string(data, field)? {
-                Some(s) if s.trim().is_empty() => None,
-                Some(s) => Some(s.trim().to_string()),
-                None => old.cloned(),
-            })
-        };
+        let text = |field: &str, old: Option<&String>| text_field(data, field, old);
         let access_key = text("access_key", previous.and_then(|p| p.access_key.as_ref()))?;
         let secret_key = text("secret_key", previous.and_then(|p| p.secret_key.as_ref()))?;
         if access_key.is_some() != secret_key.is_some() {
@@ -86,15 +79,7 @@ impl Params {
                 "unsupported \"key_type\" {key_type:?}: use RSA or ECDSA"
             )));
         }
-        let key_bits = match opt_u64(data, "key_bits")? {
-            Some(bits) => bits,
-            None => previous.map(|p| p.key_bits).unwrap_or(0),
-        };
-        if key_bits != 0 && ![2048, 3072, 4096].contains(&key_bits) {
-            return Err(ApiError::bad(format!(
-                "unsupported \"key_bits\" {key_bits}: use 2048, 3072 or 4096"
-            )));
-        }
+        let key_bits = key_bits_field(data, previous.map(|p| p.key_bits))?;
         let curve = text("curve", previous.and_then(|p| p.curve.as_ref()))?
             .map(|c| c.to_uppercase().replace('-', ""));
         if let Some(c) = &curve {

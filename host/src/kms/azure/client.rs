@@ -13,32 +13,27 @@ use azure_security_keyvault_keys::models::{
     SignatureAlgorithm,
 };
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
-use zeroize::Zeroizing;
 
 use super::Params;
 use crate::crypto::{
-    prepare_external, Cipher, Cost, CryptoError, ExternalSignature, HashAlgorithm, KeyFuture,
-    KeyHandle, KeyKind, KeyType, Operation, PrivateKeyFormat, PublicKey, SignOptions,
+    CryptoError, ExternalSignature, HashAlgorithm, KeyFuture, KeyHandle, PublicKey, SignOptions,
 };
 use crate::keys::managed::ManagedKeyError;
-use crate::kms::record::{Generic, Usage};
+use crate::kms::device::{Device, DeviceKey, DigestSignature, Scheme};
+use crate::kms::record::Generic;
 use crate::kms::remote;
 
-/// An opened Azure Key Vault key.
-pub struct AzureKey {
-    name: String,
+/// An Azure Key Vault key's signing (`kms::device::DeviceKey` makes it a
+/// key handle).
+pub struct AzureDevice {
     client: KeyClient,
     key_name: String,
     version: Option<String>,
-    key_type: KeyType,
-    public: PublicKey,
-    generic: Generic,
 }
 
-impl fmt::Debug for AzureKey {
+impl fmt::Debug for AzureDevice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AzureKey")
-            .field("name", &self.name)
+        f.debug_struct("AzureDevice")
             .field("key_name", &self.key_name)
             .field("version", &self.version)
             .finish_non_exhaustive()
@@ -173,97 +168,47 @@ pub async fn open(
             .and_then(|kid| kid.rsplit('/').next())
             .filter(|v| !v.is_empty() && *v != params.key_name)
             .map(str::to_string);
-        Ok(Arc::new(AzureKey {
-            name,
+        let device = AzureDevice {
             client,
             key_name: params.key_name.clone(),
             version,
-            key_type: public.key_type(),
-            public,
-            generic,
-        }) as Arc<dyn KeyHandle>)
+        };
+        Ok(Arc::new(DeviceKey::new(&name, public, generic, device)) as Arc<dyn KeyHandle>)
     })
     .await
     .map_err(|e| ManagedKeyError::Unavailable(e.to_string()))?
 }
 
-/// Azure's name for a signature of `prepared`, and what it signs.
-fn algorithm(
-    prepared: &ExternalSignature,
-    salt_given: bool,
-) -> Result<(SignatureAlgorithm, Vec<u8>), CryptoError> {
+/// Azure's name for `signature` (its keys here are RSA keys).
+fn algorithm(signature: &DigestSignature) -> Result<SignatureAlgorithm, CryptoError> {
     use HashAlgorithm::{Sha256, Sha384, Sha512};
-    let unsupported = |what: String| {
-        Err(CryptoError::new(format!(
-            "Azure Key Vault cannot sign {what}"
-        )))
-    };
-    match prepared {
-        ExternalSignature::RsaPkcs1 {
-            hash: Some(hash),
-            encoded,
-        } => {
-            let alg = match hash {
-                Sha256 => SignatureAlgorithm::Rs256,
-                Sha384 => SignatureAlgorithm::Rs384,
-                Sha512 => SignatureAlgorithm::Rs512,
-                other => return unsupported(format!("PKCS#1 v1.5 with {other}")),
-            };
-            let digest = encoded
-                .get(encoded.len().saturating_sub(hash.output_len())..)
-                .unwrap_or_default();
-            Ok((alg, digest.to_vec()))
+    Ok(match (signature.scheme, signature.hash) {
+        (Scheme::Pkcs1, Sha256) => SignatureAlgorithm::Rs256,
+        (Scheme::Pkcs1, Sha384) => SignatureAlgorithm::Rs384,
+        (Scheme::Pkcs1, Sha512) => SignatureAlgorithm::Rs512,
+        (Scheme::Pss, Sha256) => SignatureAlgorithm::Ps256,
+        (Scheme::Pss, Sha384) => SignatureAlgorithm::Ps384,
+        (Scheme::Pss, Sha512) => SignatureAlgorithm::Ps512,
+        (scheme, hash) => {
+            return Err(CryptoError::new(format!(
+                "Azure Key Vault cannot sign {scheme:?} with {hash}"
+            )))
         }
-        ExternalSignature::RsaPss {
-            hash,
-            digest,
-            salt_len,
-        } => {
-            if salt_given && *salt_len != hash.output_len() {
-                return unsupported(format!(
-                    "PSS with a {salt_len}-byte salt: its salt is as long as the hash"
-                ));
-            }
-            let alg = match hash {
-                Sha256 => SignatureAlgorithm::Ps256,
-                Sha384 => SignatureAlgorithm::Ps384,
-                Sha512 => SignatureAlgorithm::Ps512,
-                other => return unsupported(format!("PSS with {other}")),
-            };
-            Ok((alg, digest.clone()))
-        }
-        ExternalSignature::RsaPkcs1 { hash: None, .. } => {
-            unsupported("PKCS#1 v1.5 without a hash".into())
-        }
-        ExternalSignature::Ecdsa { .. } => unsupported("ECDSA: its keys here are RSA".into()),
-    }
+    })
 }
 
-impl KeyHandle for AzureKey {
-    fn kind(&self) -> KeyKind {
-        KeyKind::Asymmetric(self.key_type)
-    }
-
-    fn cost(&self, _operation: Operation, _input_len: usize) -> Cost {
-        Cost::Remote
-    }
-
-    fn public_key(&self) -> Option<PublicKey> {
-        Some(self.public.clone())
-    }
-
-    fn sign(self: Arc<Self>, message: Vec<u8>, options: SignOptions) -> KeyFuture<Vec<u8>> {
+impl Device for AzureDevice {
+    fn sign(
+        self: Arc<Self>,
+        prepared: ExternalSignature,
+        options: SignOptions,
+    ) -> KeyFuture<Vec<u8>> {
         Box::pin(async move {
-            if !self.generic.allows(Usage::Sign) {
-                return Err(CryptoError::new(format!(
-                    "managed key {:?} does not allow \"sign\" (its usages)",
-                    self.name
-                )));
-            }
-            let prepared = prepare_external(self.key_type, &message, &options)?;
-            let (alg, digest) = algorithm(&prepared, options.salt_length.is_some())?;
+            let signature = DigestSignature::of(prepared, &options, "Azure Key Vault")?;
+            let alg = algorithm(&signature)?;
+            let digest = signature.digest;
             let this = Arc::clone(&self);
-            let signed = remote(async move {
+            remote(async move {
                 let parameters = SignParameters {
                     algorithm: Some(alg),
                     value: Some(digest),
@@ -279,10 +224,7 @@ impl KeyHandle for AzureKey {
                     .client
                     .sign(&this.key_name, content, Some(options))
                     .await
-                    .map_err(|e| match azure_error("Sign", &e) {
-                        ManagedKeyError::Unavailable(m) => CryptoError::unavailable(m),
-                        other => CryptoError::new(other.to_string()),
-                    })?
+                    .map_err(|e| CryptoError::from(azure_error("Sign", &e)))?
                     .into_model()
                     .map_err(|e| CryptoError::unavailable(format!("Azure's signature: {e}")))?;
                 result
@@ -290,44 +232,7 @@ impl KeyHandle for AzureKey {
                     .ok_or_else(|| CryptoError::unavailable("Azure Key Vault gave no signature"))
             })
             .await
-            .map_err(|e| CryptoError::unavailable(e.to_string()))??;
-            Ok(signed)
+            .map_err(|e| CryptoError::unavailable(e.to_string()))?
         })
-    }
-
-    fn encrypt(self: Arc<Self>, _plaintext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(async {
-            Err(CryptoError::new(
-                "an Azure Key Vault managed key only signs",
-            ))
-        })
-    }
-
-    fn decrypt(self: Arc<Self>, _ciphertext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(async {
-            Err(CryptoError::new(
-                "an Azure Key Vault managed key only signs",
-            ))
-        })
-    }
-
-    fn wrap(self: Arc<Self>, _key: Zeroizing<Vec<u8>>) -> KeyFuture<Vec<u8>> {
-        Box::pin(async {
-            Err(CryptoError::new(
-                "an Azure Key Vault managed key only signs",
-            ))
-        })
-    }
-
-    fn unwrap_key(self: Arc<Self>, _wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>> {
-        Box::pin(async {
-            Err(CryptoError::new(
-                "an Azure Key Vault managed key only signs",
-            ))
-        })
-    }
-
-    fn export(&self, _format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::new("a managed key is never exported"))
     }
 }

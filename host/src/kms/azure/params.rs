@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::ApiError;
-use crate::fields::{opt_string, opt_u64};
-use crate::kms::record::Generic;
+use crate::kms::record::{key_bits_field, text_field, Generic};
 
 /// Every field an `azurekeyvault` key takes besides the generic ones.
 pub const FIELDS: [&str; 11] = [
@@ -61,13 +60,7 @@ impl Params {
         previous: Option<&Params>,
         generic: &Generic,
     ) -> Result<Params, ApiError> {
-        let text = |field: &str, old: Option<&String>| -> Result<Option<String>, ApiError> {
-            Ok(match opt_string(data, field)? {
-                Some(s) if s.trim().is_empty() => None,
-                Some(s) => Some(s.trim().to_string()),
-                None => old.cloned(),
-            })
-        };
+        let text = |field: &str, old: Option<&String>| text_field(data, field, old);
         let required = |field: &str, old: Option<&String>| -> Result<String, ApiError> {
             text(field, old)?.ok_or_else(|| ApiError::bad(format!("\"{field}\" is required")))
         };
@@ -100,15 +93,7 @@ impl Params {
                 "unsupported \"key_type\" {key_type:?}: use RSA-HSM"
             )));
         }
-        let key_bits = match opt_u64(data, "key_bits")? {
-            Some(bits) => bits,
-            None => previous.map(|p| p.key_bits).unwrap_or(0),
-        };
-        if key_bits != 0 && ![2048, 3072, 4096].contains(&key_bits) {
-            return Err(ApiError::bad(format!(
-                "unsupported \"key_bits\" {key_bits}: use 2048, 3072 or 4096"
-            )));
-        }
+        let key_bits = key_bits_field(data, previous.map(|p| p.key_bits))?;
         if generic.allow_generate_key && key_bits == 0 {
             return Err(ApiError::bad(
                 "\"key_bits\" is required with allow_generate_key",

@@ -9,37 +9,33 @@ use google_cloud_kms_v1::client::KeyManagementService;
 use google_cloud_kms_v1::model::crypto_key::CryptoKeyPurpose;
 use google_cloud_kms_v1::model::crypto_key_version::CryptoKeyVersionAlgorithm;
 use google_cloud_kms_v1::model::{CryptoKey, CryptoKeyVersionTemplate, Digest};
-use zeroize::Zeroizing;
 
 use super::Params;
 use crate::crypto::{
-    ecdsa_from_der, prepare_external, Cipher, Cost, CryptoError, ExternalSignature, HashAlgorithm,
-    KeyFuture, KeyHandle, KeyKind, KeyType, Operation, PrivateKeyFormat, PublicKey, RsaPadding,
-    SignOptions,
+    ecdsa_from_der, CryptoError, ExternalSignature, HashAlgorithm, KeyFuture, KeyHandle, KeyType,
+    PublicKey, SignOptions,
 };
 use crate::keys::managed::ManagedKeyError;
-use crate::kms::record::{Generic, Usage};
+use crate::kms::device::{Device, DeviceKey, DigestSignature, Scheme};
+use crate::kms::record::Generic;
 use crate::kms::remote;
 
 /// The longest one attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An opened Cloud KMS key version.
-pub struct GcpKey {
-    name: String,
+/// A Cloud KMS key version's signing (`kms::device::DeviceKey` makes it a
+/// key handle).
+pub struct GcpDevice {
     client: KeyManagementService,
     version_name: String,
     key_type: KeyType,
     hash: HashAlgorithm,
     pss: bool,
-    public: PublicKey,
-    generic: Generic,
 }
 
-impl fmt::Debug for GcpKey {
+impl fmt::Debug for GcpDevice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GcpKey")
-            .field("name", &self.name)
+        f.debug_struct("GcpDevice")
             .field("version_name", &self.version_name)
             .finish_non_exhaustive()
     }
@@ -159,76 +155,48 @@ pub async fn open(
         }
         let public_key = PublicKey::import(key_type, public.pem.as_bytes())
             .map_err(|e| ManagedKeyError::Invalid(format!("the key's public half: {e}")))?;
-        Ok(Arc::new(GcpKey {
-            name,
+        let device = GcpDevice {
             client,
             version_name,
             key_type,
             hash,
             pss,
-            public: public_key,
-            generic,
-        }) as Arc<dyn KeyHandle>)
+        };
+        Ok(Arc::new(DeviceKey::new(&name, public_key, generic, device)) as Arc<dyn KeyHandle>)
     })
     .await
     .map_err(|e| ManagedKeyError::Unavailable(e.to_string()))?
 }
 
-impl GcpKey {
-    /// The digest to send for `options`: the key's algorithm fixes the
+impl GcpDevice {
+    /// The digest to send for `signature`: the key's algorithm fixes the
     /// hash and padding, so anything else is refused.
-    fn digest(&self, message: &[u8], options: &SignOptions) -> Result<Vec<u8>, CryptoError> {
-        let wanted = options.hash.unwrap_or(HashAlgorithm::Sha256);
-        if wanted != self.hash {
+    fn digest(&self, signature: DigestSignature) -> Result<Vec<u8>, CryptoError> {
+        if signature.hash != self.hash {
             return Err(CryptoError::new(format!(
-                "this Google Cloud KMS key signs only with {} (its algorithm), not {wanted}",
+                "this Google Cloud KMS key signs only with {} (its algorithm)",
                 self.hash
             )));
         }
-        if self.key_type.rsa_bits().is_some() && (options.padding == RsaPadding::Pss) != self.pss {
+        if self.key_type.rsa_bits().is_some() && (signature.scheme == Scheme::Pss) != self.pss {
             return Err(CryptoError::new(format!(
                 "this Google Cloud KMS key signs only with {} padding (its algorithm)",
                 if self.pss { "PSS" } else { "PKCS#1 v1.5" }
             )));
         }
-        let options = SignOptions {
-            hash: Some(self.hash),
-            ..*options
-        };
-        Ok(match prepare_external(self.key_type, message, &options)? {
-            ExternalSignature::Ecdsa { digest, .. } | ExternalSignature::RsaPss { digest, .. } => {
-                digest
-            }
-            ExternalSignature::RsaPkcs1 { encoded, .. } => encoded
-                .get(encoded.len().saturating_sub(self.hash.output_len())..)
-                .unwrap_or_default()
-                .to_vec(),
-        })
+        Ok(signature.digest)
     }
 }
 
-impl KeyHandle for GcpKey {
-    fn kind(&self) -> KeyKind {
-        KeyKind::Asymmetric(self.key_type)
-    }
-
-    fn cost(&self, _operation: Operation, _input_len: usize) -> Cost {
-        Cost::Remote
-    }
-
-    fn public_key(&self) -> Option<PublicKey> {
-        Some(self.public.clone())
-    }
-
-    fn sign(self: Arc<Self>, message: Vec<u8>, options: SignOptions) -> KeyFuture<Vec<u8>> {
+impl Device for GcpDevice {
+    fn sign(
+        self: Arc<Self>,
+        prepared: ExternalSignature,
+        options: SignOptions,
+    ) -> KeyFuture<Vec<u8>> {
         Box::pin(async move {
-            if !self.generic.allows(Usage::Sign) {
-                return Err(CryptoError::new(format!(
-                    "managed key {:?} does not allow \"sign\" (its usages)",
-                    self.name
-                )));
-            }
-            let digest = self.digest(&message, &options)?;
+            let digest =
+                self.digest(DigestSignature::of(prepared, &options, "Google Cloud KMS")?)?;
             let this = Arc::clone(&self);
             let signed = remote(async move {
                 let digest = match this.hash {
@@ -242,10 +210,7 @@ impl KeyHandle for GcpKey {
                     .set_digest(digest)
                     .send()
                     .await
-                    .map_err(|e| match gcp_error("AsymmetricSign", &e) {
-                        ManagedKeyError::Unavailable(m) => CryptoError::unavailable(m),
-                        other => CryptoError::new(other.to_string()),
-                    })
+                    .map_err(|e| CryptoError::from(gcp_error("AsymmetricSign", &e)))
             })
             .await
             .map_err(|e| CryptoError::unavailable(e.to_string()))??;
@@ -256,41 +221,5 @@ impl KeyHandle for GcpKey {
                 ecdsa_from_der(self.key_type, &signature, options.encoding)
             }
         })
-    }
-
-    fn encrypt(self: Arc<Self>, _plaintext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(async {
-            Err(CryptoError::new(
-                "a Google Cloud KMS managed key only signs",
-            ))
-        })
-    }
-
-    fn decrypt(self: Arc<Self>, _ciphertext: Vec<u8>, _cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(async {
-            Err(CryptoError::new(
-                "a Google Cloud KMS managed key only signs",
-            ))
-        })
-    }
-
-    fn wrap(self: Arc<Self>, _key: Zeroizing<Vec<u8>>) -> KeyFuture<Vec<u8>> {
-        Box::pin(async {
-            Err(CryptoError::new(
-                "a Google Cloud KMS managed key only signs",
-            ))
-        })
-    }
-
-    fn unwrap_key(self: Arc<Self>, _wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>> {
-        Box::pin(async {
-            Err(CryptoError::new(
-                "a Google Cloud KMS managed key only signs",
-            ))
-        })
-    }
-
-    fn export(&self, _format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::new("a managed key is never exported"))
     }
 }

@@ -8,8 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::api::ApiError;
 use crate::crypto::{HashAlgorithm, KeyType};
-use crate::fields::opt_string;
-use crate::kms::record::Generic;
+use crate::kms::record::{text_field, Generic};
 
 /// Every field a `gcpckms` key takes besides the generic ones.
 pub const FIELDS: [&str; 8] = [
@@ -117,13 +116,7 @@ impl Params {
         previous: Option<&Params>,
         _generic: &Generic,
     ) -> Result<Params, ApiError> {
-        let text = |field: &str, old: Option<&String>| -> Result<Option<String>, ApiError> {
-            Ok(match opt_string(data, field)? {
-                Some(s) if s.trim().is_empty() => None,
-                Some(s) => Some(s.trim().to_string()),
-                None => old.cloned(),
-            })
-        };
+        let text = |field: &str, old: Option<&String>| text_field(data, field, old);
         let env = |names: &[&str]| {
             names
                 .iter()

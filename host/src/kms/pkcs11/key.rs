@@ -1,12 +1,12 @@
-//! An opened PKCS#11 key: a [`KeyHandle`] whose private operations run in
-//! the HSM, through a pool of at most `max_parallel` sessions, each on a
+//! An opened PKCS#11 key's private operations ([`Pkcs11Device`]), run in
+//! the HSM through a pool of at most `max_parallel` sessions, each on a
 //! blocking thread (tokio's blocking pool: never a runtime worker).
 //!
 //! Sessions are opened as needed and kept; they share the token's login
 //! (PKCS#11 logs in per application), which the pool's first session
 //! holds for as long as the key is open. A session that fails is closed,
-//! not returned. Verification and public-key operations use the public
-//! half in this process, as a software key's do.
+//! not returned. `kms::device::DeviceKey` does the rest (usages, public-key
+//! operations in process, no export).
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -19,15 +19,13 @@ use cryptoki::object::ObjectHandle;
 use cryptoki::session::Session;
 use cryptoki::slot::Slot;
 use tokio::sync::Semaphore;
-use zeroize::Zeroizing;
 
 use super::params::Params;
 use crate::crypto::{
-    ecdsa_from_fixed, prepare_external, Cipher, Cost, CryptoError, ExternalSignature,
-    HashAlgorithm, KeyFuture, KeyHandle, KeyKind, KeyType, Operation, PrivateKeyFormat, PublicKey,
+    ecdsa_from_fixed, CryptoError, ExternalSignature, HashAlgorithm, KeyFuture, KeyType,
     SignOptions,
 };
-use crate::kms::record::{Generic, Usage};
+use crate::kms::device::Device;
 
 /// A key's sessions (see the module's doc).
 pub struct Pool {
@@ -118,60 +116,30 @@ impl Pool {
     }
 }
 
-/// An opened PKCS#11 key (see the module's doc).
-pub struct Pkcs11Key {
-    name: String,
+/// A PKCS#11 key's private operations: its private key object on the
+/// pool's token (see the module's doc); `kms::device::DeviceKey` makes it a
+/// key handle.
+pub struct Pkcs11Device {
     pool: Arc<Pool>,
     private: ObjectHandle,
     key_type: KeyType,
-    public: PublicKey,
-    generic: Generic,
 }
 
-impl fmt::Debug for Pkcs11Key {
+impl fmt::Debug for Pkcs11Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pkcs11Key")
-            .field("name", &self.name)
+        f.debug_struct("Pkcs11Device")
             .field("key_type", &self.key_type)
             .finish_non_exhaustive()
     }
 }
 
-impl Pkcs11Key {
-    /// The key `private` of `pool`'s token.
-    pub fn new(
-        name: &str,
-        pool: Pool,
-        private: ObjectHandle,
-        key_type: KeyType,
-        public: PublicKey,
-        generic: Generic,
-    ) -> Self {
-        Pkcs11Key {
-            name: name.to_string(),
+impl Pkcs11Device {
+    /// The key `private`, of `key_type`, on `pool`'s token.
+    pub fn new(pool: Pool, private: ObjectHandle, key_type: KeyType) -> Self {
+        Pkcs11Device {
             pool: Arc::new(pool),
             private,
             key_type,
-            public,
-            generic,
-        }
-    }
-
-    fn require(&self, usage: Usage) -> Result<(), CryptoError> {
-        if self.generic.allows(usage) {
-            Ok(())
-        } else {
-            Err(CryptoError::new(format!(
-                "managed key {:?} does not allow {:?}: its usages are {}",
-                self.name,
-                usage.name(),
-                self.generic
-                    .usages
-                    .iter()
-                    .map(|u| u.name())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )))
         }
     }
 }
@@ -192,27 +160,17 @@ fn pkcs11_hash(hash: HashAlgorithm) -> Result<(MechanismType, PkcsMgfType), Cryp
     })
 }
 
-impl KeyHandle for Pkcs11Key {
-    fn kind(&self) -> KeyKind {
-        KeyKind::Asymmetric(self.key_type)
-    }
-
-    fn cost(&self, _operation: Operation, _input_len: usize) -> Cost {
-        Cost::Remote
-    }
-
-    fn public_key(&self) -> Option<PublicKey> {
-        Some(self.public.clone())
-    }
-
-    fn sign(self: Arc<Self>, message: Vec<u8>, options: SignOptions) -> KeyFuture<Vec<u8>> {
+impl Device for Pkcs11Device {
+    fn sign(
+        self: Arc<Self>,
+        prepared: ExternalSignature,
+        options: SignOptions,
+    ) -> KeyFuture<Vec<u8>> {
         Box::pin(async move {
-            self.require(Usage::Sign)?;
             let key_type = self.key_type;
-            let prepared = prepare_external(key_type, &message, &options)?;
             let private = self.private;
             let ecdsa = matches!(prepared, ExternalSignature::Ecdsa { .. });
-            let (mechanism_hash, data) = match prepared {
+            let (pss, data) = match prepared {
                 ExternalSignature::RsaPkcs1 { encoded, .. } => (None, encoded),
                 ExternalSignature::RsaPss {
                     hash,
@@ -224,7 +182,7 @@ impl KeyHandle for Pkcs11Key {
             let signature = self
                 .pool
                 .with_session(move |session| {
-                    let mechanism = match mechanism_hash {
+                    let mechanism = match pss {
                         Some(((hash_alg, mgf), salt_len)) => Mechanism::RsaPkcsPss(PkcsPssParams {
                             hash_alg,
                             mgf,
@@ -244,78 +202,26 @@ impl KeyHandle for Pkcs11Key {
         })
     }
 
-    fn encrypt(self: Arc<Self>, plaintext: Vec<u8>, cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(async move {
-            self.require(Usage::Encrypt)?;
-            match cipher {
-                Cipher::Oaep { hash, label } => {
-                    self.public.encrypt_oaep(&plaintext, hash, label.as_deref())
-                }
-                Cipher::Aead { .. } => Err(CryptoError::new(
-                    "an RSA or EC managed key does not do AEAD encryption",
-                )),
-            }
-        })
-    }
-
-    fn decrypt(self: Arc<Self>, ciphertext: Vec<u8>, cipher: Cipher) -> KeyFuture<Vec<u8>> {
-        Box::pin(async move {
-            self.require(Usage::Decrypt)?;
-            let Cipher::Oaep { hash, label } = cipher else {
-                return Err(CryptoError::new(
-                    "an RSA or EC managed key does not do AEAD decryption",
-                ));
-            };
-            self.decrypt_oaep(ciphertext, hash, label).await
-        })
-    }
-
-    fn wrap(self: Arc<Self>, key: Zeroizing<Vec<u8>>) -> KeyFuture<Vec<u8>> {
-        Box::pin(async move {
-            self.require(Usage::Wrap)?;
-            self.public.encrypt_oaep(&key, HashAlgorithm::Sha256, None)
-        })
-    }
-
-    fn unwrap_key(self: Arc<Self>, wrapped: Vec<u8>) -> KeyFuture<Zeroizing<Vec<u8>>> {
-        Box::pin(async move {
-            self.require(Usage::Unwrap)?;
-            self.decrypt_oaep(wrapped, HashAlgorithm::Sha256, None)
-                .await
-                .map(Zeroizing::new)
-        })
-    }
-
-    fn export(&self, _format: PrivateKeyFormat) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::new("a managed key is never exported"))
-    }
-}
-
-impl Pkcs11Key {
-    /// RSA-OAEP decryption in the HSM (usage checked by the caller).
-    async fn decrypt_oaep(
-        &self,
+    fn decrypt_oaep(
+        self: Arc<Self>,
         ciphertext: Vec<u8>,
         hash: HashAlgorithm,
         label: Option<Vec<u8>>,
-    ) -> Result<Vec<u8>, CryptoError> {
-        if self.key_type.rsa_bits().is_none() {
-            return Err(CryptoError::new(format!(
-                "RSA-OAEP needs an RSA key, not {}",
-                self.key_type
-            )));
-        }
-        let (hash_alg, mgf) = pkcs11_hash(hash)?;
-        let private = self.private;
-        self.pool
-            .with_session(move |session| {
-                let source = match &label {
-                    Some(label) => PkcsOaepSource::data_specified(label),
-                    None => PkcsOaepSource::empty(),
-                };
-                let mechanism = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash_alg, mgf, source));
-                session.decrypt(&mechanism, private, &ciphertext)
-            })
-            .await
+    ) -> KeyFuture<Vec<u8>> {
+        Box::pin(async move {
+            let (hash_alg, mgf) = pkcs11_hash(hash)?;
+            let private = self.private;
+            self.pool
+                .with_session(move |session| {
+                    let source = match &label {
+                        Some(label) => PkcsOaepSource::data_specified(label),
+                        None => PkcsOaepSource::empty(),
+                    };
+                    let mechanism =
+                        Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash_alg, mgf, source));
+                    session.decrypt(&mechanism, private, &ciphertext)
+                })
+                .await
+        })
     }
 }

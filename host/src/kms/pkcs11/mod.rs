@@ -37,9 +37,10 @@ use sha2::{Digest, Sha256};
 use crate::config::KmsLibrary;
 use crate::crypto::{KeyType, PublicKey};
 use crate::keys::managed::ManagedKeyError;
+use crate::kms::device::DeviceKey;
 use crate::kms::record::Generic;
 
-pub use self::key::Pkcs11Key;
+pub use self::key::Pkcs11Device;
 use self::params::Curve;
 pub use self::params::{Params, FIELDS};
 
@@ -164,7 +165,7 @@ pub fn open(
     name: &str,
     params: &Params,
     generic: &Generic,
-) -> Result<Pkcs11Key, ManagedKeyError> {
+) -> Result<DeviceKey<Pkcs11Device>, ManagedKeyError> {
     let context = libraries.context(&params.library)?;
     let slot = find_slot(&context, params)?;
     let session = if params.force_rw_session || generic.allow_generate_key {
@@ -192,14 +193,12 @@ pub fn open(
             params.mechanism.code()
         )));
     }
-    Ok(Pkcs11Key::new(
-        name,
+    let device = Pkcs11Device::new(
         key::Pool::new(context, slot, params, session),
         private,
         key_type,
-        public_key,
-        generic.clone(),
-    ))
+    );
+    Ok(DeviceKey::new(name, public_key, generic.clone(), device))
 }
 
 /// The slot `slot` or `token_label` names, holding a token.

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::api::ApiError;
 use crate::fields::{opt_bool, opt_string, opt_u64};
-use crate::kms::record::Generic;
+use crate::kms::record::{key_bits_field, text_field, Generic};
 
 /// Every field a `pkcs11` key takes besides the generic ones.
 pub const FIELDS: [&str; 11] = [
@@ -153,13 +153,7 @@ impl Params {
         previous: Option<&Params>,
         generic: &Generic,
     ) -> Result<Params, ApiError> {
-        let text = |field: &str, old: Option<&String>| -> Result<Option<String>, ApiError> {
-            Ok(match opt_string(data, field)? {
-                Some(s) if s.trim().is_empty() => None,
-                Some(s) => Some(s.trim().to_string()),
-                None => old.cloned(),
-            })
-        };
+        let text = |field: &str, old: Option<&String>| text_field(data, field, old);
         let library = text("library", previous.map(|p| &p.library))?
             .map(|l| l.to_lowercase())
             .ok_or_else(|| ApiError::bad("\"library\" is required: the name of a kms_library stanza in the server's configuration"))?;
@@ -195,15 +189,7 @@ impl Params {
                 .ok_or_else(|| ApiError::bad("\"mechanism\" is required"))?,
             Some(value) => Mechanism::parse(value)?,
         };
-        let key_bits = match opt_u64(data, "key_bits")? {
-            Some(bits) => bits,
-            None => previous.map(|p| p.key_bits).unwrap_or(0),
-        };
-        if key_bits != 0 && ![2048, 3072, 4096].contains(&key_bits) {
-            return Err(ApiError::bad(format!(
-                "unsupported \"key_bits\" {key_bits}: use 2048, 3072 or 4096"
-            )));
-        }
+        let key_bits = key_bits_field(data, previous.map(|p| p.key_bits))?;
         let curve = match opt_string(data, "curve")? {
             Some(c) if c.trim().is_empty() => None,
             Some(c) => Some(Curve::parse(c.trim())?),
