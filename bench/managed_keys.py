@@ -16,6 +16,13 @@ Reported: signatures per second and the ratios managed/direct (issue #13's
 target: >= 0.70) and managed/software. One SoftHSM2 token in a temporary
 folder; `coffer server --dev` (release) with a kms_library stanza.
 
+Then the cloud backends, each next to a software key of the same type
+(wrk, one connection): `awskms` on LocalStack, `azurekeyvault` and
+`gcpckms` on the tests' stand-in servers (tests/python/managed_keys).
+These measure the path through Coffer and the SDKs against a local
+stand-in, not the clouds' own latency; a backend whose stand-in cannot
+start here is left out with a note.
+
 With --write, rewrites the section between the `managed-keys:results`
 markers of BENCHMARKS.md. Environment: COFFER_BIN, CARGO_TARGET_DIR,
 BENCH_MK_DURATION (3 s per run), BENCH_MK_PARALLEL, BENCH_PIN=1 (server and
@@ -35,6 +42,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+MK_TESTS = pathlib.Path(__file__).resolve().parents[1] / "tests" / "python" / "managed_keys"
+sys.path.insert(0, str(MK_TESTS))
 from pki import ROOT, SERVER_ON, TOKEN, Server, free_port, wait_health, wrk_post  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_MK_DURATION", "3"))
@@ -96,7 +105,10 @@ def main() -> int:
     (pathlib.Path(work) / "tokens").mkdir()
     conf = pathlib.Path(work, "softhsm2.conf")
     conf.write_text(f"directories.tokendir = {work}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
-    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    from azure_keyvault_server import make_tls
+
+    ca, cert, key = make_tls(pathlib.Path(work))
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf), "SSL_CERT_FILE": str(ca)}
     subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN_LABEL, "--pin", PIN_CODE,
                     "--so-pin", "5678"], env=env, check=True, capture_output=True)
     rows = ["| key | N | token direct (sign/s) | Coffer, managed key (sign/s) | Coffer, software key (sign/s) "
@@ -125,6 +137,7 @@ def main() -> int:
                 rows.append(f"| {transit_type} | {n} | {d['per_second']:.0f} | {m['per_second']:.0f} | "
                             f"{w['per_second']:.0f} | {m['per_second'] / d['per_second']:.2f} | "
                             f"{m['per_second'] / w['per_second']:.2f} |")
+        rows += cloud_rows(s, pathlib.Path(work), cert, key)
     finally:
         if s is not None:
             s.stop()
@@ -133,6 +146,60 @@ def main() -> int:
     if write:
         update_benchmarks(rows)
     return 0
+
+
+def cloud_rows(s: Server, work: pathlib.Path, cert: pathlib.Path, key: pathlib.Path) -> list[str]:
+    """Sign through each cloud backend's stand-in next to a software key."""
+    from azure_keyvault_server import FakeKeyVault
+    from gcp_kms_server import FakeCloudKms, service_account
+    from localstack_process import LocalStack
+
+    rows = ["", "| backend (stand-in) | key | Coffer, managed key (sign/s) | Coffer, software key (sign/s) "
+                "| managed / software |", "|---|---|---|---|---|"]
+    stand_ins = []
+
+    def measure(backend: str, name: str, body: dict, transit_type: str) -> None:
+        s.call("POST", f"sys/managed-keys/{backend}/{name}", body)
+        mount = f"bench/{name}"
+        s.call("POST", f"sys/mounts/{mount}", {"type": "transit", "config": {"allowed_managed_keys": [name]}})
+        s.call("POST", f"{mount}/keys/kms", {"type": "managed_key", "managed_key_name": name})
+        s.call("POST", f"{mount}/keys/soft", {"type": transit_type})
+        m = wrk_sign(s, mount, "kms", 1, str(work))
+        w = wrk_sign(s, mount, "soft", 1, str(work))
+        say(f"{backend} {transit_type}: managed {m['per_second']:.0f}/s, software {w['per_second']:.0f}/s")
+        rows.append(f"| {backend} | {transit_type} | {m['per_second']:.0f} | {w['per_second']:.0f} | "
+                    f"{m['per_second'] / w['per_second']:.2f} |")
+
+    try:
+        try:
+            (work / "localstack").mkdir()
+            stack = LocalStack(work / "localstack")
+            stand_ins.append(stack)
+            measure("awskms", "aws", {"access_key": "test", "secret_key": "test", "endpoint": stack.endpoint,
+                                      "kms_key": "alias/bench", "key_type": "ECDSA", "curve": "P256",
+                                      "allow_generate_key": True}, "ecdsa-p256")
+        except RuntimeError as e:
+            say(f"awskms left out: {e}")
+            rows.append(f"| awskms | (left out: {str(e)[:80]}) | | | |")
+        vault = FakeKeyVault(cert, key, tenant="00000000-0000-0000-0000-00000000c0ff", client_id="bench",
+                             secret="bench")
+        stand_ins.append(vault)
+        vault.add_key("bench", 2048)
+        measure("azurekeyvault", "azure", {"tenant_id": vault.tenant, "client_id": "bench", "client_secret": "bench",
+                                           "vault_name": "bench", "key_name": "bench", "key_type": "RSA-HSM",
+                                           "endpoint": vault.url, "authority_host": vault.url}, "rsa-2048")
+        kms = FakeCloudKms()
+        stand_ins.append(kms)
+        ring = "projects/bench/locations/global/keyRings/ring"
+        kms.add_key(f"{ring}/cryptoKeys/bench/cryptoKeyVersions/1", "EC_SIGN_P256_SHA256")
+        measure("gcpckms", "gcp", {"credentials": json.dumps(service_account(f"{kms.url}/token")),
+                                   "project": "bench", "region": "global", "key_ring": "ring",
+                                   "crypto_key": "bench", "algorithm": "EC_SIGN_P256_SHA256",
+                                   "endpoint": kms.url}, "ecdsa-p256")
+    finally:
+        for stand_in in stand_ins:
+            stand_in.stop()
+    return rows
 
 
 def update_benchmarks(rows: list[str]) -> None:

@@ -36,10 +36,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
-import requests
 
 _HERE = pathlib.Path(__file__).resolve().parent
 for sub in ("transit", "pki"):
@@ -47,7 +45,7 @@ for sub in ("transit", "pki"):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from transit_helpers import Api, CofferProcess, free_port, on_openbao  # noqa: E402
+from transit_helpers import Api, CofferProcess, on_openbao  # noqa: E402
 
 from hsm_helpers import Hsm  # noqa: E402
 
@@ -177,64 +175,19 @@ def api(server) -> Api:
     return Api(server.addr, server.root_token)
 
 
-def localstack_python() -> str:
-    python = os.environ.get("COFFER_LOCALSTACK_PYTHON") or str(
-        pathlib.Path.home() / ".cache" / "coffer" / "localstack-venv" / "bin" / "python"
-    )
-    if not pathlib.Path(python).is_file():
-        pytest.fail(f"LocalStack's Python {python} is missing (scripts/setup.sh makes it)")
-    return python
-
-
-@dataclasses.dataclass
-class LocalStack:
-    endpoint: str
-    region: str = "us-east-1"
-    access_key: str = "test"
-    secret_key: str = "test"
-
-
 @pytest.fixture(scope="session")
-def localstack() -> LocalStack:
+def localstack():
+    from localstack_process import LocalStack
+
     root = pathlib.Path(tempfile.mkdtemp(prefix="coffer-localstack-"))
-    port = free_port()
-    env = dict(
-        os.environ,
-        GATEWAY_SERVER="hypercorn",
-        SERVICES="kms",
-        DNS_ADDRESS="0",
-        GATEWAY_LISTEN=f"127.0.0.1:{port}",
-        FILESYSTEM_ROOT=str(root),
-        SKIP_SSL_CERT_DOWNLOAD="1",
-        DISABLE_EVENTS="1",
-    )
-    log = open(root / "localstack.log", "w")
-    proc = subprocess.Popen(
-        [localstack_python(), "-m", "localstack.runtime.main"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"LocalStack exited: {(root / 'localstack.log').read_text()[-3000:]}")
-            try:
-                health = requests.get(f"{endpoint}/_localstack/health", timeout=2).json()
-                if health.get("services", {}).get("kms") in ("available", "running"):
-                    break
-            except (requests.RequestException, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("LocalStack did not start in 90 s")
-            time.sleep(0.3)
-        yield LocalStack(endpoint)
+        stack = LocalStack(root)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
+        yield stack
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stack.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
