@@ -38,6 +38,10 @@ pub const UNAUTHENTICATED: &[&str] = &[
     "sys/leader",
     "sys/init",
     "sys/unseal",
+    "sys/generate-root/attempt",
+    "sys/generate-root/update",
+    "sys/generate-root-token/attempt",
+    "sys/generate-root-token/update",
 ];
 
 /// The token behind a request.

@@ -161,7 +161,8 @@ pub fn new_token() -> String {
     format!("s.{}", random_base62(24))
 }
 
-fn random_base62(len: usize) -> String {
+/// `len` random characters of `[0-9A-Za-z]`.
+pub fn random_base62(len: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut out = String::with_capacity(len);
     while out.len() < len {

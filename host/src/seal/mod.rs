@@ -29,6 +29,7 @@
 
 pub mod auto;
 pub mod gate;
+pub mod root_generation;
 pub mod shamir;
 
 pub use gate::{Gate, Unsealed};
@@ -475,35 +476,7 @@ impl Seal {
         };
         // Progress is reset whatever happens next: a failed attempt starts
         // over cleanly, as in Vault.
-        let unseal_key = if threshold == 1 {
-            shares
-                .into_iter()
-                .next()
-                .ok_or_else(|| ApiError::internal("no share"))?
-        } else {
-            shamir::combine(&shares.iter().map(|s| s.to_vec()).collect::<Vec<_>>())
-                .map_err(|e| ApiError::bad(format!("invalid key: {e}")))?
-        };
-        let unseal_key: Zeroizing<[u8; 32]> = Zeroizing::new(
-            unseal_key
-                .as_slice()
-                .try_into()
-                .map_err(|_| ApiError::bad("invalid key: the shares do not combine to a key"))?,
-        );
-        let stored_root = self
-            .storage
-            .seal_get(ROOT_KEY)?
-            .ok_or_else(|| ApiError::internal("the stored root key is missing"))?;
-        let root = open_with(&unseal_key, ROOT_KEY_AAD, &stored_root).map_err(|e| {
-            ApiError::bad(format!(
-                "unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: {e}"
-            ))
-        })?;
-        let root_key: Zeroizing<[u8; 32]> = Zeroizing::new(
-            root.as_slice()
-                .try_into()
-                .map_err(|_| ApiError::internal("the stored root key has the wrong length"))?,
-        );
+        let root_key = self.open_root(shares, threshold)?;
         if stored != configured {
             let (shares, threshold) = config.shares();
             let config = if configured == SealType::Shamir {
@@ -530,6 +503,61 @@ impl Seal {
         let keyring = self.open_keyring(&root_key)?;
         *self.root_key.lock().map_err(|_| poisoned())? = Some(root_key);
         Ok(Submitted::Unsealed(keyring))
+    }
+
+    /// The root key the `shares` (unseal or recovery shares, `threshold`
+    /// of them) open; a 400 if they do not.
+    fn open_root(
+        &self,
+        shares: Vec<Zeroizing<Vec<u8>>>,
+        threshold: u8,
+    ) -> Result<Zeroizing<[u8; 32]>, ApiError> {
+        let key = if threshold == 1 {
+            shares
+                .into_iter()
+                .next()
+                .ok_or_else(|| ApiError::internal("no share"))?
+        } else {
+            shamir::combine(&shares.iter().map(|s| s.to_vec()).collect::<Vec<_>>())
+                .map_err(|e| ApiError::bad(format!("invalid key: {e}")))?
+        };
+        let key: Zeroizing<[u8; 32]> = Zeroizing::new(
+            key.as_slice()
+                .try_into()
+                .map_err(|_| ApiError::bad("invalid key: the shares do not combine to a key"))?,
+        );
+        let stored_root = self
+            .storage
+            .seal_get(ROOT_KEY)?
+            .ok_or_else(|| ApiError::internal("the stored root key is missing"))?;
+        let root = open_with(&key, ROOT_KEY_AAD, &stored_root).map_err(|e| {
+            ApiError::bad(format!(
+                "unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: {e}"
+            ))
+        })?;
+        Ok(Zeroizing::new(root.as_slice().try_into().map_err(
+            |_| ApiError::internal("the stored root key has the wrong length"),
+        )?))
+    }
+
+    /// How many shares open the root key now (unseal shares, or an auto
+    /// seal's recovery shares); an error before init.
+    pub fn threshold(&self) -> Result<u8, ApiError> {
+        let config = self
+            .config()?
+            .ok_or_else(|| ApiError::bad("Vault is not initialized"))?;
+        Ok(config.shares().1)
+    }
+
+    /// Whether `shares` (as submitted: hex or base64) open the root key:
+    /// the proof `sys/generate-root` asks for.
+    pub fn check_shares(&self, shares: &[String]) -> Result<(), ApiError> {
+        let threshold = self.threshold()?;
+        let decoded = shares
+            .iter()
+            .map(|s| decode_share(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.open_root(decoded, threshold).map(|_| ())
     }
 
     fn open_keyring(&self, root_key: &[u8; 32]) -> Result<Keyring, ApiError> {

@@ -141,6 +141,7 @@ impl Server {
     pub async fn seal_now(&self) {
         self.gate
             .close(async || {
+                let _ = self.root_generation.cancel();
                 self.mounts.retire_all().await;
                 self.auth.clear();
                 self.managed_keys.clear();
@@ -158,8 +159,8 @@ impl Server {
     }
 }
 
-/// The root token's entry, made at init.
-fn root_entry() -> TokenEntry {
+/// A root token's entry (init, `sys/generate-root`).
+pub(crate) fn root_entry() -> TokenEntry {
     TokenEntry {
         hash: String::new(),
         accessor: String::new(),

@@ -25,6 +25,7 @@ use crate::sandbox::Sandbox;
 use crate::seal::{Gate, Seal};
 use crate::storage::Storage;
 
+pub(crate) use lifecycle::root_entry;
 pub use pipeline::Handled;
 
 /// The unseal key shares `sys/init` hands out.
@@ -57,6 +58,8 @@ pub struct Server {
     pub audit: crate::audit::Broker,
     /// The managed keys (`sys/managed-keys`).
     pub managed_keys: Arc<crate::kms::ManagedKeyStore>,
+    /// `sys/generate-root`'s attempt.
+    pub root_generation: crate::seal::root_generation::RootGeneration,
     /// Identity reported by `sys/health` and `sys/seal-status`.
     pub cluster: Cluster,
 }
@@ -88,6 +91,7 @@ impl Server {
             storage: parts.storage,
             audit: crate::audit::Broker::new(),
             managed_keys: parts.managed_keys,
+            root_generation: Default::default(),
             cluster: Cluster {
                 name: format!(
                     "coffer-cluster-{}",

@@ -4,6 +4,7 @@
 
 mod audit;
 mod capabilities;
+mod generate_root;
 mod health;
 mod internal_ui;
 mod managed_keys;
@@ -23,8 +24,9 @@ use crate::server::Server;
 pub(crate) use crate::fields::{opt_bool, opt_duration, opt_object, opt_string, opt_string_list};
 
 /// Routes one of the seal's own unauthenticated paths (`sys/health`,
-/// `sys/seal-status`, `sys/leader`, `sys/init`, `sys/unseal`), which answer
-/// sealed or not.
+/// `sys/seal-status`, `sys/leader`, `sys/init`, `sys/unseal`, which answer
+/// sealed or not, and `sys/generate-root/*`, which needs the server
+/// unsealed and a threshold of shares instead of a token).
 pub async fn unauthenticated(
     server: &Server,
     authorized: Authorized,
@@ -39,6 +41,14 @@ pub async fn unauthenticated(
         "sys/leader" => health::leader(method),
         "sys/init" => seal::init(server, method, data).await,
         "sys/unseal" => seal::unseal(server, method, data).await,
+        // Vault's API is `generate-root` (bare JSON); OpenBao 2's, which
+        // its CLI calls, `generate-root-token` (the JSON envelope).
+        "sys/generate-root/attempt" => generate_root::attempt(server, method, data, false).await,
+        "sys/generate-root/update" => generate_root::update(server, method, data, false).await,
+        "sys/generate-root-token/attempt" => {
+            generate_root::attempt(server, method, data, true).await
+        }
+        "sys/generate-root-token/update" => generate_root::update(server, method, data, true).await,
         _ => Err(ApiError::NotFound(Some("unsupported path".into()))),
     }
 }

@@ -183,3 +183,59 @@ def test_bad_seal_stanzas_stop_the_server_with_a_named_cause(softhsm, stanza, na
     with pytest.raises(RuntimeError) as e:
         node.start(stanza)
     assert named in str(e.value), e.value
+
+
+def generate_root(node: Node, keys: list[str]) -> dict:
+    """`sys/generate-root` with `keys`; the last answer."""
+    started = node.put("sys/generate-root/attempt", {}).json()
+    assert started["started"] and len(started["otp"]) == started["otp_length"], started
+    answer = None
+    for key in keys:
+        answer = node.put("sys/generate-root/update", {"key": key, "nonce": started["nonce"]}).json()
+    answer["otp"] = started["otp"]
+    return answer
+
+
+def decode_with_bao(encoded: str, otp: str, addr: str) -> str:
+    """The token, decoded by the `bao` CLI (not by Coffer's code)."""
+    import os
+    import subprocess
+
+    from transit_helpers import bao_bin
+
+    out = subprocess.run([bao_bin(), "operator", "generate-root", f"-decode={encoded}", f"-otp={otp}"],
+                         capture_output=True, text=True, env=dict(os.environ, BAO_ADDR=addr), timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1].split()[-1]
+
+
+@pytest.mark.parametrize("sealed_by", ["shamir", "pkcs11"])
+def test_generate_root_with_unseal_or_recovery_keys(node, softhsm, sealed_by):
+    if sealed_by == "pkcs11":
+        node.start(pkcs11_stanza(softhsm, unique("gr")))
+        init = node.put("sys/init", {"recovery_shares": 3, "recovery_threshold": 2}).json()
+        keys = init["recovery_keys"]
+    else:
+        node.start("")
+        init = node.put("sys/init", {"secret_shares": 3, "secret_threshold": 2}).json()
+        keys = init["keys"]
+        node.unseal(keys[:2])
+    assert not node.status()["sealed"]
+    # A wrong nonce, and shares that do not open the root key, are refused.
+    started = node.put("sys/generate-root/attempt", {}).json()
+    r = node.put("sys/generate-root/update", {"key": keys[0], "nonce": "wrong"})
+    assert r.status_code == 400 and "nonce" in r.text, r.text
+    assert node.put("sys/generate-root/attempt", {}).status_code == 400, "one attempt at a time"
+    bogus = "00" * 33
+    node.put("sys/generate-root/update", {"key": keys[0], "nonce": started["nonce"]})
+    r = node.put("sys/generate-root/update", {"key": bogus, "nonce": started["nonce"]})
+    assert r.status_code == 400, r.text
+    assert requests.delete(f"{node.addr}/v1/sys/generate-root/attempt", timeout=10).status_code == 204
+    # The real thing, decoded by the bao CLI.
+    done = generate_root(node, keys[1:])
+    assert done["complete"] and done["encoded_token"], done
+    token = decode_with_bao(done["encoded_token"], done["otp"], node.addr)
+    me = node.get("auth/token/lookup-self", token).json()["data"]
+    assert me["policies"] == ["root"], me
+    assert token != init["root_token"]
+    assert not node.put("sys/generate-root/attempt", {}).json()["complete"] is True
