@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import base64
 import datetime
-import http.server
 import ipaddress
 import json
 import pathlib
-import ssl
-import threading
 import urllib.parse
 import uuid
 
@@ -34,6 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509.oid import NameOID
+
+from stand_in_http import serve
 
 
 def b64url(data: bytes) -> str:
@@ -96,37 +95,7 @@ class FakeKeyVault:
         self.keys: dict[str, dict[str, rsa.RSAPrivateKey]] = {}  # name -> version -> key
         self.tokens: set[str] = set()
         self.signatures = 0
-        vault = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status: int, body: dict, headers: dict | None = None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def body(self) -> bytes:
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-            def do_GET(self):
-                vault.handle(self, "GET")
-
-            def do_POST(self):
-                vault.handle(self, "POST")
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(cert), str(key))
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve(self.handle, (cert, key))
 
     def stop(self):
         self.httpd.shutdown()

@@ -18,14 +18,14 @@ keys."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
-import threading
 import urllib.parse
 import uuid
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+from stand_in_http import serve
 
 ALGORITHMS = {
     "EC_SIGN_P256_SHA256": ("ec", ec.SECP256R1(), hashes.SHA256(), None),
@@ -61,32 +61,7 @@ class FakeCloudKms:
         self.keys: dict[str, tuple[str, object]] = {}  # version name -> (algorithm, private key)
         self.tokens: set[str] = set()
         self.signatures = 0
-        vault = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status: int, body: dict):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def body(self) -> bytes:
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-            def do_GET(self):
-                vault.handle(self, "GET")
-
-            def do_POST(self):
-                vault.handle(self, "POST")
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve(self.handle)
 
     def stop(self):
         self.httpd.shutdown()
