@@ -11,13 +11,17 @@
 //!   key (so every HSM session; the token logs out with its last one).
 //! - A record is written only after its key opened: a create or update
 //!   that cannot reach a usable key changes nothing (`write`).
-//! - Opening runs on tokio's blocking pool under [`OPEN_TIMEOUT`]: a hung
-//!   device holds neither a runtime worker nor the request past it.
+//! - Opening runs off the runtime's workers under [`OPEN_TIMEOUT`]: a hung
+//!   device holds neither a runtime worker nor the request past it (key
+//!   operations are bounded by the engine call's deadline, `test/sign` by
+//!   [`OPEN_TIMEOUT`]).
+//! - A key whose open finishes after its record was deleted, replaced or
+//!   forgotten (a seal) is dropped, not kept.
 //!
 //! Backends: `pkcs11/` (cryptoki, blocking: its calls run on tokio's
-//! blocking pool) and `awskms/` (aws-sdk-kms, async: its calls run on the
-//! KMS runtime, [`remote`]). Azure Key Vault and Google Cloud KMS are
-//! named by `record::BackendType` and refused as not yet available.
+//! blocking pool), `awskms/`, `azure/` and `gcp/` (the clouds' SDKs, async:
+//! their calls run on the KMS runtime, [`remote`]); `device.rs` is what
+//! their opened keys share.
 
 pub mod awskms;
 pub mod azure;
@@ -46,6 +50,9 @@ const PREFIX: &str = "core/managed-keys/";
 /// The longest an HSM or KMS may take to open a key.
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The records by name; `None` while sealed.
+type Records = Option<HashMap<String, Arc<Record>>>;
+
 /// Opened keys by uuid, with the record each was opened from.
 type Opened = HashMap<String, (Arc<Record>, Arc<dyn KeyHandle>)>;
 
@@ -54,7 +61,7 @@ pub struct ManagedKeyStore {
     storage: Storage,
     pkcs11: Arc<pkcs11::Libraries>,
     /// By name; `None` while sealed.
-    records: RwLock<Option<HashMap<String, Arc<Record>>>>,
+    records: Arc<RwLock<Records>>,
     /// Opened keys by uuid, for the record they were opened from.
     opened: Arc<Mutex<Opened>>,
     /// One create, update or delete at a time.
@@ -67,7 +74,7 @@ impl ManagedKeyStore {
         ManagedKeyStore {
             storage,
             pkcs11: Arc::new(pkcs11::Libraries::new(libraries)),
-            records: RwLock::new(None),
+            records: Arc::new(RwLock::new(None)),
             opened: Arc::new(Mutex::new(HashMap::new())),
             writer: tokio::sync::Mutex::new(()),
         }
@@ -203,11 +210,21 @@ impl ManagedKeyStore {
         }
         let opening = self.open_record(record);
         let opened = Arc::clone(&self.opened);
+        let records = Arc::clone(&self.records);
         let record = Arc::clone(record);
         Box::pin(async move {
             let key = opening.await?;
-            if let Ok(mut map) = opened.lock() {
-                map.insert(record.uuid.clone(), (record, Arc::clone(&key)));
+            // Kept only if its record is still the current one: an open
+            // that outlived a delete, an update or a seal is dropped.
+            let current = records
+                .read()
+                .ok()
+                .and_then(|r| r.as_ref().and_then(|r| r.get(&record.name).cloned()))
+                .is_some_and(|now| Arc::ptr_eq(&now, &record));
+            if current {
+                if let Ok(mut map) = opened.lock() {
+                    map.insert(record.uuid.clone(), (record, Arc::clone(&key)));
+                }
             }
             Ok(key)
         })

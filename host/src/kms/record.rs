@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{awskms, azure, gcp, pkcs11};
 use crate::api::ApiError;
-use crate::fields::{opt_bool, opt_string, opt_string_list};
+use crate::fields::{opt_bool, opt_string_list};
 
 /// The backend types of the seed, by their path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,16 +222,19 @@ pub struct Record {
 }
 
 /// A backend's text field: trimmed, blank as absent, absent as `old` (an
-/// update keeps what it does not name).
+/// update keeps what it does not name). A value of another kind is a 400
+/// that does not repeat it: it may be a secret (a PIN sent as a number, a
+/// credentials file's JSON sent as an object).
 pub fn text_field(
     data: &Map<String, Value>,
     field: &str,
     old: Option<&String>,
 ) -> Result<Option<String>, ApiError> {
-    Ok(match opt_string(data, field)? {
-        Some(s) if s.trim().is_empty() => None,
-        Some(s) => Some(s.trim().to_string()),
-        None => old.cloned(),
+    Ok(match data.get(field) {
+        None | Some(Value::Null) => old.cloned(),
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(_) => return Err(ApiError::bad(format!("field {field:?} must be a string"))),
     })
 }
 

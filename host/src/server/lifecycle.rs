@@ -62,7 +62,15 @@ impl Server {
             .await;
         self.auth.clear();
         written?;
-        self.auto_unseal().await?;
+        // The keys are stored: whatever happens now, the client must get
+        // the recovery keys and the token. A device that fails here leaves
+        // the server sealed until it starts again (and unseals itself).
+        if let Err(e) = self.auto_unseal().await {
+            tracing::error!(
+                "initialised, but the seal's device did not unseal the server: {}",
+                e.messages().join("; ")
+            );
+        }
         Ok((init.keys, token))
     }
 

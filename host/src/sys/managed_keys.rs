@@ -9,7 +9,7 @@ use super::{only, opt_bool, opt_string};
 use crate::api::{ApiError, ApiResult, Method, Reply};
 use crate::crypto::{random_bytes, HashAlgorithm, RsaPadding, SignOptions};
 use crate::kms::record::{BackendType, Record, Usage};
-use crate::kms::ManagedKeyStore;
+use crate::kms::{ManagedKeyStore, OPEN_TIMEOUT};
 use crate::mounts::Mounts;
 use crate::seal::Unsealed;
 
@@ -135,9 +135,15 @@ async fn test_sign(
         ..SignOptions::default()
     };
     let message = random_bytes(32).map_err(ApiError::internal)?;
-    let signature = std::sync::Arc::clone(&key)
-        .sign(message.clone(), options)
+    let signing = std::sync::Arc::clone(&key).sign(message.clone(), options);
+    let signature = tokio::time::timeout(OPEN_TIMEOUT, signing)
         .await
+        .map_err(|_| {
+            ApiError::BackendUnavailable(format!(
+                "the key's backend did not sign within {} s",
+                OPEN_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(sign_error)?;
     let valid = key
         .verify(message, signature, options)

@@ -166,7 +166,10 @@ def test_pki_intermediate_and_keys_generate_on_an_hsm_rsa_key(api, hsm):
     assert r.status == 204, r
     uuid = api.get(f"sys/managed-keys/pkcs11/{label}").data["UUID"]
     root_path = mount_pki(api, [])
-    root = api.post(f"{root_path}/root/generate/internal", {"common_name": "Soft Root", "key_type": "ec"})
+    # The root outlives the intermediate (both left to the default TTL, the
+    # intermediate could end a second after the root and be refused).
+    root = api.post(f"{root_path}/root/generate/internal", {"common_name": "Soft Root", "key_type": "ec",
+                                                            "ttl": "8760h"})
     assert root.status == 200, root
     path = mount_pki(api, [uuid])  # allowed by id
     csr = api.post(f"{path}/intermediate/generate/kms", {"common_name": "HSM Int", "managed_key_id": uuid})
@@ -175,7 +178,8 @@ def test_pki_intermediate_and_keys_generate_on_an_hsm_rsa_key(api, hsm):
     public = hsm.public_key(label)
     assert same_key(parsed.public_key(), public)
     assert parsed.is_signature_valid
-    signed = api.post(f"{root_path}/root/sign-intermediate", {"csr": csr.data["csr"], "format": "pem_bundle"})
+    signed = api.post(f"{root_path}/root/sign-intermediate", {"csr": csr.data["csr"], "format": "pem_bundle",
+                                                               "ttl": "720h"})
     assert signed.status == 200, signed
     assert api.post(f"{path}/intermediate/set-signed", {"certificate": signed.data["certificate"]}).status == 200
     api.post(f"{path}/roles/r", {"allow_any_name": True})

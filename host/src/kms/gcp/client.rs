@@ -82,8 +82,12 @@ fn credentials(
     let text = if given.trim_start().starts_with('{') {
         given
     } else {
-        std::fs::read_to_string(&given)
-            .map_err(|e| invalid(format!("cannot read the file {given:?}: {e}")))?
+        // Not echoed: it may be a key pasted in another form.
+        std::fs::read_to_string(&given).map_err(|e| {
+            invalid(format!(
+                "not JSON, and no file of that name can be read: {e}"
+            ))
+        })?
     };
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| invalid(format!("not JSON: {e}")))?;

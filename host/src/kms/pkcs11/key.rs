@@ -3,9 +3,9 @@
 //! blocking thread (tokio's blocking pool: never a runtime worker).
 //!
 //! Sessions are opened as needed and kept; they share the token's login
-//! (PKCS#11 logs in per application), which the pool's first session
-//! holds for as long as the key is open. A session that fails is closed,
-//! not returned. `kms::device::DeviceKey` does the rest (usages, public-key
+//! (PKCS#11 logs in per application), which a session of its own, never
+//! used for an operation, holds for as long as the key is open. A session
+//! that fails is closed, not returned. `kms::device::DeviceKey` does the rest (usages, public-key
 //! operations in process, no export).
 
 use std::fmt;
@@ -32,19 +32,25 @@ pub struct Pool {
     context: Pkcs11,
     slot: Slot,
     read_write: bool,
+    /// Holds the token's login (see [`Pool::new`]).
+    _login: Mutex<Session>,
     idle: Mutex<Vec<Session>>,
     permits: Arc<Semaphore>,
 }
 
 impl Pool {
-    /// A pool of `params.max_parallel` sessions, starting with `first`.
-    pub fn new(context: Pkcs11, slot: Slot, params: &Params, first: Session) -> Self {
+    /// A pool of `params.max_parallel` sessions; `login` is the session
+    /// that logged the token in, kept (and never used for an operation) for
+    /// as long as the key is open, so a failing session dropped from the
+    /// pool can never be the last one and log the token out.
+    pub fn new(context: Pkcs11, slot: Slot, params: &Params, login: Session) -> Self {
         let max = usize::try_from(params.max_parallel).unwrap_or(1).max(1);
         Pool {
             context,
             slot,
             read_write: params.force_rw_session,
-            idle: Mutex::new(vec![first]),
+            _login: Mutex::new(login),
+            idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max)),
         }
     }

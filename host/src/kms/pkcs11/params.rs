@@ -169,9 +169,9 @@ impl Params {
         if slot.is_none() && token_label.is_none() {
             return Err(ApiError::bad("\"slot\" or \"token_label\" is required"));
         }
-        let pin = match opt_string(data, "pin")? {
-            Some(pin) if !pin.is_empty() => pin,
-            _ => previous
+        let pin = match text("pin", None)? {
+            Some(pin) => pin,
+            None => previous
                 .map(|p| p.pin.clone())
                 .ok_or_else(|| ApiError::bad("\"pin\" is required"))?,
         };
