@@ -64,7 +64,7 @@ use hcl::{BlockLabel, Expression};
 use crate::http::tls::MinVersion;
 use crate::http::{self, MIN_HEADER_BYTES};
 use crate::sandbox::Limits;
-use crate::seal::auto::{AwsSeal, Pkcs11Seal, SealDevice, SealStanza};
+use crate::seal::auto::{AwsSeal, Pkcs11Seal, SealDevice, SealStanza, Secret};
 
 /// The `coffer` command line.
 #[derive(Parser, Debug)]
@@ -440,7 +440,7 @@ fn parse_seal(kind: &str, body: &hcl::Body) -> anyhow::Result<SealStanza> {
                 lib: PathBuf::from(lib),
                 slot,
                 token_label,
-                pin,
+                pin: Secret::new(pin),
                 key_label,
                 generate_key,
             })
@@ -461,7 +461,7 @@ fn parse_seal(kind: &str, body: &hcl::Body) -> anyhow::Result<SealStanza> {
             SealDevice::Awskms(AwsSeal {
                 region,
                 access_key,
-                secret_key,
+                secret_key: secret_key.map(Secret::new),
                 kms_key_id,
                 endpoint,
             })

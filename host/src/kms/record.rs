@@ -10,6 +10,31 @@ use super::{awskms, azure, gcp, pkcs11};
 use crate::api::ApiError;
 use crate::fields::{opt_bool, opt_string_list};
 
+/// A secret setting (a PIN, a secret key, a credentials file's text):
+/// stored as the string it is, shown by `Debug` as `redacted`, so no log
+/// of a record or a configuration can carry it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret.
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    /// Its text, for the one place that needs it (a login, a client).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("redacted")
+    }
+}
+
 /// The backend types of the seed, by their path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -236,6 +261,16 @@ pub fn text_field(
         Some(Value::String(s)) => Some(s.trim().to_string()),
         Some(_) => return Err(ApiError::bad(format!("field {field:?} must be a string"))),
     })
+}
+
+/// A backend's secret text field ([`text_field`]'s rules).
+pub fn secret_field(
+    data: &Map<String, Value>,
+    field: &str,
+    old: Option<&Secret>,
+) -> Result<Option<Secret>, ApiError> {
+    let old = old.map(|s| s.expose().to_string());
+    Ok(text_field(data, field, old.as_ref())?.map(Secret::new))
 }
 
 /// A backend's `key_bits`: 0 (none given), 2048, 3072 or 4096; absent

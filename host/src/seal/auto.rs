@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::api::ApiError;
+pub use crate::kms::record::Secret;
 
 /// The longest one wrap or unwrap may take.
 pub const DEVICE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -66,8 +67,8 @@ pub struct Pkcs11Seal {
     pub slot: Option<u64>,
     /// The token's label, if given.
     pub token_label: Option<String>,
-    /// The user PIN.
-    pub pin: String,
+    /// The user PIN (never shown by `Debug`).
+    pub pin: Secret,
     /// The AES key's label.
     pub key_label: String,
     /// Make the key when the token has none.
@@ -81,8 +82,8 @@ pub struct AwsSeal {
     pub region: String,
     /// Access key id; none: the environment's credential chain.
     pub access_key: Option<String>,
-    /// Secret access key.
-    pub secret_key: Option<String>,
+    /// Secret access key (never shown by `Debug`).
+    pub secret_key: Option<Secret>,
     /// The symmetric key: id, ARN or alias.
     pub kms_key_id: String,
     /// A custom endpoint.
@@ -192,7 +193,7 @@ mod pkcs11 {
         let slot = find_slot_by(&context, settings.slot, settings.token_label.as_deref())
             .map_err(|e| device(e.to_string()))?;
         let session = context.open_rw_session(slot).map_err(device)?;
-        log_in(&session, &settings.pin).map_err(|e| device(e.to_string()))?;
+        log_in(&session, settings.pin.expose()).map_err(|e| device(e.to_string()))?;
         let template = [
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::Label(settings.key_label.as_bytes().to_vec()),

@@ -21,7 +21,7 @@ use crate::crypto::{
 };
 use crate::keys::managed::ManagedKeyError;
 use crate::kms::device::{Device, DeviceKey, DigestSignature, Scheme};
-use crate::kms::record::Generic;
+use crate::kms::record::{Generic, Secret};
 use crate::kms::remote;
 use crate::seal::auto::{bounded, AwsSeal, SealType, WrapFuture, Wrapper};
 
@@ -73,7 +73,7 @@ async fn client(params: &Params) -> Client {
         params
             .access_key
             .as_deref()
-            .zip(params.secret_key.as_deref()),
+            .zip(params.secret_key.as_ref().map(Secret::expose)),
         params.endpoint.as_deref(),
     )
     .await
@@ -321,7 +321,10 @@ impl Wrapper for AwsSealWrapper {
         let s = self.settings.clone();
         Box::pin(bounded(async move {
             remote(async move {
-                let keys = s.access_key.as_deref().zip(s.secret_key.as_deref());
+                let keys = s
+                    .access_key
+                    .as_deref()
+                    .zip(s.secret_key.as_ref().map(Secret::expose));
                 let client = client_for(&s.region, keys, s.endpoint.as_deref()).await;
                 let out = client
                     .encrypt()
@@ -346,7 +349,10 @@ impl Wrapper for AwsSealWrapper {
         let s = self.settings.clone();
         Box::pin(bounded(async move {
             remote(async move {
-                let keys = s.access_key.as_deref().zip(s.secret_key.as_deref());
+                let keys = s
+                    .access_key
+                    .as_deref()
+                    .zip(s.secret_key.as_ref().map(Secret::expose));
                 let client = client_for(&s.region, keys, s.endpoint.as_deref()).await;
                 let out = client
                     .decrypt()

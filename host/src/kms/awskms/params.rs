@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::ApiError;
-use crate::kms::record::{key_bits_field, text_field, Generic};
+use crate::kms::record::{key_bits_field, secret_field, text_field, Generic, Secret};
 
 /// Every field an `awskms` key takes besides the generic ones.
 pub const FIELDS: [&str; 8] = [
@@ -29,7 +29,7 @@ pub struct Params {
     /// The access key id; none: the environment's credential chain.
     pub access_key: Option<String>,
     /// The secret access key. Stored behind the barrier, never shown.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
     /// A custom endpoint (LocalStack, a VPC endpoint).
     pub endpoint: Option<String>,
     /// The region.
@@ -53,7 +53,11 @@ impl Params {
     ) -> Result<Params, ApiError> {
         let text = |field: &str, old: Option<&String>| text_field(data, field, old);
         let access_key = text("access_key", previous.and_then(|p| p.access_key.as_ref()))?;
-        let secret_key = text("secret_key", previous.and_then(|p| p.secret_key.as_ref()))?;
+        let secret_key = secret_field(
+            data,
+            "secret_key",
+            previous.and_then(|p| p.secret_key.as_ref()),
+        )?;
         if access_key.is_some() != secret_key.is_some() {
             return Err(ApiError::bad(
                 "\"access_key\" and \"secret_key\" go together: give both, or neither for the environment's credentials",

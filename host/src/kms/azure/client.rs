@@ -104,7 +104,7 @@ fn client(params: &Params) -> Result<KeyClient, ManagedKeyError> {
     let credential = ClientSecretCredential::new(
         &params.tenant_id,
         params.client_id.clone(),
-        Secret::new(params.client_secret.clone()),
+        Secret::new(params.client_secret.expose().to_string()),
         Some(ClientSecretCredentialOptions {
             client_options: client_options.clone(),
         }),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::ApiError;
-use crate::kms::record::{key_bits_field, text_field, Generic};
+use crate::kms::record::{key_bits_field, secret_field, text_field, Generic, Secret};
 
 /// Every field an `azurekeyvault` key takes besides the generic ones.
 pub const FIELDS: [&str; 11] = [
@@ -33,7 +33,7 @@ pub struct Params {
     /// The application's client id.
     pub client_id: String,
     /// Its secret. Stored behind the barrier, never shown.
-    pub client_secret: String,
+    pub client_secret: Secret,
     /// `AZUREPUBLICCLOUD` (default), `AZUREUSGOVERNMENTCLOUD` or
     /// `AZURECHINACLOUD`.
     pub environment: String,
@@ -66,7 +66,9 @@ impl Params {
         };
         let tenant_id = required("tenant_id", previous.map(|p| &p.tenant_id))?;
         let client_id = required("client_id", previous.map(|p| &p.client_id))?;
-        let client_secret = required("client_secret", previous.map(|p| &p.client_secret))?;
+        let client_secret =
+            secret_field(data, "client_secret", previous.map(|p| &p.client_secret))?
+                .ok_or_else(|| ApiError::bad("\"client_secret\" is required"))?;
         let environment = text("environment", previous.map(|p| &p.environment))?
             .map(|e| e.to_uppercase())
             .unwrap_or_else(|| "AZUREPUBLICCLOUD".into());

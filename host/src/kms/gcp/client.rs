@@ -68,11 +68,15 @@ fn gcp_error(what: &str, e: &google_cloud_kms_v1::Error) -> ManagedKeyError {
 fn credentials(
     params: &Params,
 ) -> Result<google_cloud_auth::credentials::Credentials, ManagedKeyError> {
-    let given = params.credentials.clone().or_else(|| {
-        std::env::var("GOOGLE_CREDENTIALS")
-            .ok()
-            .filter(|v| !v.is_empty())
-    });
+    let given = params
+        .credentials
+        .as_ref()
+        .map(|c| c.expose().to_string())
+        .or_else(|| {
+            std::env::var("GOOGLE_CREDENTIALS")
+                .ok()
+                .filter(|v| !v.is_empty())
+        });
     let invalid = |e: String| ManagedKeyError::Invalid(format!("\"credentials\": {e}"));
     let Some(given) = given else {
         return google_cloud_auth::credentials::Builder::default()

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::api::ApiError;
 use crate::crypto::{HashAlgorithm, KeyType};
-use crate::kms::record::{text_field, Generic};
+use crate::kms::record::{secret_field, text_field, Generic, Secret};
 
 /// Every field a `gcpckms` key takes besides the generic ones.
 pub const FIELDS: [&str; 8] = [
@@ -92,7 +92,7 @@ pub const ALGORITHMS: [(&str, KeyType, HashAlgorithm, bool); 10] = [
 pub struct Params {
     /// The service account's credentials: a file's path, or the JSON
     /// itself; none: `GOOGLE_CREDENTIALS` / `GOOGLE_APPLICATION_CREDENTIALS`.
-    pub credentials: Option<String>,
+    pub credentials: Option<Secret>,
     /// The project.
     pub project: String,
     /// The key ring's location.
@@ -127,7 +127,11 @@ impl Params {
                 .or_else(|| env(vars))
                 .ok_or_else(|| ApiError::bad(format!("\"{field}\" is required")))
         };
-        let credentials = text("credentials", previous.and_then(|p| p.credentials.as_ref()))?;
+        let credentials = secret_field(
+            data,
+            "credentials",
+            previous.and_then(|p| p.credentials.as_ref()),
+        )?;
         let project = required("project", previous.map(|p| &p.project), &["GOOGLE_PROJECT"])?;
         let region = required("region", previous.map(|p| &p.region), &["GOOGLE_REGION"])?;
         let key_ring = required("key_ring", previous.map(|p| &p.key_ring), &[])?;

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::api::ApiError;
 use crate::fields::{opt_bool, opt_string, opt_u64};
-use crate::kms::record::{key_bits_field, text_field, Generic};
+use crate::kms::record::{key_bits_field, text_field, Generic, Secret};
 
 /// Every field a `pkcs11` key takes besides the generic ones.
 pub const FIELDS: [&str; 11] = [
@@ -129,7 +129,7 @@ pub struct Params {
     /// The token's label, if given.
     pub token_label: Option<String>,
     /// The user PIN. Stored behind the barrier, never shown.
-    pub pin: String,
+    pub pin: Secret,
     /// The key's label, if given.
     pub key_label: Option<String>,
     /// The key's CKA_ID, if given: hexadecimal, as given.
@@ -170,7 +170,7 @@ impl Params {
             return Err(ApiError::bad("\"slot\" or \"token_label\" is required"));
         }
         let pin = match text("pin", None)? {
-            Some(pin) => pin,
+            Some(pin) => Secret::new(pin),
             None => previous
                 .map(|p| p.pin.clone())
                 .ok_or_else(|| ApiError::bad("\"pin\" is required"))?,
@@ -242,7 +242,7 @@ impl Params {
 
     /// The PIN, in memory that is wiped after use.
     pub fn pin(&self) -> Zeroizing<String> {
-        Zeroizing::new(self.pin.clone())
+        Zeroizing::new(self.pin.expose().to_string())
     }
 
     /// Adds the read's fields (the seed's sample shape).
@@ -314,7 +314,8 @@ mod tests {
         assert_eq!(p.mechanism, Mechanism::RsaPkcs);
         assert_eq!(p.max_parallel, 1);
         let q = parse(json!({"max_parallel": 4, "mechanism": 4161}), Some(&p)).unwrap();
-        assert_eq!(q.pin, "12345");
+        assert_eq!(q.pin.expose(), "12345");
+        assert_eq!(format!("{:?}", q.pin), "redacted");
         assert_eq!(q.mechanism, Mechanism::Ecdsa);
         assert_eq!(q.max_parallel, 4);
         let mut shown = Map::new();
