@@ -14,7 +14,9 @@
 //!   so once any session is logged in, `C_Login` answers
 //!   `CKR_USER_ALREADY_LOGGED_IN` whatever PIN it is given. The PIN of the
 //!   login that succeeded is remembered (as a SHA-256, per token) and a
-//!   second key on the same token must give the same one, else 400.
+//!   second key on the same token must give the same one, else 400. Each
+//!   token has its own lock around its login, so a hung token holds up
+//!   only the keys that open on it.
 
 mod key;
 mod params;
@@ -83,12 +85,18 @@ pub fn log_in(session: &Session, pin: &str) -> Result<(), String> {
     }
 }
 
+/// A token's login: the SHA-256 of the PIN it is logged in with, if any.
+type TokenLogin = Mutex<Option<[u8; 32]>>;
+
 /// The configured PKCS#11 libraries, each loaded on first use.
 pub struct Libraries {
     configured: HashMap<String, PathBuf>,
     /// Per (library, slot): the SHA-256 of the PIN the token is logged in
     /// with (see the module's doc).
-    logins: Mutex<HashMap<(String, u64), [u8; 32]>>,
+    /// Each token's lock is held across its `C_Login` (so the check and
+    /// the record are one step), and only that token's: a hung token holds
+    /// up no other.
+    logins: Mutex<HashMap<(String, u64), Arc<TokenLogin>>>,
 }
 
 impl Libraries {
@@ -125,16 +133,25 @@ impl Libraries {
     ) -> Result<(), ManagedKeyError> {
         let digest: [u8; 32] = Sha256::digest(pin.as_bytes()).into();
         let key = (library.to_string(), slot.id());
-        let mut logins = self.logins.lock().map_err(|_| {
+        let token = self
+            .logins
+            .lock()
+            .map_err(|_| {
+                ManagedKeyError::Unavailable("the PKCS#11 login table is poisoned".into())
+            })?
+            .entry(key)
+            .or_default()
+            .clone();
+        let mut login = token.lock().map_err(|_| {
             ManagedKeyError::Unavailable("the PKCS#11 login table is poisoned".into())
         })?;
         let wrong = || ManagedKeyError::Invalid("the HSM refused the PIN: it is wrong".into());
         match session.login(UserType::User, Some(&AuthPin::new(pin.to_string()))) {
             Ok(()) => {
-                logins.insert(key, digest);
+                *login = Some(digest);
                 Ok(())
             }
-            Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => match logins.get(&key) {
+            Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => match login.as_ref() {
                 Some(known) if constant_time_eq(known, &digest) => Ok(()),
                 _ => Err(wrong()),
             },
