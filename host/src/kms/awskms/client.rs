@@ -312,6 +312,15 @@ where
     ApiError::Unavailable(format!("the awskms seal: {}", sdk_error(what, e)))
 }
 
+/// The seal's client.
+async fn seal_client(s: &AwsSeal) -> Client {
+    let keys = s
+        .access_key
+        .as_deref()
+        .zip(s.secret_key.as_ref().map(Secret::expose));
+    client_for(&s.region, keys, s.endpoint.as_deref()).await
+}
+
 impl Wrapper for AwsSealWrapper {
     fn seal_type(&self) -> SealType {
         SealType::Awskms
@@ -321,11 +330,7 @@ impl Wrapper for AwsSealWrapper {
         let s = self.settings.clone();
         Box::pin(bounded(async move {
             remote(async move {
-                let keys = s
-                    .access_key
-                    .as_deref()
-                    .zip(s.secret_key.as_ref().map(Secret::expose));
-                let client = client_for(&s.region, keys, s.endpoint.as_deref()).await;
+                let client = seal_client(&s).await;
                 let out = client
                     .encrypt()
                     .key_id(&s.kms_key_id)
@@ -349,11 +354,7 @@ impl Wrapper for AwsSealWrapper {
         let s = self.settings.clone();
         Box::pin(bounded(async move {
             remote(async move {
-                let keys = s
-                    .access_key
-                    .as_deref()
-                    .zip(s.secret_key.as_ref().map(Secret::expose));
-                let client = client_for(&s.region, keys, s.endpoint.as_deref()).await;
+                let client = seal_client(&s).await;
                 let out = client
                     .decrypt()
                     .key_id(&s.kms_key_id)
