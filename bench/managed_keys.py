@@ -32,7 +32,6 @@ the direct runs on CPU 0, wrk on CPU 1).
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import pathlib
@@ -44,7 +43,7 @@ import tempfile
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 MK_TESTS = pathlib.Path(__file__).resolve().parents[1] / "tests" / "python" / "managed_keys"
 sys.path.insert(0, str(MK_TESTS))
-from pki import ROOT, SERVER_ON, TOKEN, Server, free_port, wait_health, wrk_post  # noqa: E402
+from pki import ROOT, SERVER_ON, TOKEN, Server, free_port, wait_health, write_section, wrk_post  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_MK_DURATION", "3"))
 PARALLEL = [int(n) for n in os.environ.get("BENCH_MK_PARALLEL", "1 2").split()]
@@ -203,26 +202,9 @@ def cloud_rows(s: Server, work: pathlib.Path, cert: pathlib.Path, key: pathlib.P
 
 
 def update_benchmarks(rows: list[str]) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text()
-    start_mark, end_mark = "<!-- managed-keys:results:start -->", "<!-- managed-keys:results:end -->"
-    rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                         capture_output=True, text=True).stdout.strip()
     softhsm = subprocess.run(["softhsm2-util", "--version"], capture_output=True, text=True).stdout.strip()
-    body = "\n".join([
-        start_mark,
-        f"Run {datetime.date.today().isoformat()}, coffer {rev}, SoftHSM2 {softhsm}, {os.cpu_count()} CPUs, "
-        f"load before the run {open('/proc/loadavg').read().split()[0]}, {DURATION} s per run"
-        + (", pinned (BENCH_PIN=1)" if SERVER_ON else "") + ".",
-        "",
-        *rows,
-        end_mark,
-    ])
-    if start_mark in text and end_mark in text:
-        text = text[: text.index(start_mark)] + body + text[text.index(end_mark) + len(end_mark):]
-    else:
-        text = text.rstrip() + "\n\n## Managed keys: `bench/managed_keys.py`\n\n" + body + "\n"
-    path.write_text(text)
+    write_section("managed-keys", "Managed keys: `bench/managed_keys.py`",
+                  f"SoftHSM2 {softhsm}, {DURATION} s per run", rows)
 
 
 if __name__ == "__main__":

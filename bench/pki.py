@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
-import json
 import os
 import pathlib
 import re
@@ -345,30 +344,36 @@ def main() -> int:
     return 0
 
 
-def update_benchmarks(rows: list[str], ratios: list[str]) -> None:
+def write_section(name: str, heading: str, facts: str, lines: list[str]) -> None:
+    """Rewrites BENCHMARKS.md's section between the `<name>:results`
+    markers (added under `heading` the first time): a line saying when,
+    which build and machine, then `facts`, then `lines`."""
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text()
-    start, end = "<!-- pki:results:start -->", "<!-- pki:results:end -->"
+    start, end = f"<!-- {name}:results:start -->", f"<!-- {name}:results:end -->"
     rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
                          capture_output=True, text=True).stdout.strip()
-    bao = subprocess.run(["bao", "version"], capture_output=True, text=True).stdout.strip().splitlines()[0]
     body = "\n".join([
         start,
-        f"Run {datetime.date.today().isoformat()}, coffer {rev}, {bao}, "
-        f"{os.cpu_count()} CPUs, load before the run {open('/proc/loadavg').read().split()[0]}, "
-        f"wrk {CONNECTIONS} connections for {DURATION} s per issue scenario"
+        f"Run {datetime.date.today().isoformat()}, coffer {rev}, {facts}, {os.cpu_count()} CPUs, "
+        f"load before the run {open('/proc/loadavg').read().split()[0]}"
         + (", pinned (BENCH_PIN=1)" if PIN else "") + ".",
         "",
-        *rows,
-        "",
-        *[f"- {r}" for r in ratios],
+        *lines,
         end,
     ])
     if start in text and end in text:
         text = text[: text.index(start)] + body + text[text.index(end) + len(end):]
     else:
-        text = text.rstrip() + "\n\n## PKI: `bench/pki.py`\n\n" + body + "\n"
+        text = text.rstrip() + f"\n\n## {heading}\n\n" + body + "\n"
     path.write_text(text)
+
+
+def update_benchmarks(rows: list[str], ratios: list[str]) -> None:
+    bao = subprocess.run(["bao", "version"], capture_output=True, text=True).stdout.strip().splitlines()[0]
+    write_section("pki", "PKI: `bench/pki.py`",
+                  f"{bao}, wrk {CONNECTIONS} connections for {DURATION} s per issue scenario",
+                  [*rows, "", *[f"- {r}" for r in ratios]])
 
 
 if __name__ == "__main__":

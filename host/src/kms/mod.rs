@@ -233,7 +233,7 @@ impl ManagedKeyStore {
     fn cached(&self, record: &Arc<Record>) -> Option<Arc<dyn KeyHandle>> {
         let opened = self.opened.lock().ok()?;
         let (from, key) = opened.get(&record.uuid)?;
-        (Arc::ptr_eq(from, record) || from == record).then(|| Arc::clone(key))
+        Arc::ptr_eq(from, record).then(|| Arc::clone(key))
     }
 
     /// Opens `record`'s key in its backend, off the runtime's workers and

@@ -263,6 +263,56 @@ pub fn text_field(
     })
 }
 
+/// A backend's URL field ([`text_field`]'s rules): `https://`, or also
+/// `http://` unless `tls_only`.
+pub fn url_field(
+    data: &Map<String, Value>,
+    field: &str,
+    old: Option<&String>,
+    tls_only: bool,
+) -> Result<Option<String>, ApiError> {
+    let value = text_field(data, field, old)?;
+    if let Some(v) = &value {
+        if !(v.starts_with("https://") || (!tls_only && v.starts_with("http://"))) {
+            let schemes = if tls_only {
+                "an https://"
+            } else {
+                "an http:// or https://"
+            };
+            return Err(ApiError::bad(format!(
+                "\"{field}\" {v:?} must be {schemes} URL"
+            )));
+        }
+    }
+    Ok(value)
+}
+
+/// The request fields `base` with `change` applied (`null` removes one):
+/// the parameter tests' cases.
+#[cfg(test)]
+pub fn changed(base: &Value, change: &Value) -> Map<String, Value> {
+    let mut data = base.as_object().cloned().unwrap_or_default();
+    for (k, v) in change.as_object().into_iter().flatten() {
+        if v.is_null() {
+            data.remove(k);
+        } else {
+            data.insert(k.clone(), v.clone());
+        }
+    }
+    data
+}
+
+/// The error of a backend built without its cargo feature.
+#[cfg_attr(
+    all(feature = "awskms", feature = "azurekeyvault", feature = "gcpckms"),
+    allow(dead_code)
+)]
+pub fn not_built(backend: &str) -> crate::keys::managed::ManagedKeyError {
+    crate::keys::managed::ManagedKeyError::Invalid(format!(
+        "this server was built without the {backend} backend (coffer-host's cargo feature {backend})"
+    ))
+}
+
 /// A backend's secret text field ([`text_field`]'s rules).
 pub fn secret_field(
     data: &Map<String, Value>,

@@ -20,18 +20,23 @@ impl Server {
         let token = root_token
             .map(str::to_string)
             .unwrap_or_else(crate::auth::tokens::new_token);
-        // The barrier is opened for this one write only, under the gate's
-        // exclusive lock; requests still see a sealed server.
+        self.store_first_root_token(init.keyring, &token).await?;
+        Ok((init.keys, token))
+    }
+
+    /// Stores the root token of a new server with its first keyring. The
+    /// barrier is opened for this one write only, under the gate's
+    /// exclusive lock; requests still see a sealed server.
+    async fn store_first_root_token(&self, keyring: Keyring, token: &str) -> Result<(), ApiError> {
         let written = self
             .gate
-            .initialize(init.keyring, |u| {
+            .initialize(keyring, |u| {
                 self.auth.tokens.load(u)?;
-                self.auth.tokens.create(u, &token, root_entry())
+                self.auth.tokens.create(u, token, root_entry())
             })
             .await;
         self.auth.clear();
-        written?;
-        Ok((init.keys, token))
+        written.map(|_| ())
     }
 
     /// `sys/init` with an auto seal: the root key wrapped by the seal's
@@ -53,15 +58,7 @@ impl Server {
         let wrapped = wrapper.wrap(prepared.root_key()).await?;
         let init = self.seal.commit_init(prepared, &wrapped)?;
         let token = crate::auth::tokens::new_token();
-        let written = self
-            .gate
-            .initialize(init.keyring, |u| {
-                self.auth.tokens.load(u)?;
-                self.auth.tokens.create(u, &token, root_entry())
-            })
-            .await;
-        self.auth.clear();
-        written?;
+        self.store_first_root_token(init.keyring, &token).await?;
         // The keys are stored: whatever happens now, the client must get
         // the recovery keys and the token. A device that fails here leaves
         // the server sealed until it starts again (and unseals itself).

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::{only, opt_bool, opt_string};
 use crate::api::{ApiError, ApiResult, Method, Reply};
 use crate::crypto::{random_bytes, HashAlgorithm, RsaPadding, SignOptions};
-use crate::kms::record::{BackendType, Record, Usage};
+use crate::kms::record::{BackendType, Record};
 use crate::kms::{ManagedKeyStore, OPEN_TIMEOUT};
 use crate::mounts::Mounts;
 use crate::seal::Unsealed;
@@ -118,12 +118,6 @@ async fn test_sign(
         Some(name) => HashAlgorithm::from_name(&name)
             .map_err(|e| ApiError::bad(format!("invalid \"hash_algorithm\": {e}")))?,
     };
-    if !record.generic.allows(Usage::Sign) {
-        return Err(ApiError::bad(format!(
-            "managed key {:?} does not allow signing (its usages)",
-            record.name
-        )));
-    }
     let key = store.key(record).await?;
     let options = SignOptions {
         hash: Some(hash),

@@ -27,8 +27,5 @@ pub async fn open(
     _params: Params,
     _generic: crate::kms::record::Generic,
 ) -> Result<std::sync::Arc<dyn crate::crypto::KeyHandle>, crate::keys::managed::ManagedKeyError> {
-    Err(crate::keys::managed::ManagedKeyError::Invalid(
-        "this server was built without the awskms backend (coffer-host's cargo feature awskms)"
-            .into(),
-    ))
+    Err(crate::kms::record::not_built("awskms"))
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::ApiError;
-use crate::kms::record::{key_bits_field, secret_field, text_field, Generic, Secret};
+use crate::kms::record::{key_bits_field, secret_field, text_field, url_field, Generic, Secret};
 
 /// Every field an `awskms` key takes besides the generic ones.
 pub const FIELDS: [&str; 8] = [
@@ -63,14 +63,12 @@ impl Params {
                 "\"access_key\" and \"secret_key\" go together: give both, or neither for the environment's credentials",
             ));
         }
-        let endpoint = text("endpoint", previous.and_then(|p| p.endpoint.as_ref()))?;
-        if let Some(e) = &endpoint {
-            if !(e.starts_with("http://") || e.starts_with("https://")) {
-                return Err(ApiError::bad(format!(
-                    "\"endpoint\" {e:?} must be an http:// or https:// URL"
-                )));
-            }
-        }
+        let endpoint = url_field(
+            data,
+            "endpoint",
+            previous.and_then(|p| p.endpoint.as_ref()),
+            false,
+        )?;
         let region = text("region", previous.map(|p| &p.region))?
             .unwrap_or_else(|| DEFAULT_REGION.to_string());
         let kms_key = text("kms_key", previous.map(|p| &p.kms_key))?

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::ApiError;
-use crate::kms::record::{key_bits_field, secret_field, text_field, Generic, Secret};
+use crate::kms::record::{key_bits_field, secret_field, text_field, url_field, Generic, Secret};
 
 /// Every field an `azurekeyvault` key takes besides the generic ones.
 pub const FIELDS: [&str; 11] = [
@@ -101,17 +101,8 @@ impl Params {
                 "\"key_bits\" is required with allow_generate_key",
             ));
         }
-        let url = |field: &str, old: Option<&String>| -> Result<Option<String>, ApiError> {
-            let value = text(field, old)?;
-            if let Some(v) = &value {
-                if !v.starts_with("https://") {
-                    return Err(ApiError::bad(format!(
-                        "\"{field}\" {v:?} must be an https:// URL (Azure's clients speak only TLS)"
-                    )));
-                }
-            }
-            Ok(value)
-        };
+        // Azure's clients speak only TLS.
+        let url = |field: &str, old: Option<&String>| url_field(data, field, old, true);
         let endpoint = url("endpoint", previous.and_then(|p| p.endpoint.as_ref()))?;
         let authority_host = url(
             "authority_host",
@@ -189,14 +180,7 @@ mod tests {
             (json!({"endpoint": "http://127.0.0.1"}), "https"),
             (json!({"key_bits": 1024}), "key_bits"),
         ] {
-            let mut data = base.as_object().cloned().unwrap();
-            for (k, v) in change.as_object().unwrap() {
-                if v.is_null() {
-                    data.remove(k);
-                } else {
-                    data.insert(k.clone(), v.clone());
-                }
-            }
+            let data = crate::kms::record::changed(&base, &change);
             let e = Params::from_request(&data, None, &Generic::default()).unwrap_err();
             assert!(e.messages()[0].contains(named), "{change}: {e:?}");
         }

@@ -29,8 +29,5 @@ pub async fn open(
     _params: Params,
     _generic: crate::kms::record::Generic,
 ) -> Result<std::sync::Arc<dyn crate::crypto::KeyHandle>, crate::keys::managed::ManagedKeyError> {
-    Err(crate::keys::managed::ManagedKeyError::Invalid(
-        "this server was built without the gcpckms backend (coffer-host's cargo feature gcpckms)"
-            .into(),
-    ))
+    Err(crate::kms::record::not_built("gcpckms"))
 }

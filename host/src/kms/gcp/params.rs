@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::api::ApiError;
 use crate::crypto::{HashAlgorithm, KeyType};
-use crate::kms::record::{secret_field, text_field, Generic, Secret};
+use crate::kms::record::{secret_field, text_field, url_field, Generic, Secret};
 
 /// Every field a `gcpckms` key takes besides the generic ones.
 pub const FIELDS: [&str; 8] = [
@@ -152,14 +152,12 @@ impl Params {
                     .join(", ")
             )));
         }
-        let endpoint = text("endpoint", previous.and_then(|p| p.endpoint.as_ref()))?;
-        if let Some(e) = &endpoint {
-            if !(e.starts_with("https://") || e.starts_with("http://")) {
-                return Err(ApiError::bad(format!(
-                    "\"endpoint\" {e:?} must be an http:// or https:// URL"
-                )));
-            }
-        }
+        let endpoint = url_field(
+            data,
+            "endpoint",
+            previous.and_then(|p| p.endpoint.as_ref()),
+            false,
+        )?;
         Ok(Params {
             credentials,
             project,

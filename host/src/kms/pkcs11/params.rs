@@ -340,14 +340,7 @@ mod tests {
             (json!({"curve": "P-224"}), "curve"),
             (json!({"max_parallel": 0}), "max_parallel"),
         ] {
-            let mut data = base.as_object().cloned().unwrap();
-            for (k, v) in change.as_object().unwrap() {
-                if v.is_null() {
-                    data.remove(k);
-                } else {
-                    data.insert(k.clone(), v.clone());
-                }
-            }
+            let data = crate::kms::record::changed(&base, &change);
             let e = parse(Value::Object(data), None).unwrap_err();
             assert!(e.messages()[0].contains(named), "{change}: {e:?}");
         }
